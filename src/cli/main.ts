@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerCommands } from './commands/index.js';
+import { CliError } from './errors.js';
+
+const program = new Command();
+program
+  .name('flowcut')
+  .description('Real-time anomaly detection and archive for AWS VPC Flow Logs.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CliError) {
+    process.stderr.write(`flowcut: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    throw err;
+  }
+}
