@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerCat } from './cat.js';
 
 /** Every sub-command registers itself here; each lives in its own module under cli/commands. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerCat(program);
+}

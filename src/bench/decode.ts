@@ -1,0 +1,157 @@
+/**
+ * npm run bench:decode — decode throughput on one core.
+ *
+ * Input: Kinesis records as CloudWatch Logs writes them for a flow-log subscription (gzip'd JSON,
+ * 1,000 events each, `extractedFields` from AWS's documented space-delimited filter pattern), made
+ * from simulated VPC traffic; and an S3 `.log.gz` text object. Baselines run in the same process on
+ * the same bytes.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { FlowDecoder } from '../decode/decoder.js';
+import type { FlowBatch } from '../flowlog/batch.js';
+import type { RecordSink } from '../flowlog/sink.js';
+import { subscriptionPayload } from '../sim/cloudwatch.js';
+import { simulateTraffic } from '../sim/traffic.js';
+import type { KinesisRecordIn } from '../sources/types.js';
+
+const EVENTS_PER_RECORD = 1000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+function makeLines(min: number): string[] {
+  const lines: string[] = [];
+  for (let seed = 1; lines.length < min; seed++) {
+    for (const l of simulateTraffic({ seed, minutes: 240, flowsPerEniMinute: 40, startSec: 1767225600 + seed * 86400 })) lines.push(l.line);
+  }
+  return lines.slice(0, min);
+}
+
+function makeRecords(lines: string[]): KinesisRecordIn[] {
+  const byEni = new Map<string, string[]>();
+  for (const l of lines) {
+    const eni = l.split(' ', 3)[2]!;
+    let list = byEni.get(eni);
+    if (!list) byEni.set(eni, (list = []));
+    list.push(l);
+  }
+  const records: KinesisRecordIn[] = [];
+  let seq = 0;
+  for (const [eni, list] of byEni) {
+    for (let i = 0; i + EVENTS_PER_RECORD <= list.length; i += EVENTS_PER_RECORD) {
+      const data = subscriptionPayload(list.slice(i, i + EVENTS_PER_RECORD), { logStream: `${eni}-all`, logGroup: '/vpc/flow-logs' });
+      records.push({ streamName: 'bench', shardId: 'shardId-000000000000', sequenceNumber: String(++seq), partitionKey: eni, arrivalMs: 0, data });
+    }
+  }
+  return records;
+}
+
+class CountingSink implements RecordSink {
+  records = 0;
+  rejects = 0;
+  checksum = 0;
+  batch(b: FlowBatch): void {
+    this.records += b.length;
+    const bytes = b.numbers[b.format.indexOf('bytes')];
+    if (bytes) this.checksum += bytes[b.length - 1]!;
+  }
+  reject(): void {
+    this.rejects++;
+  }
+}
+
+interface Result {
+  name: string;
+  recordsPerSec: number;
+  records: number;
+}
+
+function time(name: string, records: number, fn: () => void): Result {
+  const rates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    rates.push(records / s);
+  }
+  rates.sort((a, b) => a - b);
+  return { name, recordsPerSec: rates[Math.floor(rates.length / 2)]!, records };
+}
+
+async function timeAsync(name: string, records: number, fn: () => Promise<void>): Promise<Result> {
+  const rates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    rates.push(records / s);
+  }
+  rates.sort((a, b) => a - b);
+  return { name, recordsPerSec: rates[Math.floor(rates.length / 2)]!, records };
+}
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 5);
+
+async function main(): Promise<void> {
+  const total = Number(process.env.BENCH_RECORDS ?? 300_000);
+  console.log(`flowcut bench:decode — node ${process.version}, ${ROUNDS} rounds, median shown`);
+  const lines = makeLines(total + 50_000);
+  const records = makeRecords(lines);
+  const n = records.length * EVENTS_PER_RECORD;
+  const compressed = records.reduce((s, r) => s + r.data.length, 0);
+  const inflated = records.reduce((s, r) => s + gunzipSync(r.data).length, 0);
+  console.log(`input: ${records.length} Kinesis records × ${EVENTS_PER_RECORD} events = ${n} flow records; ${(compressed / 1e6).toFixed(1)} MB gzip, ${(inflated / 1e6).toFixed(1)} MB JSON (${(inflated / n).toFixed(0)} B/record)`);
+
+  const results: Result[] = [];
+  let naiveTokens = 0;
+  results.push(
+    time('naive: JSON.parse(gunzipSync(data)) + message.split(" ")', n, () => {
+      for (const r of records) {
+        const payload = JSON.parse(gunzipSync(r.data).toString()) as { logEvents: { message: string }[] };
+        for (const e of payload.logEvents) naiveTokens += e.message.split(' ').length;
+      }
+    }),
+  );
+  results.push(
+    time('gunzipSync alone (floor for any decoder)', n, () => {
+      for (const r of records) gunzipSync(r.data);
+    }),
+  );
+  const sink = new CountingSink();
+  const decoder = new FlowDecoder(sink);
+  results.push(
+    time('flowcut: FlowDecoder.decodeKinesisRecord → typed columns', n, () => {
+      for (const r of records) decoder.decodeKinesisRecord(r);
+      decoder.flush();
+    }),
+  );
+  if (sink.rejects > 0 || sink.records !== n * ROUNDS) throw new Error(`decoder lost records: ${sink.records} of ${n * ROUNDS}, ${sink.rejects} rejects`);
+
+  // S3 .log.gz text object: header + lines, streamed in 1 MiB chunks as a file or S3 body would be.
+  const text = Buffer.from(`version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n${lines.slice(0, n).join('\n')}\n`);
+  const gz = gzipSync(text);
+  const chunksOf = (buf: Buffer): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += 1 << 20) out.push(buf.subarray(i, i + (1 << 20)));
+    return out;
+  };
+  const gzChunks = chunksOf(gz), textChunks = chunksOf(text);
+  const s3sink = new CountingSink();
+  const s3decoder = new FlowDecoder(s3sink);
+  const object = (chunks: Buffer[]) => ({ location: 'bench.log.gz', key: 'bench.log.gz', open: async function* () { yield* chunks; } });
+  results.push(await timeAsync('flowcut: S3 .log.gz object (gunzip + lines)', n, () => s3decoder.decodeObject(object(gzChunks)).then(() => s3decoder.flush())));
+  results.push(await timeAsync('flowcut: plain text lines (no gzip)', n, () => s3decoder.decodeObject(object(textChunks)).then(() => s3decoder.flush())));
+  results.push(time('gunzipSync of the .log.gz alone', n, () => void gunzipSync(gz)));
+  if (s3sink.rejects > 0 || s3sink.records !== 2 * n * ROUNDS) throw new Error(`text decoder lost records: ${s3sink.records}, ${s3sink.rejects} rejects`);
+
+  clearInterval(sampler);
+  const naive = results[0]!.recordsPerSec;
+  console.log('');
+  console.log('case'.padEnd(60) + 'records/s'.padStart(14) + '  × naive');
+  for (const r of results) console.log(r.name.padEnd(60) + Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(14) + `  ${(r.recordsPerSec / naive).toFixed(2)}×`);
+  console.log('');
+  console.log(`peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (includes the ${((compressed + gz.length + text.length) / 2 ** 20).toFixed(0)} MiB of input held in memory); heap used now ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+  console.log(`goal: flowcut Kinesis decode ≥ 4× naive → ${(results[2]!.recordsPerSec / naive).toFixed(2)}× ${results[2]!.recordsPerSec / naive >= 4 ? 'MET' : 'NOT MET'}; S3 .log.gz ≥ 2 M records/s → ${(results[3]!.recordsPerSec / 1e6).toFixed(2)} M ${results[3]!.recordsPerSec >= 2e6 ? 'MET' : 'NOT MET'}`);
+  if (naiveTokens === 0) console.log('(naive baseline produced no tokens)');
+}
+
+await main();

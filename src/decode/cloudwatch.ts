@@ -1,0 +1,356 @@
+import { z } from 'zod';
+import type { Origin } from '../flowlog/batch.js';
+import type { LineParser } from '../flowlog/parser.js';
+import { DecodeError } from './errors.js';
+
+/**
+ * CloudWatch Logs subscription payloads (the inflated JSON a Kinesis record or a Lambda `awslogs`
+ * event holds). The fast path scans the bytes once, never building the JSON tree, and hands each
+ * event's `message` bytes straight to the line parser; `extractedFields` (the same values again,
+ * when the filter pattern is space-delimited) are skipped, not parsed. Anything the scanner does
+ * not expect falls back to JSON.parse with a schema, so odd but valid JSON still decodes.
+ */
+
+const Q = 0x22; // "
+const BS = 0x5c; // \
+
+class ScanError extends Error {}
+
+const KEY_MESSAGE_TYPE = Buffer.from('messageType');
+const KEY_OWNER = Buffer.from('owner');
+const KEY_LOG_GROUP = Buffer.from('logGroup');
+const KEY_LOG_STREAM = Buffer.from('logStream');
+const KEY_LOG_EVENTS = Buffer.from('logEvents');
+const EV_ID = Buffer.from('{"id":"');
+const EV_TS = Buffer.from('","timestamp":');
+const EV_MSG = Buffer.from(',"message":"');
+const EV_EXTRACTED = Buffer.from(',"extractedFields":{');
+const EV_NEXT_EXTRACTED = Buffer.from('}},{"id":"');
+const EV_LAST_EXTRACTED = Buffer.from('}}]');
+
+/** Scratch for one payload's events, reused across payloads. */
+class EventRanges {
+  count = 0;
+  start = new Int32Array(2048);
+  end = new Int32Array(2048);
+  escaped = new Uint8Array(2048);
+  time = new Float64Array(2048);
+
+  push(s: number, e: number, esc: boolean, t: number): void {
+    if (this.count === this.start.length) this.grow();
+    const i = this.count++;
+    this.start[i] = s;
+    this.end[i] = e;
+    this.escaped[i] = esc ? 1 : 0;
+    this.time[i] = t;
+  }
+
+  private grow(): void {
+    const n = this.start.length * 2;
+    const s = new Int32Array(n), e = new Int32Array(n), x = new Uint8Array(n), t = new Float64Array(n);
+    s.set(this.start); e.set(this.end); x.set(this.escaped); t.set(this.time);
+    this.start = s; this.end = e; this.escaped = x; this.time = t;
+  }
+}
+
+interface PayloadHead {
+  messageType?: string;
+  owner?: string;
+  logGroup?: string;
+  logStream?: string;
+}
+
+export type PayloadOutcome = 'data' | 'control';
+
+/**
+ * Decodes every subscription payload in `json` (usually one; Firehose-to-S3 concatenates them)
+ * into `parser`. `base` is the origin of the bytes (Kinesis record, file); each payload gets its
+ * own origin carrying the log group and stream. A payload that is not a subscription payload is a
+ * DecodeError; bad flow lines inside are rejects, and decoding goes on.
+ */
+export class SubscriptionPayloadDecoder {
+  private readonly events = new EventRanges();
+
+  constructor(private readonly parser: LineParser) {}
+
+  decode(json: Buffer, base: Origin): void {
+    let p = skipWs(json, 0);
+    let index = 0;
+    while (p < json.length) {
+      if (json[p] !== 0x7b) throw new DecodeError(`expected a CloudWatch Logs subscription payload (a JSON object) at byte ${p}`);
+      const origin: Origin = index === 0 ? { ...base } : { ...base, location: `${base.location}#${index}` };
+      p = skipWs(json, this.decodeOne(json, p, origin));
+      index++;
+    }
+    if (index === 0) throw new DecodeError('empty payload');
+  }
+
+  /** Decodes the payload starting at `start`; returns the index just past it. */
+  private decodeOne(buf: Buffer, start: number, origin: Origin): number {
+    const stats = this.parser.stats;
+    stats.payloads++;
+    let head: PayloadHead;
+    let end: number;
+    try {
+      [head, end] = this.scan(buf, start, buf.length);
+    } catch (err) {
+      if (!(err instanceof ScanError)) throw err;
+      end = findObjectEnd(buf, start);
+      if (end < 0) throw new DecodeError('truncated JSON: the subscription payload does not end');
+      this.decodeSlow(buf.subarray(start, end), origin);
+      return end;
+    }
+    if (head.messageType === 'CONTROL_MESSAGE') {
+      stats.controlMessages++;
+      return end;
+    }
+    if (head.messageType !== 'DATA_MESSAGE') {
+      throw new DecodeError(`not a CloudWatch Logs subscription payload (messageType ${JSON.stringify(head.messageType ?? null)})`);
+    }
+    setHead(origin, head);
+    const ev = this.events;
+    for (let i = 0; i < ev.count; i++) {
+      if (ev.escaped[i] === 1) {
+        const text = JSON.parse(buf.toString('utf8', ev.start[i]! - 1, ev.end[i]! + 1)) as string;
+        this.parser.parseString(text, origin, i + 1, ev.time[i]!);
+      } else {
+        this.parser.parseLine(buf, ev.start[i]!, ev.end[i]!, origin, i + 1, ev.time[i]!);
+      }
+    }
+    return end;
+  }
+
+  /** Finds the head fields and every event's message range; throws ScanError on any surprise. */
+  private scan(buf: Buffer, start: number, end: number): [PayloadHead, number] {
+    const head: PayloadHead = {};
+    this.events.count = 0;
+    let p = start + 1;
+    let sawEvents = false;
+    for (;;) {
+      p = skipWs(buf, p);
+      if (buf[p] === 0x7d) break;
+      const ks = p + 1;
+      const ke = stringEnd(buf, p, end);
+      p = skipWs(buf, ke + 1);
+      if (buf[p] !== 0x3a) throw new ScanError();
+      p = skipWs(buf, p + 1);
+      if (keyIs(buf, ks, ke, KEY_LOG_EVENTS)) {
+        p = this.scanEvents(buf, p, end);
+        sawEvents = true;
+      } else if (keyIs(buf, ks, ke, KEY_MESSAGE_TYPE)) {
+        [head.messageType, p] = readString(buf, p, end);
+      } else if (keyIs(buf, ks, ke, KEY_OWNER)) {
+        [head.owner, p] = readString(buf, p, end);
+      } else if (keyIs(buf, ks, ke, KEY_LOG_GROUP)) {
+        [head.logGroup, p] = readString(buf, p, end);
+      } else if (keyIs(buf, ks, ke, KEY_LOG_STREAM)) {
+        [head.logStream, p] = readString(buf, p, end);
+      } else {
+        p = skipValue(buf, p, end);
+      }
+      p = skipWs(buf, p);
+      if (buf[p] === 0x2c) {
+        p++;
+        continue;
+      }
+      if (buf[p] === 0x7d) break;
+      throw new ScanError();
+    }
+    if (head.messageType === 'DATA_MESSAGE' && !sawEvents) throw new ScanError();
+    return [head, p + 1];
+  }
+
+  /**
+   * Collects the events of `logEvents`, relying on the exact layout CloudWatch Logs writes:
+   * `{"id":"…","timestamp":N,"message":"…"}` optionally followed by `,"extractedFields":{…}` before
+   * the closing brace. The extracted fields are jumped over with one native search for the next
+   * event's start (`}},{"id":"` cannot occur inside a JSON string, where quotes are escaped).
+   * Any other layout throws ScanError and the payload takes the JSON.parse path.
+   * Returns the index just past the array.
+   */
+  private scanEvents(buf: Buffer, p: number, end: number): number {
+    if (buf[p] !== 0x5b) throw new ScanError();
+    p++;
+    if (buf[p] === 0x5d) return p + 1;
+    for (;;) {
+      if (!matchAt(buf, p, EV_ID)) throw new ScanError();
+      p += EV_ID.length;
+      while (buf[p] !== Q) {
+        if (p >= end || buf[p] === BS) throw new ScanError();
+        p++;
+      }
+      if (!matchAt(buf, p, EV_TS)) throw new ScanError();
+      p += EV_TS.length;
+      let t = 0;
+      const ts = p;
+      for (let d = buf[p]! - 0x30; d >= 0 && d <= 9; d = buf[++p]! - 0x30) t = t * 10 + d;
+      if (p === ts || !matchAt(buf, p, EV_MSG)) throw new ScanError();
+      p += EV_MSG.length;
+      const ms = p;
+      let esc = false;
+      for (;;) {
+        const c = buf[p];
+        if (c === Q) break;
+        if (c === BS) {
+          esc = true;
+          p++;
+        }
+        if (++p >= end) throw new ScanError();
+      }
+      this.events.push(ms, p, esc, t);
+      p++;
+      if (buf[p] === 0x7d) {
+        p++;
+      } else if (matchAt(buf, p, EV_EXTRACTED)) {
+        const next = buf.indexOf(EV_NEXT_EXTRACTED, p);
+        if (next >= 0 && next < end) {
+          p = next + 2;
+        } else {
+          const last = buf.indexOf(EV_LAST_EXTRACTED, p);
+          if (last < 0 || last >= end) throw new ScanError();
+          p = last + 2;
+        }
+      } else {
+        throw new ScanError();
+      }
+      if (buf[p] === 0x2c) {
+        p++;
+        continue;
+      }
+      if (buf[p] === 0x5d) return p + 1;
+      throw new ScanError();
+    }
+  }
+
+  private decodeSlow(json: Buffer, origin: Origin): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(json.toString('utf8'));
+    } catch (err) {
+      throw new DecodeError(`not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = PayloadSchema.safeParse(value);
+    if (!parsed.success) {
+      throw new DecodeError(`not a CloudWatch Logs subscription payload: ${z.prettifyError(parsed.error).replaceAll('\n', '; ')}`);
+    }
+    const payload = parsed.data;
+    if (payload.messageType === 'CONTROL_MESSAGE') {
+      this.parser.stats.controlMessages++;
+      return;
+    }
+    setHead(origin, payload);
+    const events = payload.logEvents ?? [];
+    events.forEach((e, i) => {
+      if (typeof e.message !== 'string') {
+        this.parser.rejectInput(origin, 'log event without a message', JSON.stringify(e), i + 1);
+        return;
+      }
+      this.parser.parseString(e.message, origin, i + 1, e.timestamp ?? NaN);
+    });
+  }
+}
+
+const PayloadSchema = z.object({
+  messageType: z.enum(['DATA_MESSAGE', 'CONTROL_MESSAGE']),
+  owner: z.string().optional(),
+  logGroup: z.string().optional(),
+  logStream: z.string().optional(),
+  logEvents: z.array(z.object({ id: z.string().optional(), timestamp: z.number().optional(), message: z.unknown() })).optional(),
+});
+
+function setHead(origin: Origin, head: PayloadHead): void {
+  if (head.logGroup !== undefined) origin.logGroup = head.logGroup;
+  if (head.logStream !== undefined) origin.logStream = head.logStream;
+  if (head.owner !== undefined) origin.owner = head.owner;
+}
+
+function skipWs(buf: Buffer, p: number): number {
+  let c = buf[p];
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = buf[++p];
+  return p;
+}
+
+/**
+ * Index of the closing quote of the string opening at `p`. A plain loop: these strings are short,
+ * and Buffer.indexOf's call cost is more than scanning them in JavaScript.
+ */
+function stringEnd(buf: Buffer, p: number, end: number): number {
+  if (buf[p] !== Q) throw new ScanError();
+  for (let q = p + 1; q < end; q++) {
+    const c = buf[q];
+    if (c === Q) return q;
+    if (c === BS) q++;
+  }
+  throw new ScanError();
+}
+
+function readString(buf: Buffer, p: number, end: number): [string, number] {
+  const e = stringEnd(buf, p, end);
+  const raw = buf.toString('utf8', p + 1, e);
+  return [raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw, e + 1];
+}
+
+function matchAt(buf: Buffer, p: number, pattern: Buffer): boolean {
+  for (let i = 0; i < pattern.length; i++) if (buf[p + i] !== pattern[i]) return false;
+  return true;
+}
+
+function keyIs(buf: Buffer, ks: number, ke: number, key: Buffer): boolean {
+  if (ke - ks !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (buf[ks + i] !== key[i]) return false;
+  return true;
+}
+
+/** Skips one JSON value of any kind; only well-formedness enough to find its end is checked. */
+function skipValue(buf: Buffer, p: number, end: number): number {
+  const c = buf[p];
+  if (c === Q) return stringEnd(buf, p, end) + 1;
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (; p < end; p++) {
+      const b = buf[p];
+      if (b === Q) {
+        for (p++; p < end; p++) {
+          const x = buf[p];
+          if (x === Q) break;
+          if (x === BS) p++;
+        }
+      } else if (b === 0x7b || b === 0x5b) depth++;
+      else if (b === 0x7d || b === 0x5d) {
+        if (--depth === 0) return p + 1;
+      }
+    }
+    throw new ScanError();
+  }
+  let q = p;
+  while (q < end) {
+    const b = buf[q];
+    if (b === 0x2c || b === 0x7d || b === 0x5d || b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) break;
+    q++;
+  }
+  if (q === p) throw new ScanError();
+  return q;
+}
+
+/** End (exclusive) of the JSON object starting at `p`, or -1 when it never closes. */
+function findObjectEnd(buf: Buffer, p: number): number {
+  let depth = 0;
+  for (let i = p; i < buf.length; i++) {
+    const b = buf[i];
+    if (b === Q) {
+      let q = i;
+      for (;;) {
+        q = buf.indexOf(Q, q + 1);
+        if (q < 0) return -1;
+        let bs = 0;
+        while (buf[q - 1 - bs] === BS) bs++;
+        if ((bs & 1) === 0) break;
+      }
+      i = q;
+    } else if (b === 0x7b || b === 0x5b) depth++;
+    else if (b === 0x7d || b === 0x5d) {
+      if (--depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,57 @@
+import { constants, createGunzip, gunzipSync } from 'node:zlib';
+import { DecodeError } from './errors.js';
+
+export function isGzip(buf: Uint8Array): boolean {
+  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+}
+
+/**
+ * Inflates a whole gzip buffer (all members), refusing to produce more than `maxBytes`: zlib stops
+ * at the cap, so a gzip bomb costs at most that much memory.
+ */
+export function gunzipCapped(buf: Uint8Array, maxBytes: number): Buffer {
+  try {
+    return gunzipSync(buf, { maxOutputLength: maxBytes });
+  } catch (err) {
+    throw gzipError(err, maxBytes);
+  }
+}
+
+/** Inflates a stream of gzip bytes chunk by chunk, failing once more than `maxBytes` come out. */
+export async function* gunzipStream(chunks: AsyncIterable<Uint8Array>, maxBytes: number): AsyncGenerator<Buffer> {
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  let total = 0;
+  const feeding = (async () => {
+    try {
+      for await (const chunk of chunks) {
+        if (!gunzip.write(chunk)) await new Promise<void>((resolve) => gunzip.once('drain', resolve));
+        if (gunzip.destroyed) return;
+      }
+      gunzip.end();
+    } catch (err) {
+      gunzip.destroy(err as Error);
+    }
+  })();
+  try {
+    for await (const out of gunzip as AsyncIterable<Buffer>) {
+      total += out.length;
+      if (total > maxBytes) throw new DecodeError(`inflates to more than ${maxBytes} bytes (gzip bomb?); stopped`);
+      yield out;
+    }
+  } catch (err) {
+    if (err instanceof DecodeError) throw err;
+    throw gzipError(err, maxBytes);
+  } finally {
+    gunzip.destroy();
+    await feeding;
+  }
+}
+
+function gzipError(err: unknown, maxBytes: number): DecodeError {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+    return new DecodeError(`inflates to more than ${maxBytes} bytes (gzip bomb?); refused`);
+  }
+  if (e.code === 'Z_BUF_ERROR' || e.errno === constants.Z_BUF_ERROR) return new DecodeError('truncated gzip data');
+  return new DecodeError(`bad gzip data: ${e.message}`);
+}

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CollectingSink, SHARED } from '../../test/support/collect.js';
+import type { Origin } from './batch.js';
+import { FIELDS, type FieldSpec } from './fields.js';
+import { FlowFormat, looksLikeHeader } from './format.js';
+import { tcpFlagNames } from './names.js';
+import { LineParser } from './parser.js';
+
+const origin: Origin = { location: 'test.log', kind: 'file' };
+
+function parseLines(text: string, format?: FlowFormat) {
+  const sink = new CollectingSink();
+  const parser = new LineParser(sink, format ? { format } : {});
+  text.split('\n').forEach((line, i) => parser.parseString(line, origin, i + 1));
+  parser.flush();
+  return { sink, parser, records: sink.records };
+}
+
+/** Renders a record's value as AWS writes it. */
+function token(v: number | string | null): string {
+  return v === null ? '-' : String(v);
+}
+
+describe('every example record in AWS documentation parses back to its tokens', () => {
+  const doc = readFileSync(`${SHARED}reference/aws-docs/flow-logs-records-examples.md`, 'utf8');
+  const blocks = [...doc.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]!.trim().split('\n'));
+  let format = FlowFormat.DEFAULT;
+  const cases: { format: FlowFormat; line: string }[] = [];
+  for (const block of blocks) {
+    const first = block[0]!.trim().split(/\s+/);
+    if (looksLikeHeader(first)) {
+      format = FlowFormat.fromNames(first);
+      continue;
+    }
+    // The documentation annotates some lines with "#..." after the record: not part of a record.
+    // It also elides with a line of "...".
+    for (const line of block) if (line.trim() !== '...') cases.push({ format, line: line.replace(/\s+#.*$/, '') });
+  }
+
+  it('finds the documented examples', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(cases)('$line', ({ format, line }) => {
+    const { sink, records } = parseLines(line, format);
+    expect(sink.rejects).toEqual([]);
+    expect(records).toHaveLength(1);
+    const tokens = line.trim().split(/\s+/);
+    expect(format.fields.map((f) => token(records[0]![f.column]!))).toEqual(tokens);
+  });
+});
+
+describe('the default v2 format', () => {
+  it('types numbers as numbers and keeps the account id a string', () => {
+    const { records } = parseLines('2 012345678910 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK');
+    expect(records[0]).toEqual({
+      version: 2, account_id: '012345678910', interface_id: 'eni-1235b8ca123456789', srcaddr: '172.31.16.139', dstaddr: '172.31.16.21',
+      srcport: 20641, dstport: 22, protocol: 6, packets: 20, bytes: 4249, start: 1418530010, end: 1418530070, action: 'ACCEPT', log_status: 'OK',
+    });
+  });
+
+  it('turns - into null for NODATA and SKIPDATA and counts them', () => {
+    const { records, parser } = parseLines(
+      ['2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA', '2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA'].join('\n'),
+    );
+    expect(records[0]).toMatchObject({ srcaddr: null, srcport: null, packets: null, action: null, log_status: 'NODATA' });
+    expect(parser.stats.nodata).toBe(1);
+    expect(parser.stats.skipdata).toBe(1);
+  });
+
+  it('accepts account id unknown and IPv6 addresses', () => {
+    const { records, sink } = parseLines('2 unknown eni-1 2001:db8:1234:a100:8d6e:3477:df66:f105 ::1 34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK');
+    expect(sink.rejects).toEqual([]);
+    expect(records[0]).toMatchObject({ account_id: 'unknown', srcaddr: '2001:db8:1234:a100:8d6e:3477:df66:f105', dstaddr: '::1' });
+  });
+
+  it('ignores blank lines, trailing CR and surrounding spaces', () => {
+    const { records, sink } = parseLines('\r\n  2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK \r\n\n');
+    expect(sink.rejects).toEqual([]);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.log_status).toBe('OK');
+  });
+});
+
+describe('malformed lines are rejected with their location, and parsing goes on', () => {
+  const good = '2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK';
+  it.each([
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT', /too few fields: the format has 14, the line has 13/],
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK extra', /too many fields: the format has 14, the line has 15/],
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 http 2 17 1 2 3 4 ACCEPT OK', /srcport: 'http' is not a number/],
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 -5 2 3 4 ACCEPT OK', /packets: '-5' is not a number/],
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2.5 3 4 ACCEPT OK', /bytes: '2.5' is not a number/],
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 99999999999 2 17 1 2 3 4 ACCEPT OK', /srcport: 99999999999 is out of range for int32/],
+    ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 99999999999999999999 3 4 ACCEPT OK', /bytes: .* is out of range for int64/],
+    ['version account-id bogus-field', /bad header line: unknown field: bogus-field/],
+    ['\u0000\u0001garbage', /version: .* is not a number/],
+  ])('%s', (bad, reason) => {
+    const { sink, records } = parseLines(`${good}\n${bad}\n${good}`);
+    expect(records).toHaveLength(2);
+    expect(sink.rejects).toHaveLength(1);
+    expect(sink.rejects[0]).toMatchObject({ location: 'test.log', line: 2, text: bad });
+    expect(sink.rejects[0]!.reason).toMatch(reason);
+  });
+});
+
+describe('formats', () => {
+  it("parses AWS's ${field} string and header lines alike", () => {
+    const a = FlowFormat.parse('${version} ${vpc-id} ${tcp-flags} ${flow-direction} ${traffic-path}');
+    const b = FlowFormat.parse('version vpc-id tcp-flags flow-direction traffic-path');
+    expect(a.equals(b)).toBe(true);
+    expect(a.version).toBe(5);
+    expect(a.spec).toBe('${version} ${vpc-id} ${tcp-flags} ${flow-direction} ${traffic-path}');
+  });
+
+  it('names unknown and duplicate fields', () => {
+    expect(() => FlowFormat.parse('${version} ${nope} ${bogus}')).toThrow('unknown fields: nope, bogus');
+    expect(() => FlowFormat.parse('${version} ${version}')).toThrow('field version appears twice');
+    expect(() => FlowFormat.parse('${version')).toThrow(/malformed token/);
+  });
+
+  it('switches format at header lines anywhere in a stream', () => {
+    const text = [
+      'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status',
+      '2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK',
+      'interface-id tcp-flags flow-direction',
+      'eni-2 18 ingress',
+      'eni-3 - egress',
+    ].join('\n');
+    const { records, parser, sink } = parseLines(text);
+    expect(sink.rejects).toEqual([]);
+    expect(parser.stats.headers).toBe(2);
+    expect(records).toEqual([
+      expect.objectContaining({ interface_id: 'eni-1', protocol: 17 }),
+      { interface_id: 'eni-2', tcp_flags: 18, flow_direction: 'ingress' },
+      { interface_id: 'eni-3', tcp_flags: null, flow_direction: 'egress' },
+    ]);
+    expect(sink.batches.map((b) => b.format.fields.length)).toEqual([14, 3]);
+  });
+
+  it('does not take data lines of all-lower-case values for headers', () => {
+    const format = FlowFormat.parse('${vpc-id} ${flow-direction} ${sublocation-type}');
+    const { records, sink } = parseLines('vpc-abc ingress outpost', format);
+    expect(sink.rejects).toEqual([]);
+    expect(records).toEqual([{ vpc_id: 'vpc-abc', flow_direction: 'ingress', sublocation_type: 'outpost' }]);
+  });
+
+  it('names TCP flags for people', () => {
+    expect(tcpFlagNames(18)).toEqual(['SYN', 'ACK']);
+    expect(tcpFlagNames(19)).toEqual(['FIN', 'SYN', 'ACK']);
+    expect(tcpFlagNames(0)).toEqual([]);
+  });
+});
+
+describe('property: a record written in any custom format parses back to itself', () => {
+  const arbValue = (f: FieldSpec): fc.Arbitrary<number | string | null> => {
+    const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null, freq: 5 });
+    switch (f.type) {
+      case 'int32':
+        return nullable(fc.integer({ min: 0, max: 2147483647 }));
+      case 'int64':
+        return nullable(fc.maxSafeNat());
+      case 'string':
+        return nullable(
+          fc.oneof(
+            fc.ipV4(),
+            fc.ipV6(),
+            fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9:._\/=+-]{0,40}$/).filter((s) => s !== '-'),
+          ),
+        );
+    }
+  };
+  const arbCase = fc
+    .shuffledSubarray([...FIELDS], { minLength: 1 })
+    .chain((fields) => fc.tuple(fc.constant(fields), fc.array(fc.tuple(...fields.map(arbValue)), { minLength: 1, maxLength: 5 })));
+
+  it('holds for random formats and values', () => {
+    fc.assert(
+      fc.property(arbCase, ([fields, rows]) => {
+        const format = new FlowFormat(fields);
+        const text = rows.map((values) => values.map(token).join(' ')).join('\n');
+        const { records, sink } = parseLines(text, format);
+        expect(sink.rejects).toEqual([]);
+        expect(records).toEqual(rows.map((values) => Object.fromEntries(fields.map((f, i) => [f.column, values[i]]))));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('holds through a header line naming the format', () => {
+    fc.assert(
+      fc.property(arbCase, ([fields, rows]) => {
+        const header = fields.map((f) => f.name).join(' ');
+        const text = [header, ...rows.map((values) => values.map(token).join(' '))].join('\n');
+        const { records, sink } = parseLines(text);
+        expect(sink.rejects).toEqual([]);
+        expect(records).toHaveLength(rows.length);
+        expect(records.map((r) => fields.map((f) => r[f.column]))).toEqual(rows);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
