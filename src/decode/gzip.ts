@@ -24,8 +24,8 @@ export async function* gunzipStream(chunks: AsyncIterable<Uint8Array>, maxBytes:
   const feeding = (async () => {
     try {
       for await (const chunk of chunks) {
-        if (!gunzip.write(chunk)) await new Promise<void>((resolve) => gunzip.once('drain', resolve));
         if (gunzip.destroyed) return;
+        if (!gunzip.write(chunk)) await drainOrClose(gunzip);
       }
       gunzip.end();
     } catch (err) {
@@ -45,6 +45,19 @@ export async function* gunzipStream(chunks: AsyncIterable<Uint8Array>, maxBytes:
     gunzip.destroy();
     await feeding;
   }
+}
+
+/** Waits for room in the inflater, or for it to be destroyed (the reader gave up). */
+function drainOrClose(stream: NodeJS.WritableStream & { once(e: string, f: () => void): unknown; off(e: string, f: () => void): unknown }): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
 }
 
 function gzipError(err: unknown, maxBytes: number): DecodeError {

@@ -1,0 +1,348 @@
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { describe, expect, it } from 'vitest';
+import { CollectingSink, SHARED } from '../../test/support/collect.js';
+import { FlowFormat } from '../flowlog/format.js';
+import { controlMessagePayload, subscriptionPayload, subscriptionPayloadJson } from '../sim/cloudwatch.js';
+import { listLocalObjects } from '../sources/files.js';
+import type { KinesisRecordIn, ObjectIn } from '../sources/types.js';
+import { FlowDecoder, type DecoderOptions } from './decoder.js';
+
+const LINES = [
+  '2 123456789012 eni-0a1 10.0.1.10 203.0.113.9 443 50123 6 12 9000 1767225600 1767225660 ACCEPT OK',
+  '2 123456789012 eni-0a1 203.0.113.9 10.0.1.10 50123 443 6 10 1200 1767225600 1767225660 REJECT OK',
+  '2 123456789012 eni-0a1 - - - - - - - 1767225600 1767225660 - NODATA',
+];
+
+function kinesisRecord(data: Buffer, seq = '49590338271490256608559692538361571095921575989136588898'): KinesisRecordIn {
+  return { streamName: 'flows', shardId: 'shardId-000000000001', sequenceNumber: seq, partitionKey: 'pk', arrivalMs: 1767225700000, data };
+}
+
+function decoder(options: DecoderOptions = {}) {
+  const sink = new CollectingSink();
+  return { sink, dec: new FlowDecoder(sink, options) };
+}
+
+async function decodeFile(path: string, options: DecoderOptions = {}) {
+  const { sink, dec } = decoder(options);
+  for await (const obj of listLocalObjects(path)) await dec.decodeObject(obj);
+  dec.flush();
+  return { sink, dec };
+}
+
+function memoryObject(location: string, chunks: Buffer[]): ObjectIn {
+  return { location, key: location, open: async function* () { yield* chunks; } };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'flowcut-test-'));
+}
+
+describe('Kinesis records holding CloudWatch Logs subscription payloads', () => {
+  it('decodes DATA_MESSAGE events with extractedFields, keeping log group, stream and event time', () => {
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(subscriptionPayload(LINES, { logGroup: '/vpc/flows', logStream: 'eni-0a1-all', timestampMs: (_l, i) => 1767225660000 + i })));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.records).toEqual([
+      expect.objectContaining({ srcaddr: '10.0.1.10', dstport: 50123, bytes: 9000, action: 'ACCEPT', log_group: '/vpc/flows', log_stream: 'eni-0a1-all' }),
+      expect.objectContaining({ action: 'REJECT', log_group: '/vpc/flows' }),
+      expect.objectContaining({ srcaddr: null, log_status: 'NODATA' }),
+    ]);
+    const batch = sink.batches[0]!;
+    expect(Array.from(batch.eventTimeMs.subarray(0, 3))).toEqual([1767225660000, 1767225660001, 1767225660002]);
+    expect(batch.origins[0]).toMatchObject({ kind: 'kinesis', shardId: 'shardId-000000000001', owner: '123456789012' });
+    expect(Array.from(batch.subIndex.subarray(0, 3))).toEqual([1, 2, 3]);
+  });
+
+  it('decodes payloads of an empty filter pattern (no extractedFields)', () => {
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(subscriptionPayload(LINES, { logStream: 's', filterFields: null })));
+    dec.flush();
+    expect(sink.count).toBe(3);
+    expect(sink.rejects).toEqual([]);
+  });
+
+  it('skips and counts CONTROL_MESSAGE payloads', () => {
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(controlMessagePayload()));
+    dec.flush();
+    expect(sink.count).toBe(0);
+    expect(sink.rejects).toEqual([]);
+    expect(dec.stats.controlMessages).toBe(1);
+  });
+
+  it('rejects a bad event with its index and keeps the good ones', () => {
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(subscriptionPayload([LINES[0]!, 'not a flow record', LINES[1]!], { logStream: 's' }), '42'));
+    dec.flush();
+    expect(sink.count).toBe(2);
+    expect(sink.rejects).toEqual([expect.objectContaining({ location: 'kinesis://flows/shardId-000000000001/42', line: 2, text: 'not a flow record' })]);
+  });
+
+  it('reads the same records from any JSON layout, escapes and key order included', () => {
+    const reordered = JSON.stringify({
+      logEvents: LINES.map((message, i) => ({ extractedFields: { id: 'x', message: 'y' }, message, timestamp: 5 + i, id: String(i) })),
+      logStream: 'with "quotes"',
+      logGroup: 'g',
+      messageType: 'DATA_MESSAGE',
+    });
+    const pretty = JSON.stringify(JSON.parse(subscriptionPayloadJson(LINES, { logStream: 's' })), null, 2);
+    const escaped = subscriptionPayloadJson(LINES, { logStream: 's' }).replaceAll('ACCEPT', '\\u0041CCEPT');
+    for (const json of [reordered, pretty, escaped]) {
+      const { sink, dec } = decoder();
+      dec.decodeKinesisRecord(kinesisRecord(gzipSync(json)));
+      dec.flush();
+      expect(sink.rejects).toEqual([]);
+      expect(sink.records.map((r) => [r.srcaddr, r.action, r.bytes])).toEqual([
+        ['10.0.1.10', 'ACCEPT', 9000],
+        ['203.0.113.9', 'REJECT', 1200],
+        [null, null, null],
+      ]);
+    }
+  });
+
+  it('is not fooled by extractedFields keys named like event keys', () => {
+    const json = subscriptionPayloadJson(LINES, { logStream: 's', filterFields: ['id', 'timestamp', 'message'] });
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(json)));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.records.map((r) => r.srcaddr)).toEqual(['10.0.1.10', '203.0.113.9', null]);
+  });
+
+  it('property: the fast path agrees with JSON.parse on random payloads', () => {
+    const token = fc.stringMatching(/^[A-Za-z0-9.:-]{1,12}$/);
+    const line = fc.array(token, { minLength: 14, maxLength: 14 }).map((t) => t.join(' '));
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 20 }), fc.boolean(), (lines, extracted) => {
+        const json = subscriptionPayloadJson(lines, { logStream: 's', ...(extracted ? {} : { filterFields: null }) });
+        const fast = decoder();
+        fast.dec.decodeKinesisRecord(kinesisRecord(gzipSync(json)));
+        fast.dec.flush();
+        const slow = decoder();
+        slow.dec.decodeKinesisRecord(kinesisRecord(gzipSync(JSON.stringify(JSON.parse(json), null, 1))));
+        slow.dec.flush();
+        expect(fast.sink.records).toEqual(slow.sink.records);
+        expect(fast.sink.rejects.map((r) => [r.line, r.reason])).toEqual(slow.sink.rejects.map((r) => [r.line, r.reason]));
+        expect(fast.sink.count + fast.sink.rejects.length).toBe(lines.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each([
+    ['truncated JSON', gzipSync(subscriptionPayloadJson(LINES, { logStream: 's' }).slice(0, 200)), /truncated JSON|not valid JSON/],
+    ['JSON that is no payload', gzipSync('{"hello":"world"}'), /none of: CloudWatch Logs subscription payload/],
+    ['an unknown messageType', gzipSync('{"messageType":"OTHER","logEvents":[]}'), /messageType "OTHER"/],
+    ['truncated gzip', gzipSync(subscriptionPayloadJson(LINES, { logStream: 's' })).subarray(0, 40), /truncated gzip data|bad gzip data/],
+  ])('rejects %s with the whole payload kept, and goes on', (_name, data, reason) => {
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(data, '1'));
+    dec.decodeKinesisRecord(kinesisRecord(subscriptionPayload(LINES, { logStream: 's' }), '2'));
+    dec.flush();
+    expect(sink.count).toBe(3);
+    expect(sink.rejects).toHaveLength(1);
+    expect(sink.rejects[0]!.location).toBe('kinesis://flows/shardId-000000000001/1');
+    expect(sink.rejects[0]!.reason).toMatch(reason);
+    expect(Buffer.from(sink.rejects[0]!.data!, 'base64')).toEqual(data);
+  });
+
+  it('refuses a gzip bomb instead of inflating it', () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(100_000);
+    const { sink, dec } = decoder({ limits: { maxInflatedBytes: 8 * 1024 * 1024 } });
+    dec.decodeKinesisRecord(kinesisRecord(bomb));
+    dec.flush();
+    expect(sink.rejects).toHaveLength(1);
+    expect(sink.rejects[0]!.reason).toMatch(/inflates to more than 8388608 bytes \(gzip bomb\?\)/);
+  });
+});
+
+describe('JSON envelopes carrying base64 payloads', () => {
+  const payload = subscriptionPayload(LINES, { logStream: 'eni-0a1-all' });
+
+  it('reads `aws kinesis get-records` output', async () => {
+    const dir = tmp();
+    const file = join(dir, 'get-records.json');
+    writeFileSync(file, JSON.stringify({
+      Records: [
+        { SequenceNumber: '111', ApproximateArrivalTimestamp: 1767225700.5, Data: payload.toString('base64'), PartitionKey: 'a' },
+        { SequenceNumber: '112', ApproximateArrivalTimestamp: 1767225701, Data: controlMessagePayload().toString('base64'), PartitionKey: 'b' },
+      ],
+      NextShardIterator: 'AAAA',
+      MillisBehindLatest: 0,
+    }, null, 4));
+    const { sink, dec } = await decodeFile(file);
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(3);
+    expect(dec.stats.controlMessages).toBe(1);
+    expect(sink.batches[0]!.origins[0]).toMatchObject({ location: `${file}#Records[0]`, sequenceNumber: '111', arrivalMs: 1767225700500, logStream: 'eni-0a1-all' });
+  });
+
+  it('reads a Lambda awslogs event and a Lambda Kinesis event', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'a-awslogs.json'), JSON.stringify({ awslogs: { data: payload.toString('base64') } }));
+    writeFileSync(join(dir, 'b-kinesis.json'), JSON.stringify({ Records: [{ eventSourceARN: 'arn:aws:kinesis:us-east-1:1:stream/s', kinesis: { data: payload.toString('base64'), sequenceNumber: '9', approximateArrivalTimestamp: 1767225700 } }] }));
+    const { sink } = await decodeFile(dir);
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(6);
+    expect(sink.batches[0]!.origins.slice(0, sink.batches[0]!.length).map((o) => o.location)).toContain(join(dir, 'b-kinesis.json') + '#Records[0]');
+  });
+
+  it('reads Firehose HTTP endpoint requests holding plain lines or subscription payloads', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'firehose.json'), JSON.stringify({
+      requestId: 'ed4acda5-034f-9f42-bba1-f29aea6d7d8f',
+      timestamp: 1767225700000,
+      records: [{ data: Buffer.from(LINES[0]! + '\n').toString('base64') }, { data: Buffer.from(LINES.slice(1).join('\n')).toString('base64') }, { data: payload.toString('base64') }],
+    }));
+    const { sink } = await decodeFile(dir);
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(6);
+  });
+
+  it('rejects an envelope with a bad shape, naming what is wrong', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ Records: [{ SequenceNumber: 5, Data: '!!' }] }));
+    const { sink } = await decodeFile(dir);
+    expect(sink.rejects).toHaveLength(1);
+    expect(sink.rejects[0]!.reason).toMatch(/not a valid aws kinesis get-records output/);
+  });
+});
+
+describe('S3 text objects and plain lines', () => {
+  it('reads a genuine S3 .log.gz object with its header', async () => {
+    const { sink, dec } = await decodeFile(`${SHARED}data/samples/loki-s3-object/vpcflowlog.log.gz`);
+    expect(sink.rejects).toEqual([]);
+    expect(dec.stats.headers).toBe(1);
+    expect(sink.records.map((r) => [r.srcaddr, r.dstport])).toEqual([['10.26.1.153', 443], ['3.239.232.29', 60220], ['10.26.0.9', 57879]]);
+  });
+
+  it('reads the account, region, flow-log id and time from an AWS key layout', async () => {
+    const dir = tmp();
+    const hourly = join(dir, 'logs/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=01/day=05/hour=13');
+    mkdirSync(hourly, { recursive: true });
+    copyFileSync(`${SHARED}data/samples/loki-s3-object/vpcflowlog.log.gz`, join(hourly, '123456789012_vpcflowlogs_eu-west-1_fl-0123456789abcdef0_20260105T1305Z_3f2a9c1d.log.gz'));
+    const { sink } = await decodeFile(join(dir, 'logs'));
+    expect(sink.count).toBe(3);
+    expect(sink.batches[0]!.origins[0]!.s3).toEqual({ account: '123456789012', region: 'eu-west-1', flowLogId: 'fl-0123456789abcdef0', timeMs: Date.UTC(2026, 0, 5, 13, 5), hive: true });
+  });
+
+  it('reads the splunk samples: 5,000 CloudWatch-exported records with 140 rejected connections', async () => {
+    const { sink } = await decodeFile(`${SHARED}data/samples/splunk-cloudfwd/cloudwatchlogs_vpcflowlog_lambdaprocessed.sample`);
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(5000);
+    expect(sink.records.filter((r) => r.action === 'REJECT')).toHaveLength(140);
+    for (const [file, n] of [['vpc-flow-log.sample', 10], ['examples-vpcFlowLogs.txt', 8]] as const) {
+      const r = await decodeFile(`${SHARED}data/samples/splunk-cloudfwd/${file}`);
+      expect(r.sink.rejects).toEqual([]);
+      expect(r.sink.count).toBe(n);
+    }
+  });
+
+  it('reads concatenated subscription payloads (CloudWatch Logs to Firehose to S3)', async () => {
+    const body = gzipSync(subscriptionPayloadJson(LINES, { logStream: 'a' }) + subscriptionPayloadJson(LINES.slice(0, 1), { logStream: 'b' }));
+    const { sink, dec } = decoder();
+    await dec.decodeObject(memoryObject('s3://b/firehose/2026/01/05/x.gz', [body]));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.records.map((r) => r.log_stream)).toEqual(['a', 'a', 'a', 'b']);
+  });
+
+  it('keeps line numbers across chunk boundaries and rejects a line that is too long', async () => {
+    const text = Buffer.from([LINES[0], 'x'.repeat(5000), LINES[1], LINES[0]].join('\n'));
+    const chunks = [text.subarray(0, 50), text.subarray(50, 3000), text.subarray(3000, 5100), text.subarray(5100)];
+    const { sink, dec } = decoder({ limits: { maxLineBytes: 1000 } });
+    await dec.decodeObject(memoryObject('f.log', chunks));
+    dec.flush();
+    expect(sink.records.map((r) => r.action)).toEqual(['ACCEPT', 'REJECT', 'ACCEPT']);
+    expect(sink.rejects).toEqual([expect.objectContaining({ location: 'f.log', line: 2, reason: 'line is longer than 1000 bytes' })]);
+    expect(Array.from(sink.batches[0]!.subIndex.subarray(0, 3))).toEqual([1, 3, 4]);
+  });
+
+  it('stops inflating a streamed gzip bomb at the limit', async () => {
+    const bomb = gzipSync(Buffer.alloc(32 * 1024 * 1024, '2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK\n'));
+    const { sink, dec } = decoder({ limits: { maxStreamedBytes: 4 * 1024 * 1024 } });
+    await dec.decodeObject(memoryObject('bomb.log.gz', [bomb]));
+    dec.flush();
+    expect(sink.rejects).toEqual([expect.objectContaining({ location: 'bomb.log.gz', reason: expect.stringMatching(/gzip bomb/) })]);
+    expect(sink.count).toBeLessThan(4 * 1024 * 1024 / 40);
+  });
+
+  it('uses a given format for lines without a header', async () => {
+    const { sink, dec } = decoder({ format: FlowFormat.parse('${interface-id} ${action}') });
+    await dec.decodeObject(memoryObject('f', [Buffer.from('eni-1 ACCEPT\neni-2 REJECT\n')]));
+    dec.flush();
+    expect(sink.records).toEqual([{ interface_id: 'eni-1', action: 'ACCEPT' }, { interface_id: 'eni-2', action: 'REJECT' }]);
+  });
+});
+
+describe('S3 Parquet objects', () => {
+  const columns = (n: number) => [
+    { name: 'version', data: Int32Array.from({ length: n }, () => 5), type: 'INT32' as const },
+    { name: 'account_id', data: Array.from({ length: n }, () => '123456789012'), type: 'STRING' as const },
+    { name: 'interface_id', data: Array.from({ length: n }, (_, i) => `eni-${i % 3}`), type: 'STRING' as const },
+    { name: 'srcaddr', data: Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : `10.0.0.${i % 250}`)), type: 'STRING' as const },
+    { name: 'srcport', data: Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : 1000 + i)), type: 'INT32' as const, nullable: true },
+    { name: 'bytes', data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i) * 1000n), type: 'INT64' as const },
+    { name: 'start', data: BigInt64Array.from({ length: n }, () => 1767225600n), type: 'INT64' as const },
+    { name: 'flow_direction', data: Array.from({ length: n }, (_, i) => (i % 2 ? 'ingress' : 'egress')), type: 'STRING' as const },
+    { name: 'traffic_path', data: Array.from({ length: n }, (_, i) => (i % 2 ? null : 8)), type: 'INT32' as const, nullable: true },
+  ];
+
+  it("reads AWS's column names and types, with GZIP pages, nulls and many rows", async () => {
+    const n = 70_000;
+    const buf = Buffer.from(parquetWriteBuffer({ columnData: columns(n), codec: 'GZIP', compressors: { GZIP: (b: Uint8Array) => gzipSync(b) }, rowGroupSize: 30_000 }));
+    const { sink, dec } = decoder();
+    await dec.decodeObject(memoryObject('s3://b/AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/01/05/123456789012_vpcflowlogs_us-east-1_fl-0a_20260105T0000Z_ab12.log.parquet', [buf]));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(n);
+    const records = sink.records;
+    expect(records[1]).toEqual({ version: 5, account_id: '123456789012', interface_id: 'eni-1', srcaddr: '10.0.0.1', srcport: 1001, bytes: 1000, start: 1767225600, flow_direction: 'ingress', traffic_path: null });
+    expect(records[7]).toMatchObject({ srcaddr: null, srcport: null, traffic_path: null });
+    expect(records[n - 1]!.bytes).toBe((n - 1) * 1000);
+  });
+
+  it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {
+    const other = Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: Int32Array.of(1), type: 'INT32' }] }));
+    const good = Buffer.from(parquetWriteBuffer({ columnData: columns(10) }));
+    const corrupt = Buffer.concat([good.subarray(0, 40), Buffer.alloc(100, 7), good.subarray(good.length - 8)]);
+    const { sink, dec } = decoder();
+    await dec.decodeObject(memoryObject('other.parquet', [other]));
+    await dec.decodeObject(memoryObject('corrupt.parquet', [corrupt]));
+    await dec.decodeObject(memoryObject('good.parquet', [good]));
+    dec.flush();
+    expect(sink.count).toBe(10);
+    expect(sink.rejects.map((r) => r.location)).toEqual(['other.parquet', 'corrupt.parquet']);
+    expect(sink.rejects[0]!.reason).toMatch(/no flow-log columns \(columns: x\)/);
+    expect(sink.rejects[1]!.reason).toMatch(/Parquet/);
+  });
+});
+
+describe('files that are not flow logs', () => {
+  it('reports binary garbage line by line without stopping', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'a.bin'), Buffer.from([0, 1, 2, 3, 10, 200, 201, 10]));
+    writeFileSync(join(dir, 'b.log'), LINES[0]!);
+    const { sink } = await decodeFile(dir);
+    expect(sink.count).toBe(1);
+    expect(sink.rejects.map((r) => [r.location, r.line])).toEqual([[join(dir, 'a.bin'), 1], [join(dir, 'a.bin'), 2]]);
+  });
+
+  it('says so for a missing path', async () => {
+    await expect(decodeFile('/nonexistent/flowcut')).rejects.toThrow('no such file or directory: /nonexistent/flowcut');
+  });
+
+  it('reads the sample the project generates (no rejects)', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'x.log'), readFileSync(`${SHARED}data/samples/splunk-cloudfwd/examples-vpcFlowLogs.txt`));
+    const { sink } = await decodeFile(dir);
+    expect(sink.rejects).toEqual([]);
+  });
+});
