@@ -48,7 +48,7 @@ export function registerCat(program: Command): void {
     .option('-n, --limit <n>', 'stop after writing N records')
     .option('--region <region>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--endpoint-url <url>', 'endpoint for S3 or Kinesis (default: AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)')
-    .option('--no-color', 'no colours in table output (also NO_COLOR=1)')
+    .option('--no-color', 'no colours in table output (also NO_COLOR=1; FORCE_COLOR=1 forces them)')
     .option('-q, --quiet', 'no summary on stderr')
     .addHelpText(
       'after',
@@ -84,7 +84,7 @@ async function runCat(sources: string[], opts: CatOptions): Promise<void> {
   const from = parseFrom(opts.from);
   const idleMs = opts.exitWhenIdle === undefined ? undefined : positiveInt(opts.exitWhenIdle, '--exit-when-idle') * 1000;
   const output: OutputKind = opts.output ?? (process.stdout.isTTY ? 'table' : 'jsonl');
-  const color = opts.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+  const color = opts.color !== false && !process.env.NO_COLOR && (process.stdout.isTTY === true || (process.env.FORCE_COLOR ?? '0') !== '0');
   const writer = createWriter(output, process.stdout, color);
   const rejectsFile: WriteStream | undefined = opts.rejects ? createWriteStream(opts.rejects) : undefined;
   let shownRejects = 0;
