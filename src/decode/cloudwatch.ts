@@ -170,14 +170,23 @@ export class SubscriptionPayloadDecoder {
    */
   private scanEvents(buf: Buffer, p: number, end: number): number {
     if (buf[p] !== 0x5b) throw new ScanError();
+    // Without a backslash anywhere, no string holds an escape: every string ends at the next
+    // quote, which a native search finds faster than a loop. One memchr over the payload decides.
+    const back = buf.indexOf(BS, p);
+    const plain = back < 0 || back >= end;
     p++;
     if (buf[p] === 0x5d) return p + 1;
     for (;;) {
       if (!matchAt(buf, p, EV_ID)) throw new ScanError();
       p += EV_ID.length;
-      while (buf[p] !== Q) {
-        if (p >= end || buf[p] === BS) throw new ScanError();
-        p++;
+      if (plain) {
+        p = buf.indexOf(Q, p);
+        if (p < 0 || p >= end) throw new ScanError();
+      } else {
+        while (buf[p] !== Q) {
+          if (p >= end || buf[p] === BS) throw new ScanError();
+          p++;
+        }
       }
       if (!matchAt(buf, p, EV_TS)) throw new ScanError();
       p += EV_TS.length;
@@ -188,14 +197,19 @@ export class SubscriptionPayloadDecoder {
       p += EV_MSG.length;
       const ms = p;
       let esc = false;
-      for (;;) {
-        const c = buf[p];
-        if (c === Q) break;
-        if (c === BS) {
-          esc = true;
-          p++;
+      if (plain) {
+        p = buf.indexOf(Q, p);
+        if (p < 0 || p >= end) throw new ScanError();
+      } else {
+        for (;;) {
+          const c = buf[p];
+          if (c === Q) break;
+          if (c === BS) {
+            esc = true;
+            p++;
+          }
+          if (++p >= end) throw new ScanError();
         }
-        if (++p >= end) throw new ScanError();
       }
       this.events.push(ms, p, esc, t);
       p++;

@@ -11,7 +11,8 @@ export function isGzip(buf: Uint8Array): boolean {
  */
 export function gunzipCapped(buf: Uint8Array, maxBytes: number): Buffer {
   try {
-    return gunzipSync(buf, { maxOutputLength: maxBytes });
+    // A large output chunk saves zlib from concatenating many 16 KiB pieces for every payload.
+    return gunzipSync(buf, { maxOutputLength: maxBytes, chunkSize: Math.min(maxBytes, Math.max(64 * 1024, buf.length * 16)) });
   } catch (err) {
     throw gzipError(err, maxBytes);
   }

@@ -76,7 +76,8 @@ export class StringInterner {
       grown.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = grown;
     }
-    this.arena.set(buf.subarray(start, end), this.arenaUsed);
+    const arena = this.arena;
+    for (let i = 0, at = this.arenaUsed; i < len; i++) arena[at + i] = buf[start + i]!;
     const idx = this.count++;
     this.hashes[idx] = h;
     this.offsets[idx] = this.arenaUsed;

@@ -130,7 +130,8 @@ export class LineParser {
           if (len <= LAST_MAX) {
             lastLen[fi] = len;
             lastValue[fi] = v;
-            lastBytes.set(buf.subarray(tokStart, pos), fi * LAST_MAX);
+            const at = fi * LAST_MAX;
+            for (let k = 0; k < len; k++) lastBytes[at + k] = buf[tokStart + k]!;
           }
         }
       } else {

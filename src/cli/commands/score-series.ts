@@ -1,0 +1,178 @@
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { CliError } from '../errors.js';
+import { SeriesFormatError, parseSeriesCsv } from '../../detect/series/csv.js';
+import {
+  DEFAULT_SERIES_OPTIONS,
+  KINESIS_OPTIONS,
+  type SeriesDetectorOptions,
+  validateOptions,
+} from '../../detect/series/detector.js';
+import { formatScoredSeries, scoreParsedSeries } from '../../detect/series/run.js';
+
+const MAX_REPORTED_BAD_ROWS = 10;
+
+function integer(min: number) {
+  return (text: string): number => {
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return v;
+  };
+}
+
+function nonNegative(text: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError('expected a number >= 0');
+  return v;
+}
+
+function shingles(text: string): number[] {
+  const sizes = text.split(',').map((s) => Number(s.trim()));
+  if (sizes.length === 0 || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new InvalidArgumentError('expected positive integers separated by commas, e.g. 1,4');
+  }
+  return sizes;
+}
+
+interface ScoreSeriesFlags {
+  out?: string;
+  kinesis?: boolean;
+  trees: number;
+  sampleSize: number;
+  shingle: number[];
+  timeDecay: number;
+  seed: number;
+  outputAfter?: number;
+  normalise: boolean;
+  differences: boolean;
+  timeOfDay: number;
+  mapping: SeriesDetectorOptions['mapping'];
+  quantile: number;
+  history: number;
+  minHistory: number;
+  rawScale: number;
+  zFactor: number;
+  cooldown: number;
+}
+
+const d = DEFAULT_SERIES_OPTIONS;
+
+export function registerScoreSeries(program: Command): void {
+  program
+    .command('score-series')
+    .description(
+      'Score a time series with Random Cut Forests, one row at a time and without look-ahead.\n\n' +
+        'Input: CSV with a header, `timestamp,value[,more numeric columns]` (extra columns make the\n' +
+        'points multi-dimensional). Rows that do not parse are reported with their line and skipped.\n' +
+        'Output: `timestamp,<value columns>,anomaly_score,raw_score,grade`:\n' +
+        '  anomaly_score  in [0,1], the value to put an alert threshold on;\n' +
+        '  raw_score      the forest score (about 1 or less for normal points);\n' +
+        '  grade          the thresholded forest grade (0 = normal, towards 1 = far over its threshold).\n\n' +
+        'Each column is scaled by its min and max over the file (the only thing known about the future).\n' +
+        'Defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
+    )
+    .argument('<file>', 'input CSV')
+    .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
+    .option('--kinesis', 'Kinesis Analytics RANDOM_CUT_FOREST settings (100 trees, sample 256, time decay 100000, shingle 1, raw values, anomaly_score = score/8 clipped); other flags given explicitly still apply')
+    .option('--trees <n>', 'trees per forest', integer(1), d.numberOfTrees)
+    .option('--sample-size <n>', 'points sampled per tree', integer(2), d.sampleSize)
+    .option('--shingle <sizes>', 'shingle sizes, one forest each (e.g. 1,4); the largest mapped score wins', shingles, [...d.shingleSizes])
+    .option('--time-decay <rows>', 'sampler decay horizon in rows (0 = keep a uniform sample of all history)', nonNegative, d.timeDecay)
+    .option('--seed <n>', 'random seed (same seed + same input = same output)', integer(0), d.seed)
+    .option('--output-after <n>', 'rows a forest learns before it scores (default sample size / 4)', integer(0))
+    .option('--no-normalise', 'do not scale columns by their min/max')
+    .option('--differences', 'add each column\'s first difference as a dimension', false)
+    .option('--time-of-day <weight>', 'add the UTC time of day as a dimension pair of this weight (0 = off)', nonNegative, d.timeOfDayWeight)
+    .addOption(
+      new Option('--mapping <kind>', 'raw score → anomaly_score: quantile (raw / past quantile), scaled (raw / raw-scale), grade')
+        .choices(['quantile', 'scaled', 'grade'])
+        .default(d.mapping),
+    )
+    .option('--quantile <q>', 'quantile of past raw scores the quantile mapping divides by', nonNegative, d.quantile)
+    .option('--history <n>', 'past raw scores the quantile (and the thresholder) look at', integer(1), d.history)
+    .option('--min-history <n>', 'raw scores seen before the quantile mapping reports', integer(0), d.minHistory)
+    .option('--raw-scale <x>', 'divisor of the scaled mapping', nonNegative, d.rawScale)
+    .option('--z-factor <z>', 'thresholded forest: deviations above the mean score for a grade', nonNegative, d.zFactor)
+    .option('--cooldown <rows>', 'report a row only if it beats every score of this many previous rows (0 = off)', integer(0), d.cooldown)
+    .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
+      const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
+      await scoreSeriesCommand(file, flags.out, options);
+    });
+}
+
+/** With --kinesis, the preset replaces the defaults but not what the user typed. */
+function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): SeriesDetectorOptions {
+  const base = f.kinesis ? KINESIS_OPTIONS : DEFAULT_SERIES_OPTIONS;
+  const pick = <T>(name: string, value: T, fallback: T): T => (!f.kinesis || given(name) ? value : fallback);
+  const options: SeriesDetectorOptions = {
+    numberOfTrees: pick('trees', f.trees, base.numberOfTrees),
+    sampleSize: pick('sampleSize', f.sampleSize, base.sampleSize),
+    shingleSizes: pick('shingle', f.shingle, base.shingleSizes),
+    timeDecay: pick('timeDecay', f.timeDecay, base.timeDecay),
+    seed: f.seed,
+    ...(f.outputAfter === undefined ? {} : { outputAfter: f.outputAfter }),
+    normalise: pick('normalise', f.normalise, base.normalise),
+    differences: f.differences,
+    timeOfDayWeight: f.timeOfDay,
+    mapping: pick('mapping', f.mapping, base.mapping),
+    rawScale: f.rawScale,
+    quantile: f.quantile,
+    history: f.history,
+    minHistory: pick('minHistory', f.minHistory, base.minHistory),
+    zFactor: f.zFactor,
+    cooldown: pick('cooldown', f.cooldown, base.cooldown),
+  };
+  try {
+    validateOptions(options);
+  } catch (e) {
+    throw new CliError(`score-series: ${(e as Error).message}`);
+  }
+  return options;
+}
+
+export async function scoreSeriesCommand(file: string, out: string | undefined, options: SeriesDetectorOptions): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let parsed;
+  try {
+    parsed = parseSeriesCsv(text, file);
+  } catch (e) {
+    if (e instanceof SeriesFormatError) throw new CliError(e.message);
+    throw e;
+  }
+  for (const b of parsed.bad.slice(0, MAX_REPORTED_BAD_ROWS)) process.stderr.write(`flowcut: skipped ${b.message}\n`);
+  if (parsed.bad.length > MAX_REPORTED_BAD_ROWS) {
+    process.stderr.write(`flowcut: ... and ${parsed.bad.length - MAX_REPORTED_BAD_ROWS} more bad rows\n`);
+  }
+  if (parsed.rows.length === 0) throw new CliError(`${file}: no valid data rows (${parsed.bad.length} bad)`);
+
+  const scored = scoreParsedSeries(parsed, options);
+  const toStdout = out === undefined || out === '-';
+  const sink = toStdout ? process.stdout : createWriteStream(out);
+  if (!toStdout) {
+    // An unwritable --out is the user's to fix; surface it as such rather than as a crash.
+    await Promise.race([
+      once(sink, 'open'),
+      once(sink, 'error').then(([e]) => {
+        throw new CliError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }),
+    ]);
+  }
+  for (const line of formatScoredSeries(scored)) {
+    if (!sink.write(line)) await once(sink, 'drain');
+  }
+  if (!toStdout) {
+    const ws = sink as ReturnType<typeof createWriteStream>;
+    ws.end();
+    await once(ws, 'finish');
+  }
+  if (parsed.bad.length > 0) {
+    process.stderr.write(`flowcut: scored ${parsed.rows.length} rows of ${file}, skipped ${parsed.bad.length} bad rows\n`);
+  }
+}
