@@ -108,6 +108,8 @@ export class LineParser {
     const lastValue = this.lastValue;
     let pos = start;
     let fi = 0;
+    // Separators are space and tab; every other byte belongs to a token. Most token bytes are
+    // above 0x20, so `c > SPACE` settles the common case with one comparison.
     while (pos < end) {
       let c = buf[pos]!;
       if (c === SPACE || c === TAB) {
@@ -118,15 +120,17 @@ export class LineParser {
       const kind = kinds[fi]!;
       const tokStart = pos;
       if (kind === KIND_STRING) {
-        while (pos < end && (c = buf[pos]!) !== SPACE && c !== TAB) pos++;
+        pos++;
+        while (pos < end && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB))) pos++;
         const len = pos - tokStart;
+        const column = strings[fi]!;
         if (len === 1 && buf[tokStart] === DASH) {
-          strings[fi]![row] = null;
+          column[row] = null;
         } else if (len === lastLen[fi] && sameBytes(buf, tokStart, lastBytes, fi * LAST_MAX, len)) {
-          strings[fi]![row] = lastValue[fi]!;
+          column[row] = lastValue[fi]!;
         } else {
           const v = this.interner.get(buf, tokStart, pos);
-          strings[fi]![row] = v;
+          column[row] = v;
           if (len <= LAST_MAX) {
             lastLen[fi] = len;
             lastValue[fi] = v;
@@ -136,22 +140,18 @@ export class LineParser {
         }
       } else {
         let v = 0;
-        let digits = 0;
-        while (pos < end && (c = buf[pos]!) !== SPACE && c !== TAB) {
-          const d = c - ZERO;
-          if (d < 0 || d > 9) break;
+        let d = c - ZERO;
+        while (d >= 0 && d <= 9) {
           v = v * 10 + d;
-          digits++;
-          pos++;
+          if (++pos === end) break;
+          d = buf[pos]! - ZERO;
         }
         if (pos < end && (c = buf[pos]!) !== SPACE && c !== TAB) {
-          while (pos < end && (c = buf[pos]!) !== SPACE && c !== TAB) pos++;
+          while (pos < end && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB))) pos++;
           if (!(pos - tokStart === 1 && buf[tokStart] === DASH)) {
             return this.fail(buf, start, end, origin, lineNo, `${this.format.fields[fi]!.name}: '${buf.toString('utf8', tokStart, pos)}' is not a number`);
           }
           numbers[fi]![row] = NaN;
-        } else if (digits === 0) {
-          numbers[fi]![row] = NaN; // unreachable for non-empty tokens; kept for clarity of intent
         } else {
           if (kind === KIND_INT32 ? v > INT32_MAX : v > Number.MAX_SAFE_INTEGER) {
             return this.fail(buf, start, end, origin, lineNo, `${this.format.fields[fi]!.name}: ${buf.toString('latin1', tokStart, pos)} is out of range for ${kind === KIND_INT32 ? 'int32' : 'int64'}`);
