@@ -12,7 +12,7 @@ export function isGzip(buf: Uint8Array): boolean {
 export function gunzipCapped(buf: Uint8Array, maxBytes: number): Buffer {
   try {
     // A large output chunk saves zlib from concatenating many 16 KiB pieces for every payload.
-    return gunzipSync(buf, { maxOutputLength: maxBytes, chunkSize: Math.min(maxBytes, Math.max(64 * 1024, buf.length * 16)) });
+    return gunzipSync(buf, { maxOutputLength: maxBytes, chunkSize: Math.min(maxBytes, 1 << 20) });
   } catch (err) {
     throw gzipError(err, maxBytes);
   }
