@@ -204,60 +204,47 @@ export class FlowDecoder {
   private async lines(chunks: AsyncIterable<Buffer>, origin: Origin): Promise<void> {
     const max = this.limits.maxLineBytes;
     const parser = this.parser;
-    let carry: Buffer[] = [];
-    let carryBytes = 0;
-    let tooLong = false;
-    let lineNo = 0;
-    const endLine = (line: Buffer): void => {
-      lineNo++;
-      if (tooLong) {
-        parser.rejectInput(origin, `line is longer than ${max} bytes`, line.toString('utf8', 0, 200), lineNo);
-        tooLong = false;
-      } else {
-        parser.parseLine(line, 0, line.length, origin, lineNo);
-      }
+    let carry: Buffer | undefined; // the start of a line that continues in the next chunk
+    let tooLong: string | undefined; // the head of a line being skipped for its length
+    let lineNo = 1;
+    const rejectLong = (): void => {
+      parser.rejectInput(origin, `line is longer than ${max} bytes`, tooLong ?? '', lineNo++);
+      tooLong = undefined;
     };
     for await (const chunk of chunks) {
       let p = 0;
-      if (carryBytes > 0 || tooLong) {
+      if (tooLong !== undefined || carry !== undefined) {
         const nl = chunk.indexOf(0x0a);
         const upto = nl < 0 ? chunk.length : nl;
-        if (!tooLong) {
-          carry.push(chunk.subarray(0, upto));
-          carryBytes += upto;
-          if (carryBytes > max) tooLong = true;
+        if (tooLong === undefined && carry!.length + upto > max) {
+          tooLong = carry!.toString('utf8', 0, 200);
+          carry = undefined;
         }
-        if (nl < 0) {
-          if (!tooLong) carry = [Buffer.concat(carry)]; // copy: the chunk may be reused by its producer
+        if (tooLong !== undefined) {
+          if (nl < 0) continue;
+          rejectLong();
+        } else if (nl < 0) {
+          carry = Buffer.concat([carry!, chunk]);
           continue;
+        } else {
+          const line = Buffer.concat([carry!, chunk.subarray(0, nl + 1)]);
+          parser.parseLines(line, 0, line.length, origin, lineNo);
+          lineNo += parser.linesParsed;
+          carry = undefined;
         }
-        endLine(Buffer.concat(carry));
-        carry = [];
-        carryBytes = 0;
         p = nl + 1;
       }
-      for (;;) {
-        const nl = chunk.indexOf(0x0a, p);
-        if (nl < 0) break;
-        if (nl - p > max) {
-          tooLong = true;
-          endLine(chunk.subarray(p, nl));
-        } else {
-          lineNo++;
-          parser.parseLine(chunk, p, nl, origin, lineNo);
-        }
-        p = nl + 1;
+      const rest = parser.parseLines(chunk, p, chunk.length, origin, lineNo);
+      lineNo += parser.linesParsed;
+      if (rest < chunk.length) {
+        // Copied: the producer may reuse the chunk's memory.
+        if (chunk.length - rest > max) tooLong = chunk.toString('utf8', rest, rest + 200);
+        else carry = Buffer.from(chunk.subarray(rest));
       }
       await this.drain();
-      if (p < chunk.length) {
-        if (chunk.length - p > max) tooLong = true;
-        else {
-          carry = [Buffer.from(chunk.subarray(p))];
-          carryBytes = chunk.length - p;
-        }
-      }
     }
-    if (carryBytes > 0 || tooLong) endLine(Buffer.concat(carry));
+    if (tooLong !== undefined) rejectLong();
+    else if (carry !== undefined) parser.parseLine(carry, 0, carry.length, origin, lineNo);
   }
 }
 

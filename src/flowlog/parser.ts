@@ -6,6 +6,7 @@ import { clip, DecodeStats, type RecordSink } from './sink.js';
 const SPACE = 0x20;
 const TAB = 0x09;
 const CR = 0x0d;
+const LF = 0x0a;
 const DASH = 0x2d;
 const ZERO = 0x30;
 const INT32_MAX = 2147483647;
@@ -90,13 +91,52 @@ export class LineParser {
    * Returns true when a record was added.
    */
   parseLine(buf: Buffer, start: number, end: number, origin: Origin, lineNo: number, eventTimeMs = NaN): boolean {
-    while (end > start && (buf[end - 1] === CR || buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
-    while (start < end && (buf[start] === SPACE || buf[start] === TAB)) start++;
-    if (start === end) return false;
-    const first = buf[start]!;
-    if (first >= 0x61 && first <= 0x7a && mayBeHeader(buf, start, end)) {
-      if (this.tryHeader(buf, start, end, origin, lineNo)) return false;
+    const before = this.stats.records;
+    this.parseRow(buf, start, end, false, origin, lineNo, eventTimeMs);
+    return this.stats.records !== before;
+  }
+
+  /**
+   * Parses the newline-terminated lines in `buf[start..end)`, numbering them from `firstLineNo`.
+   * Finding line ends and tokens is one pass over the bytes. Returns the offset of the first
+   * incomplete line (no newline yet), which the caller keeps for the next chunk; `end` if none.
+   */
+  parseLines(buf: Buffer, start: number, end: number, origin: Origin, firstLineNo: number): number {
+    let pos = start;
+    let lineNo = firstLineNo;
+    while (pos < end) {
+      const lineEnd = this.parseRow(buf, pos, end, true, origin, lineNo, NaN);
+      if (lineEnd < 0) break;
+      lineNo++;
+      pos = lineEnd + 1;
     }
+    this.linesParsed = lineNo - firstLineNo;
+    return Math.min(pos, end);
+  }
+
+  /** Lines completed by the last parseLines call. */
+  linesParsed = 0;
+
+  /**
+   * Parses one row starting at `start`. With `toNewline`, the row ends at the next LF (returned),
+   * or is incomplete when `limit` comes first (-1, nothing recorded); otherwise it ends at `limit`.
+   */
+  private parseRow(buf: Buffer, start: number, limit: number, toNewline: boolean, origin: Origin, lineNo: number, eventTimeMs: number): number {
+    let pos = start;
+    let c = 0;
+    while (pos < limit && ((c = buf[pos]!) === SPACE || c === TAB || c === CR)) pos++;
+    if (pos === limit) return toNewline ? -1 : limit;
+    if (c === LF && toNewline) return pos;
+    if (c >= 0x61 && c <= 0x7a) {
+      let end = limit;
+      if (toNewline) {
+        end = buf.indexOf(LF, pos);
+        if (end < 0 || end >= limit) return -1;
+      }
+      const trimmed = trimEnd(buf, pos, end);
+      if (mayBeHeader(buf, pos, trimmed) && this.tryHeader(buf, pos, trimmed, origin, lineNo)) return end;
+    }
+    const rowStart = pos;
     const batch = this.batch;
     const row = batch.length;
     const kinds = this.kinds;
@@ -106,22 +146,23 @@ export class LineParser {
     const lastLen = this.lastLen;
     const lastBytes = this.lastBytes;
     const lastValue = this.lastValue;
-    let pos = start;
+    const stop = toNewline ? LF : -1;
     let fi = 0;
-    // Separators are space and tab; every other byte belongs to a token. Most token bytes are
-    // above 0x20, so `c > SPACE` settles the common case with one comparison.
-    while (pos < end) {
-      let c = buf[pos]!;
-      if (c === SPACE || c === TAB) {
+    // Separators are space, tab and CR; LF ends the row. Every other byte belongs to a token, and
+    // most are above 0x20, so `c > SPACE` settles the common case with one comparison.
+    while (pos < limit) {
+      c = buf[pos]!;
+      if (c === SPACE || c === TAB || c === CR) {
         pos++;
         continue;
       }
-      if (fi >= nf) return this.fail(buf, start, end, origin, lineNo, `too many fields: the format has ${nf}, the line has ${countTokens(buf, start, end)}`);
+      if (c === stop) break;
+      if (fi >= nf) return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `too many fields: the format has ${nf}, the line has ${nf + 1 + countTokensFrom(buf, pos, limit, toNewline)}`);
       const kind = kinds[fi]!;
       const tokStart = pos;
       if (kind === KIND_STRING) {
         pos++;
-        while (pos < end && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB))) pos++;
+        while (pos < limit && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB && c !== CR && c !== stop))) pos++;
         const len = pos - tokStart;
         const column = strings[fi]!;
         if (len === 1 && buf[tokStart] === DASH) {
@@ -143,25 +184,30 @@ export class LineParser {
         let d = c - ZERO;
         while (d >= 0 && d <= 9) {
           v = v * 10 + d;
-          if (++pos === end) break;
+          if (++pos === limit) break;
           d = buf[pos]! - ZERO;
         }
-        if (pos < end && (c = buf[pos]!) !== SPACE && c !== TAB) {
-          while (pos < end && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB))) pos++;
+        if (pos < limit && (c = buf[pos]!) !== SPACE && c !== TAB && c !== CR && c !== stop) {
+          while (pos < limit && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB && c !== CR && c !== stop))) pos++;
           if (!(pos - tokStart === 1 && buf[tokStart] === DASH)) {
-            return this.fail(buf, start, end, origin, lineNo, `${this.format.fields[fi]!.name}: '${buf.toString('utf8', tokStart, pos)}' is not a number`);
+            const name = this.format.fields[fi]!.name;
+            const text = buf.toString('utf8', tokStart, pos);
+            return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `${name}: '${text}' is not a number`);
           }
           numbers[fi]![row] = NaN;
         } else {
           if (kind === KIND_INT32 ? v > INT32_MAX : v > Number.MAX_SAFE_INTEGER) {
-            return this.fail(buf, start, end, origin, lineNo, `${this.format.fields[fi]!.name}: ${buf.toString('latin1', tokStart, pos)} is out of range for ${kind === KIND_INT32 ? 'int32' : 'int64'}`);
+            const name = this.format.fields[fi]!.name;
+            const text = buf.toString('latin1', tokStart, pos);
+            return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `${name}: ${text} is out of range for ${kind === KIND_INT32 ? 'int32' : 'int64'}`);
           }
           numbers[fi]![row] = v;
         }
       }
       fi++;
     }
-    if (fi !== nf) return this.fail(buf, start, end, origin, lineNo, `too few fields: the format has ${nf}, the line has ${fi}`);
+    if (toNewline && pos === limit) return -1;
+    if (fi !== nf) return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `too few fields: the format has ${nf}, the line has ${fi}`);
     batch.origins[row] = origin;
     batch.subIndex[row] = lineNo;
     batch.eventTimeMs[row] = eventTimeMs;
@@ -174,7 +220,7 @@ export class LineParser {
       else if (status === 'SKIPDATA') this.stats.skipdata++;
     }
     if (batch.length >= batch.capacity) this.flush();
-    return true;
+    return pos;
   }
 
   /** Passes a batch built elsewhere (a columnar decoder) to the sink, after what was parsed before it. */
@@ -216,10 +262,19 @@ export class LineParser {
     return true;
   }
 
-  private fail(buf: Buffer, start: number, end: number, origin: Origin, lineNo: number, reason: string): false {
+  /**
+   * Rejects the row that starts at `rowStart` once its end is known; an incomplete row (no newline
+   * before `limit`) is not rejected yet: it comes back whole with the next chunk.
+   */
+  private failRow(buf: Buffer, rowStart: number, pos: number, limit: number, toNewline: boolean, origin: Origin, lineNo: number, reason: () => string): number {
+    let end = limit;
+    if (toNewline) {
+      end = buf.indexOf(LF, pos);
+      if (end < 0 || end >= limit) return -1;
+    }
     // Strings already written for this row are simply overwritten by the next record.
-    this.rejectInput(origin, reason, buf.toString('utf8', start, end), lineNo);
-    return false;
+    this.rejectInput(origin, reason(), buf.toString('utf8', rowStart, trimEnd(buf, rowStart, end)), lineNo);
+    return end;
   }
 }
 
@@ -234,8 +289,15 @@ function kindsOf(format: FlowFormat): Uint8Array {
   return Uint8Array.from(format.fields, (f) => (f.type === 'string' ? KIND_STRING : f.type === 'int32' ? KIND_INT32 : KIND_INT64));
 }
 
-function countTokens(buf: Buffer, start: number, end: number): number {
-  return buf.toString('utf8', start, end).split(/[ \t]+/).filter((t) => t !== '').length;
+function countTokensFrom(buf: Buffer, pos: number, limit: number, toNewline: boolean): number {
+  let end = toNewline ? buf.indexOf(LF, pos) : limit;
+  if (end < 0 || end > limit) end = limit;
+  return buf.toString('utf8', pos, end).split(/[ \t\r]+/).filter((t) => t !== '').length - 1;
+}
+
+function trimEnd(buf: Buffer, start: number, end: number): number {
+  while (end > start && (buf[end - 1] === CR || buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
+  return end;
 }
 
 /**

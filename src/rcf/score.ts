@@ -1,0 +1,246 @@
+import { NIL, type Tree, type Workspace } from './tree.js';
+
+/*
+ * Expected-inverse-depth anomaly score of the AWS reference, per tree.
+ *
+ * The query falls to a leaf at depth d. If the leaf holds the query itself
+ * (a duplicate of mass m) the base score is damp / (d + log2(m+1)) with
+ * damp = 1 - m / (2·treeMass); otherwise it is 1 / (d+1). Unwinding towards
+ * the root, at each node of depth k with box B, p is the probability that a
+ * random cut of B extended by the query separates the query:
+ *   p = gap / range(B ∪ q),  gap = Σ_d distance of q outside B in dim d,
+ * and the score becomes p / (k+1) + (1-p)·s. The result is normalised by
+ * log2(treeMass + 1).
+ *
+ * Two facts keep the unwinding cheap. Boxes grow towards the root, so once
+ * the query is inside a box it is inside every ancestor's (p = 0 from there
+ * on: stop), and the query can only be outside an ancestor's box in a
+ * dimension where it was outside the child's: the set of "outside"
+ * dimensions only shrinks, and only those need reading. range(B ∪ q) is then
+ * the cached Σ(max-min) of B plus the gap.
+ */
+
+const LN2 = Math.LN2;
+
+/** Walks from the root to the leaf the query falls into; returns the leaf ref and fills ws.path / ws.depth. */
+function descend(tree: Tree, q: Float32Array, ws: Workspace): number {
+  const path = ws.path;
+  const leafBase = tree.leafBase;
+  const cutDim = tree.cutDim;
+  const cutValue = tree.cutValue;
+  const left = tree.left;
+  const right = tree.right;
+  let node = tree.root;
+  let depth = 0;
+  while (node < leafBase) {
+    path[depth++] = node;
+    node = q[cutDim[node]!]! <= cutValue[node]! ? left[node]! : right[node]!;
+  }
+  ws.depth = depth;
+  return node;
+}
+
+/**
+ * Fills ws.outside with the dimensions where q differs from the leaf's point
+ * and returns their count (0 means the leaf holds the query: a duplicate).
+ */
+function leafOutside(tree: Tree, leaf: number, q: Float32Array, ws: Workspace): number {
+  const D = tree.dimensions;
+  const values = tree.store.values;
+  const pb = tree.leafPoint[leaf]! * D;
+  const out = ws.outside;
+  let n = 0;
+  for (let d = 0; d < D; d++) if (values[pb + d] !== q[d]) out[n++] = d;
+  return n;
+}
+
+/**
+ * Makes ws.running the box of internal node `n` (uncached, hence small) given
+ * that it already holds the box of `child`, and returns Σ(max-min) over it.
+ */
+function runningBox(tree: Tree, n: number, child: number, ws: Workspace, ready: boolean): number {
+  const running = ws.running;
+  if (!ready) tree.boxOf(child, running);
+  tree.extendBox(tree.left[n] === child ? tree.right[n]! : tree.left[n]!, running);
+  const D = tree.dimensions;
+  let inner = 0;
+  for (let d = 0; d < D; d++) inner += running[D + d]! - running[d]!;
+  return inner;
+}
+
+function seenScore(tree: Tree, leaf: number, depth: number): number {
+  const m = tree.leafMass[leaf]!;
+  const treeMass = tree.totalMass;
+  return (1 - m / (2 * treeMass)) / (depth + Math.log(m + 1) / LN2);
+}
+
+/** Normalised score of `q` in one tree (0 for an empty tree). */
+export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): number {
+  if (tree.root === NIL) return 0;
+  const D = tree.dimensions;
+  const leafRef = descend(tree, q, ws);
+  const depth = ws.depth;
+  const leaf = leafRef - tree.leafBase;
+  const norm = Math.log(tree.totalMass + 1) / LN2;
+  let nOut = leafOutside(tree, leaf, q, ws);
+  if (nOut === 0) return seenScore(tree, leaf, depth) * norm;
+  let s = 1 / (depth + 1);
+  const path = ws.path;
+  const out = ws.outside;
+  const boxSlot = tree.boxSlot;
+  const boxes = tree.boxes;
+  const boxInner = tree.boxInner;
+  const running = ws.running;
+  let runningReady = false;
+  let child = leafRef;
+  for (let k = depth - 1; k >= 0; k--) {
+    const n = path[k]!;
+    const slot = boxSlot[n]!;
+    let box: Float32Array;
+    let b: number;
+    let inner: number;
+    if (slot !== NIL) {
+      box = boxes;
+      b = slot * 2 * D;
+      inner = boxInner[slot]!;
+    } else {
+      inner = runningBox(tree, n, child, ws, runningReady);
+      runningReady = true;
+      box = running;
+      b = 0;
+    }
+    let gap = 0;
+    let kept = 0;
+    for (let j = 0; j < nOut; j++) {
+      const d = out[j]!;
+      const x = q[d]!;
+      const lo = box[b + d]!;
+      const hi = box[b + D + d]!;
+      if (x < lo) {
+        gap += lo - x;
+        out[kept++] = d;
+      } else if (x > hi) {
+        gap += x - hi;
+        out[kept++] = d;
+      }
+    }
+    nOut = kept;
+    if (nOut === 0) break;
+    const p = gap / (inner + gap);
+    s = p / (k + 1) + (1 - p) * s;
+    child = n;
+  }
+  return s * norm;
+}
+
+/**
+ * Same traversal as {@link scoreTree}, additionally splitting every p-weighted
+ * term over dimensions in proportion to each dimension's gap (high if the
+ * query is above the box, low if below). Adds `scale ×` the tree's
+ * attribution into `high`/`low` and returns the tree score; the attribution
+ * of a tree sums to its score.
+ */
+export function attributeTree(
+  tree: Tree,
+  q: Float32Array,
+  ws: Workspace,
+  scale: number,
+  high: Float64Array,
+  low: Float64Array,
+): number {
+  if (tree.root === NIL) return 0;
+  const D = tree.dimensions;
+  const leafRef = descend(tree, q, ws);
+  const depth = ws.depth;
+  const leaf = leafRef - tree.leafBase;
+  const norm = Math.log(tree.totalMass + 1) / LN2;
+  let nOut = leafOutside(tree, leaf, q, ws);
+  if (nOut === 0) {
+    // A duplicate has no direction: spread its score evenly.
+    const s = seenScore(tree, leaf, depth) * norm;
+    const share = (s * scale) / (2 * D);
+    for (let d = 0; d < D; d++) {
+      high[d]! += share;
+      low[d]! += share;
+    }
+    return s;
+  }
+  // At the leaf the "box" is the leaf point and separation is certain.
+  const ah = ws.attrHigh;
+  const al = ws.attrLow;
+  const values = tree.store.values;
+  const pb = tree.leafPoint[leaf]! * D;
+  const s0 = 1 / (depth + 1);
+  let gapSum = 0;
+  for (let d = 0; d < D; d++) gapSum += Math.abs(q[d]! - values[pb + d]!);
+  for (let d = 0; d < D; d++) {
+    const x = q[d]!;
+    const v = values[pb + d]!;
+    ah[d] = x > v ? (s0 * (x - v)) / gapSum : 0;
+    al[d] = x < v ? (s0 * (v - x)) / gapSum : 0;
+  }
+  let s = s0;
+  const path = ws.path;
+  const out = ws.outside;
+  const boxSlot = tree.boxSlot;
+  const boxes = tree.boxes;
+  const boxInner = tree.boxInner;
+  const running = ws.running;
+  let runningReady = false;
+  let child = leafRef;
+  for (let k = depth - 1; k >= 0; k--) {
+    const n = path[k]!;
+    const slot = boxSlot[n]!;
+    let box: Float32Array;
+    let b: number;
+    let inner: number;
+    if (slot !== NIL) {
+      box = boxes;
+      b = slot * 2 * D;
+      inner = boxInner[slot]!;
+    } else {
+      inner = runningBox(tree, n, child, ws, runningReady);
+      runningReady = true;
+      box = running;
+      b = 0;
+    }
+    let gap = 0;
+    for (let j = 0; j < nOut; j++) {
+      const d = out[j]!;
+      const x = q[d]!;
+      gap += Math.max(box[b + d]! - x, 0) + Math.max(x - box[b + D + d]!, 0);
+    }
+    if (gap === 0) break;
+    const range = inner + gap;
+    const p = gap / range;
+    const keep = 1 - p;
+    const unseen = 1 / (k + 1);
+    for (let d = 0; d < D; d++) {
+      ah[d]! *= keep;
+      al[d]! *= keep;
+    }
+    let kept = 0;
+    for (let j = 0; j < nOut; j++) {
+      const d = out[j]!;
+      const x = q[d]!;
+      const lo = box[b + d]!;
+      const hi = box[b + D + d]!;
+      if (x < lo) {
+        al[d]! += (unseen * (lo - x)) / range;
+        out[kept++] = d;
+      } else if (x > hi) {
+        ah[d]! += (unseen * (x - hi)) / range;
+        out[kept++] = d;
+      }
+    }
+    nOut = kept;
+    s = p * unseen + keep * s;
+    child = n;
+  }
+  const f = norm * scale;
+  for (let d = 0; d < D; d++) {
+    high[d]! += ah[d]! * f;
+    low[d]! += al[d]! * f;
+  }
+  return s * norm;
+}

@@ -1,0 +1,164 @@
+import { type ByteReader, type ByteWriter, KIND_FOREST, open, seal } from './bytes.js';
+import { RcfStateError } from './errors.js';
+import { RandomCutForest, type ForestConfig } from './forest.js';
+import { NIL } from './tree.js';
+
+/*
+ * Forest state layout (version 1, little-endian), inside the envelope of
+ * bytes.ts (magic "FCRF", version, kind, length, ..., CRC-32):
+ *   config      dims u32, shingle u32, trees u32, sampleSize u32, timeDecay f64,
+ *               outputAfter u32, seed u32, boxCacheMinMass u32
+ *   counters    pointsSeen f64, entriesSeen f64, shingleFill u32, shingle f32[dims·shingle]
+ *   point store capacity u32, highWater u32, freeCount u32,
+ *               values f32[highWater·D], refCounts u32[highWater], freeList u32[freeCount]
+ *   per tree    rng u32[4]; sampler size u32, weights f64[size], points u32[size];
+ *               root u16, nodeFreeCount u32, leafFreeCount u32,
+ *               left/right/cutDim/mass/boxSlot u16[cap], cutValue f64[cap], nodeFree u16[nodeFreeCount],
+ *               leafPoint u32[cap], leafMass u16[cap], leafFree u16[leafFreeCount],
+ *               boxPoolSlots u32, boxHighWater u32, boxFreeCount u32,
+ *               boxes f32[boxHighWater·2D], boxFree u16[boxFreeCount]
+ * Trees are stored as they are (not rebuilt) so restoring is exact by construction.
+ */
+
+export function writeForest(w: ByteWriter, f: RandomCutForest): void {
+  const c = f.config;
+  w.u32(c.dimensions);
+  w.u32(c.shingleSize);
+  w.u32(c.numberOfTrees);
+  w.u32(c.sampleSize);
+  w.f64(c.timeDecay);
+  w.u32(c.outputAfter);
+  w.u32(c.seed);
+  w.u32(c.boxCacheMinMass);
+  w.f64(f.pointsSeenCount);
+  w.f64(f.entriesSeenCount);
+  w.u32(f.shingleFill);
+  w.array(f.shingle);
+  const s = f.store;
+  w.u32(s.capacity);
+  w.u32(s.highWater);
+  w.u32(s.freeCount);
+  w.array(s.values.subarray(0, s.highWater * s.dimensions));
+  w.array(s.refCounts.subarray(0, s.highWater));
+  w.array(s.freeList.subarray(0, s.freeCount));
+  const D2 = 2 * f.shingledDimensions;
+  for (let i = 0; i < c.numberOfTrees; i++) {
+    w.array(f.rngs[i]!.state);
+    const sp = f.samplers[i]!;
+    w.u32(sp.size);
+    w.array(sp.weights.subarray(0, sp.size));
+    w.array(sp.points.subarray(0, sp.size));
+    const t = f.trees[i]!;
+    w.u16(t.root);
+    w.u32(t.nodeFreeCount);
+    w.u32(t.leafFreeCount);
+    w.array(t.left);
+    w.array(t.right);
+    w.array(t.cutDim);
+    w.array(t.mass);
+    w.array(t.boxSlot);
+    w.array(t.cutValue);
+    w.array(t.nodeFree.subarray(0, t.nodeFreeCount));
+    w.array(t.leafPoint);
+    w.array(t.leafMass);
+    w.array(t.leafFree.subarray(0, t.leafFreeCount));
+    w.u32(t.boxFree.length);
+    w.u32(t.boxHighWater);
+    w.u32(t.boxFreeCount);
+    w.array(t.boxes.subarray(0, t.boxHighWater * D2));
+    w.array(t.boxFree.subarray(0, t.boxFreeCount));
+  }
+}
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new RcfStateError(`RCF state is corrupt (${what})`);
+}
+
+export function readForest(r: ByteReader): RandomCutForest {
+  const config: ForestConfig = {
+    dimensions: r.u32('config'),
+    shingleSize: r.u32('config'),
+    numberOfTrees: r.u32('config'),
+    sampleSize: r.u32('config'),
+    timeDecay: r.f64('config'),
+    outputAfter: r.u32('config'),
+    seed: r.u32('config'),
+    boxCacheMinMass: r.u32('config'),
+  };
+  let f: RandomCutForest;
+  try {
+    f = new RandomCutForest(config);
+  } catch (e) {
+    throw new RcfStateError(`RCF state is corrupt (invalid config: ${(e as Error).message})`);
+  }
+  check(
+    JSON.stringify(f.config) === JSON.stringify({ ...config, seed: config.seed >>> 0 }),
+    'config does not round-trip',
+  );
+  f.pointsSeenCount = r.f64('counters');
+  f.entriesSeenCount = r.f64('counters');
+  f.shingleFill = r.u32('counters');
+  check(f.shingleFill <= config.shingleSize, 'shingle fill');
+  r.into(f.shingle, f.shingle.length, 'shingle');
+  const s = f.store;
+  const capacity = r.u32('point store');
+  const highWater = r.u32('point store');
+  const freeCount = r.u32('point store');
+  check(capacity <= s.maxCapacity && highWater <= capacity && freeCount <= highWater, 'point store sizes');
+  s.resize(capacity);
+  s.highWater = highWater;
+  s.freeCount = freeCount;
+  r.into(s.values, highWater * s.dimensions, 'point values');
+  r.into(s.refCounts, highWater, 'reference counts');
+  r.into(s.freeList, freeCount, 'point free list');
+  const D2 = 2 * f.shingledDimensions;
+  const cap = config.sampleSize;
+  for (let i = 0; i < config.numberOfTrees; i++) {
+    r.into(f.rngs[i]!.state, 4, 'rng state');
+    const sp = f.samplers[i]!;
+    sp.size = r.u32('sampler');
+    check(sp.size <= cap, 'sampler size');
+    r.into(sp.weights, sp.size, 'sampler weights');
+    r.into(sp.points, sp.size, 'sampler points');
+    for (let j = 0; j < sp.size; j++) check(sp.points[j]! < highWater, 'sampler point index');
+    const t = f.trees[i]!;
+    t.root = r.u16('tree');
+    t.nodeFreeCount = r.u32('tree');
+    t.leafFreeCount = r.u32('tree');
+    check(t.nodeFreeCount <= cap && t.leafFreeCount <= cap, 'tree free counts');
+    check(t.root === NIL || t.root < 2 * cap, 'tree root');
+    r.into(t.left, cap, 'tree');
+    r.into(t.right, cap, 'tree');
+    r.into(t.cutDim, cap, 'tree');
+    r.into(t.mass, cap, 'tree');
+    r.into(t.boxSlot, cap, 'tree');
+    r.into(t.cutValue, cap, 'tree');
+    r.into(t.nodeFree, t.nodeFreeCount, 'tree');
+    r.into(t.leafPoint, cap, 'tree');
+    r.into(t.leafMass, cap, 'tree');
+    r.into(t.leafFree, t.leafFreeCount, 'tree');
+    const slots = r.u32('box pool');
+    const boxHigh = r.u32('box pool');
+    const boxFree = r.u32('box pool');
+    check(slots <= cap && boxHigh <= slots && boxFree <= boxHigh, 'box pool sizes');
+    t.resizeBoxPool(slots);
+    t.boxHighWater = boxHigh;
+    t.boxFreeCount = boxFree;
+    r.into(t.boxes, boxHigh * D2, 'boxes');
+    // Derived data, recomputed exactly as it was computed originally.
+    for (let slot = 0; slot < boxHigh; slot++) t.refreshInner(slot);
+    r.into(t.boxFree, boxFree, 'box free list');
+  }
+  return f;
+}
+
+export function forestToState(f: RandomCutForest): Uint8Array {
+  return seal(KIND_FOREST, (w) => writeForest(w, f));
+}
+
+export function forestFromState(bytes: Uint8Array): RandomCutForest {
+  const r = open(bytes, KIND_FOREST);
+  const f = readForest(r);
+  if (r.offset !== r.end) throw new RcfStateError('RCF state is corrupt (unexpected bytes after forest)');
+  return f;
+}

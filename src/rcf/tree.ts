@@ -1,0 +1,530 @@
+import type { PointStore } from './point-store.js';
+import type { Random } from './random.js';
+
+/** Null node reference. */
+export const NIL = 0xffff;
+
+/** Largest sample size whose node references fit in 16 bits (internal + leaf ids). */
+export const MAX_SAMPLE_SIZE = 32767;
+
+/**
+ * One random cut tree as flat typed arrays (no node objects).
+ *
+ * Node references are uint16: values below `leafBase` (= capacity) are internal
+ * nodes, values from `leafBase` up are leaves (`ref - leafBase` indexes the leaf
+ * arrays). There are no parent pointers: every operation walks down from the
+ * root and records its path in a shared scratch array.
+ *
+ * Bounding boxes are float32 (they only ever hold stored float32 point values,
+ * so they are exact) and are cached only for internal nodes with mass >=
+ * `boxCacheMinMass`. Most nodes of a random tree are small (about 2n/(k(k+1))
+ * subtrees of size k), so skipping small ones saves most of the box memory,
+ * while their boxes are cheap to rebuild from a handful of leaves. Because
+ * mass only grows towards the root, every ancestor of a cached node is cached.
+ */
+export class Tree {
+  readonly dimensions: number;
+  readonly capacity: number;
+  readonly leafBase: number;
+  readonly boxCacheMinMass: number;
+  readonly store: PointStore;
+
+  root = NIL;
+
+  readonly left: Uint16Array;
+  readonly right: Uint16Array;
+  readonly cutDim: Uint16Array;
+  readonly cutValue: Float64Array;
+  readonly mass: Uint16Array;
+  readonly boxSlot: Uint16Array;
+  readonly nodeFree: Uint16Array;
+  nodeFreeCount: number;
+
+  readonly leafPoint: Uint32Array;
+  readonly leafMass: Uint16Array;
+  readonly leafFree: Uint16Array;
+  leafFreeCount: number;
+
+  /** Box pool: slot s holds min at [s*2D, s*2D+D) and max at [s*2D+D, s*2D+2D). */
+  boxes: Float32Array;
+  /**
+   * Σ_d (max_d - min_d) of each cached box. With it, scoring needs only the
+   * dimensions where the query lies outside a box: range(B ∪ q) = inner + gap.
+   */
+  boxInner: Float64Array;
+  boxFree: Uint16Array;
+  boxFreeCount = 0;
+  boxHighWater = 0;
+
+  constructor(store: PointStore, capacity: number, boxCacheMinMass: number) {
+    if (capacity < 1 || capacity > MAX_SAMPLE_SIZE) throw new RangeError(`sample size must be in [1, ${MAX_SAMPLE_SIZE}]`);
+    this.store = store;
+    this.dimensions = store.dimensions;
+    this.capacity = capacity;
+    this.leafBase = capacity;
+    this.boxCacheMinMass = Math.max(2, boxCacheMinMass);
+    this.left = new Uint16Array(capacity);
+    this.right = new Uint16Array(capacity);
+    this.cutDim = new Uint16Array(capacity);
+    this.cutValue = new Float64Array(capacity);
+    this.mass = new Uint16Array(capacity);
+    this.boxSlot = new Uint16Array(capacity).fill(NIL);
+    this.nodeFree = new Uint16Array(capacity);
+    this.leafPoint = new Uint32Array(capacity);
+    this.leafMass = new Uint16Array(capacity);
+    this.leafFree = new Uint16Array(capacity);
+    // Free stacks pop the lowest index first, which keeps used slots dense.
+    for (let i = 0; i < capacity; i++) {
+      this.nodeFree[i] = capacity - 1 - i;
+      this.leafFree[i] = capacity - 1 - i;
+    }
+    this.nodeFreeCount = capacity;
+    this.leafFreeCount = capacity;
+    // Expected cached nodes ~ 2n / minMass; start a little above and grow on demand.
+    const initialSlots = Math.min(capacity, Math.ceil((2.5 * capacity) / this.boxCacheMinMass) + 4);
+    this.boxes = new Float32Array(initialSlots * 2 * this.dimensions);
+    this.boxInner = new Float64Array(initialSlots);
+    this.boxFree = new Uint16Array(initialSlots);
+  }
+
+  /** Total mass (number of sampled points, duplicates counted). */
+  get totalMass(): number {
+    const r = this.root;
+    if (r === NIL) return 0;
+    return r >= this.leafBase ? this.leafMass[r - this.leafBase]! : this.mass[r]!;
+  }
+
+  massOf(ref: number): number {
+    return ref >= this.leafBase ? this.leafMass[ref - this.leafBase]! : this.mass[ref]!;
+  }
+
+  /**
+   * Inserts the point stored at `pointIndex` with the standard RCF insertion:
+   * descending from the root, draw a cut on the node's box extended by the
+   * point; if that cut separates the point from the box, the point becomes a
+   * new sibling of the node right there, otherwise follow the existing cut.
+   * This keeps the tree distributed as a random cut tree built on the sample.
+   * Returns the index of the point actually referenced by the tree (an equal,
+   * already stored point's index when the point is a duplicate).
+   */
+  insert(pointIndex: number, rng: Random, ws: Workspace): number {
+    const D = this.dimensions;
+    const values = this.store.values;
+    const pBase = pointIndex * D;
+    if (this.root === NIL) {
+      this.root = this.newLeaf(pointIndex);
+      return pointIndex;
+    }
+    const path = ws.path;
+    const box = ws.box;
+    let depth = 0;
+    let node = this.root;
+    for (;;) {
+      // Cached boxes are read in place; others are gathered into the scratch box.
+      const slot = node < this.leafBase ? this.boxSlot[node]! : NIL;
+      let src: Float32Array = box;
+      let b = 0;
+      if (slot !== NIL) {
+        src = this.boxes;
+        b = slot * 2 * D;
+      } else {
+        this.boxOf(node, box);
+      }
+      let inside = true;
+      let rangeSum = 0;
+      for (let d = 0; d < D; d++) {
+        const x = values[pBase + d]!;
+        const lo = src[b + d]!;
+        const hi = src[b + D + d]!;
+        if (x < lo) {
+          inside = false;
+          rangeSum += hi - x;
+        } else if (x > hi) {
+          inside = false;
+          rangeSum += x - lo;
+        } else {
+          rangeSum += hi - lo;
+        }
+      }
+      if (inside && node >= this.leafBase) {
+        // Inside a leaf's degenerate box means equal: a duplicate.
+        this.leafMass[node - this.leafBase]!++;
+        this.afterInsert(path, depth, pBase, false);
+        return this.leafPoint[node - this.leafBase]!;
+      }
+      if (!inside) {
+        // Draw a cut on the extended box; dimension chosen in proportion to its range.
+        let r = rng.nextDouble() * rangeSum;
+        let dim = -1;
+        let lastPositive = 0;
+        for (let d = 0; d < D; d++) {
+          const xd = values[pBase + d]!;
+          const range = Math.max(src[b + D + d]!, xd) - Math.min(src[b + d]!, xd);
+          if (range > 0) {
+            lastPositive = d;
+            if (r < range) {
+              dim = d;
+              break;
+            }
+            r -= range;
+          }
+        }
+        const x = values[pBase + (dim < 0 ? lastPositive : dim)]!;
+        const boxLo = src[b + (dim < 0 ? lastPositive : dim)]!;
+        const boxHi = src[b + D + (dim < 0 ? lastPositive : dim)]!;
+        // r can exceed the last range only through rounding; clamp to its top.
+        if (dim < 0) {
+          dim = lastPositive;
+          r = Math.max(boxHi, x) - Math.min(boxLo, x);
+        }
+        let cut = Math.min(boxLo, x) + r;
+        let separates = false;
+        if (x < boxLo && cut < boxLo) separates = true;
+        else if (x > boxHi && cut >= boxHi) separates = true;
+        if (node >= this.leafBase && !separates) separates = true; // rounding only: any gap cut is valid
+        // Keep the cut strictly between point and box despite rounding.
+        if (separates) {
+          if (x < boxLo) {
+            if (!(cut >= x && cut < boxLo)) cut = x;
+          } else if (!(cut >= boxHi && cut < x)) {
+            cut = boxHi;
+          }
+        }
+        if (separates) {
+          if (src !== box) box.set(src.subarray(b, b + 2 * D));
+          this.splitAbove(node, path, depth, pointIndex, dim, cut, x <= cut, box);
+          this.afterInsert(path, depth, pBase, true);
+          return pointIndex;
+        }
+      }
+      path[depth++] = node;
+      node = values[pBase + this.cutDim[node]!]! <= this.cutValue[node]! ? this.left[node]! : this.right[node]!;
+    }
+  }
+
+  /**
+   * Removes one unit of mass of the point at `pointIndex` (equal coordinates
+   * suffice). Boxes of ancestors are recomputed only while the removed point
+   * was on their boundary; deeper than that they cannot change.
+   */
+  delete(pointIndex: number, ws: Workspace): void {
+    const D = this.dimensions;
+    const values = this.store.values;
+    const pBase = pointIndex * D;
+    const path = ws.path;
+    let depth = 0;
+    let node = this.root;
+    if (node === NIL) throw new Error('Tree.delete: empty tree');
+    while (node < this.leafBase) {
+      path[depth++] = node;
+      node = values[pBase + this.cutDim[node]!]! <= this.cutValue[node]! ? this.left[node]! : this.right[node]!;
+    }
+    const leaf = node - this.leafBase;
+    if (!this.store.equals(this.leafPoint[leaf]!, values.subarray(pBase, pBase + D))) {
+      throw new Error('Tree.delete: point not found in tree');
+    }
+    const lm = this.leafMass[leaf]!;
+    if (lm > 1) {
+      this.leafMass[leaf] = lm - 1;
+      for (let i = depth - 1; i >= 0; i--) this.decrementMass(path[i]!);
+      return;
+    }
+    this.freeLeaf(leaf);
+    if (depth === 0) {
+      this.root = NIL;
+      return;
+    }
+    const parent = path[depth - 1]!;
+    const sibling = this.left[parent] === node ? this.right[parent]! : this.left[parent]!;
+    if (depth === 1) {
+      this.root = sibling;
+    } else {
+      const gp = path[depth - 2]!;
+      if (this.left[gp] === parent) this.left[gp] = sibling;
+      else this.right[gp] = sibling;
+    }
+    this.freeNode(parent);
+    let boxMayChange = true;
+    for (let i = depth - 2; i >= 0; i--) {
+      const n = path[i]!;
+      this.decrementMass(n);
+      const slot = this.boxSlot[n]!;
+      if (boxMayChange && slot !== NIL) {
+        if (this.onBoundary(slot, pBase)) this.recomputeBox(n, slot);
+        else boxMayChange = false;
+      }
+    }
+  }
+
+  /**
+   * Writes the bounding box of `ref` into `out` (min at [0,D), max at [D,2D)).
+   * Cached boxes are copied; otherwise the subtree's leaves are gathered.
+   */
+  boxOf(ref: number, out: Float32Array): void {
+    const D = this.dimensions;
+    if (ref < this.leafBase) {
+      const slot = this.boxSlot[ref]!;
+      if (slot !== NIL) {
+        const b = slot * 2 * D;
+        out.set(this.boxes.subarray(b, b + 2 * D));
+        return;
+      }
+      out.fill(Infinity, 0, D);
+      out.fill(-Infinity, D, 2 * D);
+      this.extendBox(ref, out);
+      return;
+    }
+    const values = this.store.values;
+    const pb = this.leafPoint[ref - this.leafBase]! * D;
+    for (let d = 0; d < D; d++) {
+      const v = values[pb + d]!;
+      out[d] = v;
+      out[D + d] = v;
+    }
+  }
+
+  /** Extends `out` (min/max layout as in boxOf) by the box of subtree `ref`. */
+  extendBox(ref: number, out: Float32Array): void {
+    const D = this.dimensions;
+    if (ref >= this.leafBase) {
+      const values = this.store.values;
+      const pb = this.leafPoint[ref - this.leafBase]! * D;
+      for (let d = 0; d < D; d++) {
+        const v = values[pb + d]!;
+        if (v < out[d]!) out[d] = v;
+        if (v > out[D + d]!) out[D + d] = v;
+      }
+      return;
+    }
+    const slot = this.boxSlot[ref]!;
+    if (slot !== NIL) {
+      const boxes = this.boxes;
+      const b = slot * 2 * D;
+      for (let d = 0; d < D; d++) {
+        const lo = boxes[b + d]!;
+        const hi = boxes[b + D + d]!;
+        if (lo < out[d]!) out[d] = lo;
+        if (hi > out[D + d]!) out[D + d] = hi;
+      }
+      return;
+    }
+    this.extendBox(this.left[ref]!, out);
+    this.extendBox(this.right[ref]!, out);
+  }
+
+  /** Creates an internal node above `node` with the given cut; the new leaf is its other child. */
+  private splitAbove(
+    node: number,
+    path: Uint16Array,
+    depth: number,
+    pointIndex: number,
+    dim: number,
+    cut: number,
+    pointGoesLeft: boolean,
+    nodeBox: Float32Array,
+  ): void {
+    const leaf = this.newLeaf(pointIndex);
+    const n = this.nodeFree[--this.nodeFreeCount]!;
+    this.cutDim[n] = dim;
+    this.cutValue[n] = cut;
+    this.left[n] = pointGoesLeft ? leaf : node;
+    this.right[n] = pointGoesLeft ? node : leaf;
+    const m = this.massOf(node) + 1;
+    this.mass[n] = m;
+    this.boxSlot[n] = NIL;
+    if (m >= this.boxCacheMinMass) {
+      const slot = this.allocBoxSlot();
+      this.boxSlot[n] = slot;
+      const D = this.dimensions;
+      const b = slot * 2 * D;
+      const boxes = this.boxes;
+      const values = this.store.values;
+      const pb = pointIndex * D;
+      for (let d = 0; d < D; d++) {
+        const x = values[pb + d]!;
+        boxes[b + d] = Math.min(nodeBox[d]!, x);
+        boxes[b + D + d] = Math.max(nodeBox[D + d]!, x);
+      }
+      this.refreshInner(slot);
+    }
+    if (depth === 0) {
+      this.root = n;
+    } else {
+      const parent = path[depth - 1]!;
+      if (this.left[parent] === node) this.left[parent] = n;
+      else this.right[parent] = n;
+    }
+  }
+
+  /**
+   * Bumps the masses of the recorded ancestors and extends their cached boxes,
+   * caching boxes of nodes that just reached `boxCacheMinMass`.
+   */
+  private afterInsert(path: Uint16Array, depth: number, pBase: number, extend: boolean): void {
+    const D = this.dimensions;
+    const values = this.store.values;
+    const minMass = this.boxCacheMinMass;
+    let mayExtend = extend;
+    for (let i = depth - 1; i >= 0; i--) {
+      const n = path[i]!;
+      const m = this.mass[n]! + 1;
+      this.mass[n] = m;
+      let slot = this.boxSlot[n]!;
+      if (slot === NIL) {
+        if (m >= minMass) {
+          slot = this.allocBoxSlot();
+          this.boxSlot[n] = slot;
+          this.recomputeBox(n, slot);
+        }
+        continue;
+      }
+      if (!mayExtend) continue;
+      const boxes = this.boxes;
+      const b = slot * 2 * D;
+      let changed = false;
+      for (let d = 0; d < D; d++) {
+        const x = values[pBase + d]!;
+        if (x < boxes[b + d]!) {
+          boxes[b + d] = x;
+          changed = true;
+        }
+        if (x > boxes[b + D + d]!) {
+          boxes[b + D + d] = x;
+          changed = true;
+        }
+      }
+      // A box that already contained the point means every ancestor does too.
+      if (changed) this.refreshInner(slot);
+      else mayExtend = false;
+    }
+  }
+
+  private decrementMass(n: number): void {
+    const m = this.mass[n]! - 1;
+    this.mass[n] = m;
+    if (m < this.boxCacheMinMass) {
+      const slot = this.boxSlot[n]!;
+      if (slot !== NIL) {
+        this.boxFree[this.boxFreeCount++] = slot;
+        this.boxSlot[n] = NIL;
+      }
+    }
+  }
+
+  private onBoundary(slot: number, pBase: number): boolean {
+    const D = this.dimensions;
+    const boxes = this.boxes;
+    const values = this.store.values;
+    const b = slot * 2 * D;
+    for (let d = 0; d < D; d++) {
+      const x = values[pBase + d]!;
+      if (x === boxes[b + d] || x === boxes[b + D + d]) return true;
+    }
+    return false;
+  }
+
+  private recomputeBox(n: number, slot: number): void {
+    const D = this.dimensions;
+    const b = slot * 2 * D;
+    const out = this.boxes.subarray(b, b + 2 * D);
+    out.fill(Infinity, 0, D);
+    out.fill(-Infinity, D, 2 * D);
+    this.extendBox(this.left[n]!, out);
+    this.extendBox(this.right[n]!, out);
+    this.refreshInner(slot);
+  }
+
+  /** Recomputes boxInner for one slot (a fixed summation order keeps it reproducible). */
+  refreshInner(slot: number): void {
+    const D = this.dimensions;
+    const boxes = this.boxes;
+    const b = slot * 2 * D;
+    let sum = 0;
+    for (let d = 0; d < D; d++) sum += boxes[b + D + d]! - boxes[b + d]!;
+    this.boxInner[slot] = sum;
+  }
+
+  private allocBoxSlot(): number {
+    if (this.boxFreeCount > 0) return this.boxFree[--this.boxFreeCount]!;
+    const slots = this.boxFree.length;
+    if (this.boxHighWater === slots) this.resizeBoxPool(Math.min(this.capacity, Math.max(slots + 8, Math.ceil(slots * 1.25))));
+    return this.boxHighWater++;
+  }
+
+  /** Reallocates the box pool to `slots` slots (growth and state restore). */
+  resizeBoxPool(slots: number): void {
+    const D2 = 2 * this.dimensions;
+    const boxes = new Float32Array(slots * D2);
+    boxes.set(this.boxes.subarray(0, Math.min(this.boxes.length, boxes.length)));
+    const free = new Uint16Array(slots);
+    free.set(this.boxFree.subarray(0, Math.min(this.boxFreeCount, slots)));
+    const inner = new Float64Array(slots);
+    inner.set(this.boxInner.subarray(0, Math.min(this.boxInner.length, slots)));
+    this.boxInner = inner;
+    this.boxes = boxes;
+    this.boxFree = free;
+  }
+
+  private newLeaf(pointIndex: number): number {
+    const l = this.leafFree[--this.leafFreeCount]!;
+    this.leafPoint[l] = pointIndex;
+    this.leafMass[l] = 1;
+    return l + this.leafBase;
+  }
+
+  private freeLeaf(leaf: number): void {
+    this.leafMass[leaf] = 0;
+    this.leafFree[this.leafFreeCount++] = leaf;
+  }
+
+  private freeNode(n: number): void {
+    const slot = this.boxSlot[n]!;
+    if (slot !== NIL) {
+      this.boxFree[this.boxFreeCount++] = slot;
+      this.boxSlot[n] = NIL;
+    }
+    this.mass[n] = 0;
+    this.nodeFree[this.nodeFreeCount++] = n;
+  }
+
+  byteLength(): number {
+    return (
+      this.left.byteLength +
+      this.right.byteLength +
+      this.cutDim.byteLength +
+      this.cutValue.byteLength +
+      this.mass.byteLength +
+      this.boxSlot.byteLength +
+      this.nodeFree.byteLength +
+      this.leafPoint.byteLength +
+      this.leafMass.byteLength +
+      this.leafFree.byteLength +
+      this.boxes.byteLength +
+      this.boxInner.byteLength +
+      this.boxFree.byteLength
+    );
+  }
+}
+
+/** Scratch arrays shared by all trees of a forest (single-threaded use). */
+export class Workspace {
+  readonly path: Uint16Array;
+  readonly box: Float32Array;
+  /** Running box while unwinding a score path (min at [0,D), max at [D,2D)). */
+  readonly running: Float32Array;
+  /** Per-tree attribution accumulators for the tree being unwound. */
+  readonly attrHigh: Float64Array;
+  readonly attrLow: Float64Array;
+  /** Dimensions in which the query is still outside the box being unwound. */
+  readonly outside: Uint16Array;
+  /** Depth reached by the last descent (length of the recorded path). */
+  depth = 0;
+  constructor(capacity: number, dimensions: number) {
+    this.path = new Uint16Array(capacity + 1);
+    this.box = new Float32Array(2 * dimensions);
+    this.running = new Float32Array(2 * dimensions);
+    this.outside = new Uint16Array(dimensions);
+    this.attrHigh = new Float64Array(dimensions);
+    this.attrLow = new Float64Array(dimensions);
+  }
+}

@@ -1,0 +1,58 @@
+import { describe, expect, test } from 'vitest';
+import { Random } from '../../src/rcf/random.js';
+import { ACCEPTED_NO_EVICTION, REJECTED, Sampler } from '../../src/rcf/sampler.js';
+
+/** Streams 0..n-1 through `reps` independent samplers; returns how often each position ended up sampled. */
+function inclusionCounts(n: number, capacity: number, lambda: number, reps: number): Float64Array {
+  const counts = new Float64Array(n);
+  let badEviction = false;
+  for (let r = 0; r < reps; r++) {
+    const rng = new Random(1000 + r);
+    const s = new Sampler(capacity, lambda);
+    for (let t = 0; t < n; t++) {
+      const d = s.offer(t, rng);
+      if (d === REJECTED) continue;
+      s.accept(t);
+      if (!(d === ACCEPTED_NO_EVICTION || d < t)) badEviction = true;
+    }
+    expect(s.size).toBe(capacity);
+    expect(new Set(s.points).size).toBe(capacity);
+    for (let i = 0; i < s.size; i++) counts[s.points[i]!]!++;
+  }
+  expect(badEviction).toBe(false);
+  return counts;
+}
+
+function binned(counts: Float64Array, bins: number): number[] {
+  const out = new Array<number>(bins).fill(0);
+  const w = counts.length / bins;
+  counts.forEach((c, i) => (out[Math.floor(i / w)]! += c));
+  return out;
+}
+
+describe('time-decayed reservoir sampler', () => {
+  test('with λ = 0 it is a uniform reservoir (chi-square over 10 stream bins)', () => {
+    const n = 2000;
+    const capacity = 100;
+    const reps = 300;
+    const bins = binned(inclusionCounts(n, capacity, 0, reps), 10);
+    const expected = (capacity * reps) / 10;
+    const chi2 = bins.reduce((acc, b) => acc + (b - expected) ** 2 / expected, 0);
+    // 9 degrees of freedom: P(chi2 > 33.7) = 1e-4. A sampler biased even 10%
+    // towards recent or old points gives chi2 in the hundreds.
+    expect(chi2).toBeLessThan(33.7);
+  });
+
+  test('with λ > 0 recent points dominate, as weights e^{λt} predict', () => {
+    const n = 2000;
+    const bins = binned(inclusionCounts(n, 100, 1 / 200, 100), 10);
+    const total = bins.reduce((a, b) => a + b, 0);
+    // Weights e^{t/200}: the last 200 points carry 63% of the weight and sampling
+    // without replacement of 100 draws concentrates further; the first half
+    // carries e^-5 ≈ 0.7% of it.
+    expect(bins[9]! / total).toBeGreaterThan(0.5);
+    expect((bins[0]! + bins[1]! + bins[2]! + bins[3]! + bins[4]!) / total).toBeLessThan(0.02);
+    // Monotone in age (over bins, allowing no inversions at this sample size).
+    for (let i = 1; i < 10; i++) expect(bins[i]!).toBeGreaterThanOrEqual(bins[i - 1]!);
+  });
+});
