@@ -11,11 +11,23 @@ export function isGzip(buf: Uint8Array): boolean {
  */
 export function gunzipCapped(buf: Uint8Array, maxBytes: number): Buffer {
   try {
-    // A large output chunk saves zlib from concatenating many 16 KiB pieces for every payload.
-    return gunzipSync(buf, { maxOutputLength: maxBytes, chunkSize: Math.min(maxBytes, 1 << 20) });
+    return gunzipSync(buf, { maxOutputLength: maxBytes, chunkSize: outputChunkSize(buf, maxBytes) });
   } catch (err) {
     throw gzipError(err, maxBytes);
   }
+}
+
+/**
+ * The output chunk for inflating `buf` whole. One chunk that fits saves zlib from concatenating
+ * many 16 KiB pieces, and a tight one saves allocating (and collecting) more than needed. The
+ * gzip trailer's ISIZE says the size, but input sizes are never trusted: it is only a hint,
+ * bounded here, and zlib's maxOutputLength still enforces the real limit.
+ */
+function outputChunkSize(buf: Uint8Array, maxBytes: number): number {
+  const n = buf.length;
+  const isize = n >= 18 ? (buf[n - 4]! | (buf[n - 3]! << 8) | (buf[n - 2]! << 16) | (buf[n - 1]! << 24)) >>> 0 : 0;
+  const plausible = isize > 0 && isize <= n * 1032; // deflate cannot expand more than ~1032:1
+  return Math.max(64 * 1024, Math.min(maxBytes, 4 << 20, plausible ? isize + 64 : 1 << 20));
 }
 
 /** Inflates a stream of gzip bytes chunk by chunk, failing once more than `maxBytes` come out. */
