@@ -64,14 +64,13 @@ export function registerScoreSeries(program: Command): void {
     .command('score-series')
     .description(
       'Score a time series with Random Cut Forests, one row at a time and without look-ahead.\n\n' +
-        'Input: CSV with a header, `timestamp,value[,more numeric columns]` (extra columns make the\n' +
-        'points multi-dimensional). Rows that do not parse are reported with their line and skipped.\n' +
-        'Output: `timestamp,<value columns>,anomaly_score,raw_score,grade`:\n' +
-        '  anomaly_score  in [0,1], the value to put an alert threshold on;\n' +
-        '  raw_score      the forest score (about 1 or less for normal points);\n' +
-        '  grade          the thresholded forest grade (0 = normal, towards 1 = far over its threshold).\n\n' +
-        'Each column is scaled by its min and max over the file (the only thing known about the future).\n' +
-        'Defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
+        'Input: a CSV with a header, `timestamp,value[,more numeric columns]`; extra columns make the points ' +
+        'multi-dimensional. Rows that do not parse are reported with their line and skipped.\n\n' +
+        'Output: `timestamp,<value columns>,anomaly_score,raw_score,grade`. anomaly_score is in [0,1] and is ' +
+        'what an alert threshold goes on; raw_score is the forest score (about 1 or less for normal points); ' +
+        'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold).\n\n' +
+        'Each column is scaled by its min and max over the file, the only thing known about the future. ' +
+        'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
     )
     .argument('<file>', 'input CSV')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
@@ -111,17 +110,17 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     sampleSize: pick('sampleSize', f.sampleSize, base.sampleSize),
     shingleSizes: pick('shingle', f.shingle, base.shingleSizes),
     timeDecay: pick('timeDecay', f.timeDecay, base.timeDecay),
-    seed: f.seed,
+    seed: pick('seed', f.seed, base.seed),
     ...(f.outputAfter === undefined ? {} : { outputAfter: f.outputAfter }),
     normalise: pick('normalise', f.normalise, base.normalise),
-    differences: f.differences,
-    timeOfDayWeight: f.timeOfDay,
+    differences: pick('differences', f.differences, base.differences),
+    timeOfDayWeight: pick('timeOfDay', f.timeOfDay, base.timeOfDayWeight),
     mapping: pick('mapping', f.mapping, base.mapping),
-    rawScale: f.rawScale,
-    quantile: f.quantile,
-    history: f.history,
+    rawScale: pick('rawScale', f.rawScale, base.rawScale),
+    quantile: pick('quantile', f.quantile, base.quantile),
+    history: pick('history', f.history, base.history),
     minHistory: pick('minHistory', f.minHistory, base.minHistory),
-    zFactor: f.zFactor,
+    zFactor: pick('zFactor', f.zFactor, base.zFactor),
     cooldown: pick('cooldown', f.cooldown, base.cooldown),
   };
   try {
@@ -164,9 +163,7 @@ export async function scoreSeriesCommand(file: string, out: string | undefined, 
       }),
     ]);
   }
-  for (const line of formatScoredSeries(scored)) {
-    if (!sink.write(line)) await once(sink, 'drain');
-  }
+  await writeAll(sink, formatScoredSeries(scored), toStdout);
   if (!toStdout) {
     const ws = sink as ReturnType<typeof createWriteStream>;
     ws.end();
@@ -174,5 +171,35 @@ export async function scoreSeriesCommand(file: string, out: string | undefined, 
   }
   if (parsed.bad.length > 0) {
     process.stderr.write(`flowcut: scored ${parsed.rows.length} rows of ${file}, skipped ${parsed.bad.length} bad rows\n`);
+  }
+}
+
+/**
+ * Writes with back-pressure. A closed standard output (`| head`) ends the output quietly, as other
+ * command-line tools do; any other write failure is reported.
+ */
+async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string>, stdout: boolean): Promise<void> {
+  let failure: NodeJS.ErrnoException | undefined;
+  // Stays attached: an EPIPE can surface after the last write returned.
+  sink.on('error', (e: NodeJS.ErrnoException) => {
+    failure ??= e;
+  });
+  for (const line of lines) {
+    if (failure !== undefined) break;
+    if (!sink.write(line)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          sink.off('drain', done);
+          sink.off('error', done);
+          resolve();
+        };
+        sink.on('drain', done);
+        sink.on('error', done);
+      });
+    }
+  }
+  const f = failure as NodeJS.ErrnoException | undefined;
+  if (f !== undefined && !(stdout && f.code === 'EPIPE')) {
+    throw new CliError(`cannot write output: ${f.code ?? f.message}`);
   }
 }

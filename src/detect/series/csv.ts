@@ -1,0 +1,109 @@
+/** A row of a `timestamp,value[,...]` series; `values` has one number per value column. */
+export interface SeriesRow {
+  readonly timestamp: string;
+  readonly values: readonly number[];
+  /** 1-based line in the file, for messages. */
+  readonly line: number;
+}
+
+export interface BadRow {
+  readonly line: number;
+  readonly message: string;
+}
+
+export interface ParsedSeries {
+  /** Names of the value columns (every column after the first). */
+  readonly columns: readonly string[];
+  readonly rows: readonly SeriesRow[];
+  readonly bad: readonly BadRow[];
+}
+
+export class SeriesFormatError extends Error {
+  override name = 'SeriesFormatError';
+}
+
+/**
+ * Splits one CSV line; double-quoted fields (with "" escapes) are allowed because spreadsheets
+ * quote timestamps, but a quoted newline is not (a series row is one line).
+ */
+export function splitCsvLine(line: string): string[] {
+  if (!line.includes('"')) return line.split(',');
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quoted) {
+      if (c === '"') {
+        if (line[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(field);
+      field = '';
+    } else field += c;
+  }
+  out.push(field);
+  return out;
+}
+
+/**
+ * Parses a series CSV. The header is required and must have at least two columns; every later
+ * column is a numeric dimension. A malformed row is reported (file and line) and skipped, since
+ * one bad line in a long export should not cost the rest of the series.
+ */
+export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
+  const lines = text.split('\n');
+  let first = 0;
+  while (first < lines.length && (lines[first] as string).trim() === '') first++;
+  if (first >= lines.length) throw new SeriesFormatError(`${fileName}: empty file (expected a "timestamp,value" header)`);
+  const header = splitCsvLine(stripCr(lines[first] as string).replace(/^\uFEFF/, '')).map((h) => h.trim());
+  if (header.length < 2) {
+    throw new SeriesFormatError(`${fileName}:${first + 1}: header needs a timestamp column and at least one value column`);
+  }
+  if (header.slice(1).some((h) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(h))) {
+    throw new SeriesFormatError(`${fileName}:${first + 1}: the first line looks like data, not a header`);
+  }
+  const width = header.length;
+  const rows: SeriesRow[] = [];
+  const bad: BadRow[] = [];
+  for (let i = first + 1; i < lines.length; i++) {
+    const raw = stripCr(lines[i] as string);
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    const cells = splitCsvLine(raw);
+    if (cells.length !== width) {
+      bad.push({ line, message: `${fileName}:${line}: expected ${width} columns, found ${cells.length}` });
+      continue;
+    }
+    const timestamp = (cells[0] as string).trim();
+    if (timestamp === '') {
+      bad.push({ line, message: `${fileName}:${line}: empty timestamp` });
+      continue;
+    }
+    const values: number[] = [];
+    let error: string | undefined;
+    for (let c = 1; c < width; c++) {
+      const cell = (cells[c] as string).trim();
+      const v = cell === '' ? Number.NaN : Number(cell);
+      if (!Number.isFinite(v)) {
+        error = `${fileName}:${line}: column "${header[c]}" is not a finite number: ${JSON.stringify(cell)}`;
+        break;
+      }
+      values.push(v);
+    }
+    if (error !== undefined) {
+      bad.push({ line, message: error });
+      continue;
+    }
+    rows.push({ timestamp, values, line });
+  }
+  return { columns: header.slice(1), rows, bad };
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}

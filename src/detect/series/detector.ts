@@ -1,0 +1,318 @@
+import { ThresholdedForest } from '../../rcf/index.js';
+
+/**
+ * How a series becomes forest points, and how forest scores become `anomaly_score`.
+ * Everything uses only rows already seen, plus each column's min and max when given (NAB allows
+ * those; a live stream would take them from configuration).
+ */
+export interface SeriesDetectorOptions {
+  readonly numberOfTrees: number;
+  readonly sampleSize: number;
+  /**
+   * One forest per entry, each over that many consecutive rows; the row's score is the largest
+   * of their mapped scores. Shingle 1 sees values that are rare in themselves, longer shingles
+   * see shapes that are rare (a flat stretch, a missing daily peak) though each value is common.
+   */
+  readonly shingleSizes: readonly number[];
+  /** Sampler decay horizon in rows (0 = none). */
+  readonly timeDecay: number;
+  readonly seed: number;
+  /** Rows before a forest scores at all; default sampleSize/4. */
+  readonly outputAfter?: number;
+  /** Scale each column to [0,1] by its known range, so no column dominates by its units. */
+  readonly normalise: boolean;
+  /** Add each column's first difference as a dimension. */
+  readonly differences: boolean;
+  /** Weight of a time-of-day dimension pair (sin, cos of the UTC hour angle); 0 = none. */
+  readonly timeOfDayWeight: number;
+  /**
+   * `quantile`: raw score over a high quantile of the forest's own past raw scores, squashed
+   * to [0,1): a series whose normal scores are noisy must do more to stand out, which a single
+   * threshold over many series needs. `scaled`: raw / rawScale clipped to [0,1] (Kinesis
+   * Analytics' convention). `grade`: the thresholded forest's grade.
+   */
+  readonly mapping: 'quantile' | 'scaled' | 'grade';
+  readonly rawScale: number;
+  /** Quantile (0..1] of past raw scores the `quantile` mapping divides by. */
+  readonly quantile: number;
+  /** Past raw scores the quantile is taken over (and the thresholder's horizon). */
+  readonly history: number;
+  /** Past raw scores needed before the `quantile` mapping reports anything. */
+  readonly minHistory: number;
+  /** Thresholded forest: deviations above the mean score for a non-zero grade. */
+  readonly zFactor: number;
+  /**
+   * A row is reported only if its score exceeds every score of the previous `cooldown` rows:
+   * one alarm per event instead of one per row, whatever threshold is later put on the scores.
+   */
+  readonly cooldown: number;
+}
+
+/**
+ * The configuration evaluated on NAB (one for every series). Why these values: a larger sample
+ * (512) makes a rare value less often "seen before" by chance; shingles 1 and 4 cover values and
+ * short shapes (longer shingles added nothing); the quantile over all of a series' past scores
+ * (20000 rows covers every NAB file) is the most stable yardstick; a cool-down of 500 rows is
+ * about the length of one NAB window on the longer files. Figures and their spread over seeds are
+ * in src/eval/nab/README.md.
+ */
+export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
+  numberOfTrees: 50,
+  sampleSize: 512,
+  shingleSizes: [1, 4],
+  timeDecay: 100_000,
+  seed: 1,
+  normalise: true,
+  differences: false,
+  timeOfDayWeight: 0,
+  mapping: 'quantile',
+  rawScale: 8,
+  quantile: 0.99,
+  history: 20_000,
+  minHistory: 100,
+  zFactor: 3,
+  cooldown: 500,
+};
+
+/** Kinesis Data Analytics' RANDOM_CUT_FOREST as NAB ran it (the published 52.00 baseline). */
+export const KINESIS_OPTIONS: SeriesDetectorOptions = {
+  numberOfTrees: 100,
+  sampleSize: 256,
+  shingleSizes: [1],
+  timeDecay: 100_000,
+  seed: 1,
+  normalise: false,
+  differences: false,
+  timeOfDayWeight: 0,
+  mapping: 'scaled',
+  rawScale: 8,
+  quantile: 0.99,
+  history: 1000,
+  minHistory: 0,
+  zFactor: 3,
+  cooldown: 0,
+};
+
+export interface ColumnRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface RowScore {
+  /** In [0,1]; the value to put a threshold on. */
+  readonly anomalyScore: number;
+  /** The forest score (the largest over the ensemble's forests). */
+  readonly rawScore: number;
+  /** The thresholded forest's grade in [0,1] (the largest over the ensemble). */
+  readonly grade: number;
+}
+
+export function validateOptions(o: SeriesDetectorOptions): void {
+  const int = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  };
+  int('numberOfTrees', o.numberOfTrees, 1);
+  int('sampleSize', o.sampleSize, 2);
+  if (o.shingleSizes.length === 0) throw new RangeError('at least one shingle size is needed');
+  for (const s of o.shingleSizes) int('shingle size', s, 1);
+  if (!(o.timeDecay >= 0)) throw new RangeError(`timeDecay must be >= 0, got ${o.timeDecay}`);
+  int('seed', o.seed, 0);
+  if (o.outputAfter !== undefined) int('outputAfter', o.outputAfter, 0);
+  if (!(o.timeOfDayWeight >= 0)) throw new RangeError(`timeOfDayWeight must be >= 0, got ${o.timeOfDayWeight}`);
+  if (!(o.rawScale > 0)) throw new RangeError(`rawScale must be > 0, got ${o.rawScale}`);
+  if (!(o.quantile > 0 && o.quantile <= 1)) throw new RangeError(`quantile must be in (0, 1], got ${o.quantile}`);
+  int('history', o.history, 1);
+  int('minHistory', o.minHistory, 0);
+  if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
+  int('cooldown', o.cooldown, 0);
+}
+
+/** Scores one row at a time; every forest scores a row before learning it (no look-ahead). */
+export class SeriesDetector {
+  readonly options: SeriesDetectorOptions;
+  private readonly members: EnsembleMember[];
+  private readonly columns: number;
+  private readonly ranges: readonly ColumnRange[] | undefined;
+  private readonly point: Float64Array;
+  private readonly previous: Float64Array;
+  private hasPrevious = false;
+  private readonly coolDown: CoolDown;
+
+  constructor(columns: number, options: SeriesDetectorOptions, ranges?: readonly ColumnRange[]) {
+    if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
+    if (ranges !== undefined && ranges.length !== columns) throw new RangeError(`${ranges.length} ranges for ${columns} columns`);
+    validateOptions(options);
+    this.options = options;
+    this.columns = columns;
+    this.ranges = ranges;
+    const dims = columns * (options.differences ? 2 : 1) + (options.timeOfDayWeight > 0 ? 2 : 0);
+    this.point = new Float64Array(dims);
+    this.previous = new Float64Array(columns);
+    // Each forest gets its own seed so the ensemble is not the same randomness seen twice.
+    this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, options.seed + 7919 * k));
+    this.coolDown = new CoolDown(options.cooldown);
+  }
+
+  /** `time` is epoch milliseconds, or NaN when unknown (time of day then contributes nothing). */
+  process(values: ArrayLike<number>, time = Number.NaN): RowScore {
+    const p = this.featurise(values, time);
+    let mapped = 0;
+    let raw = 0;
+    let grade = 0;
+    for (const m of this.members) {
+      const r = m.process(p);
+      if (r.anomalyScore > mapped) mapped = r.anomalyScore;
+      if (r.rawScore > raw) raw = r.rawScore;
+      if (r.grade > grade) grade = r.grade;
+    }
+    return { anomalyScore: this.coolDown.apply(mapped), rawScore: raw, grade };
+  }
+
+  private featurise(values: ArrayLike<number>, time: number): Float64Array {
+    const o = this.options;
+    const c = this.columns;
+    if (values.length !== c) throw new RangeError(`expected ${c} values, got ${values.length}`);
+    const p = this.point;
+    for (let i = 0; i < c; i++) {
+      let v = values[i] as number;
+      const r = this.ranges?.[i];
+      if (o.normalise && r !== undefined) v = r.max > r.min ? (v - r.min) / (r.max - r.min) : 0;
+      p[i] = v;
+      if (o.differences) p[c + i] = this.hasPrevious ? v - (this.previous[i] as number) : 0;
+      this.previous[i] = v;
+    }
+    this.hasPrevious = true;
+    if (o.timeOfDayWeight > 0) {
+      const base = c * (o.differences ? 2 : 1);
+      const day = 86_400_000;
+      // Unit-circle coordinates span 2, a normalised value spans 1: halve them so weight 1 means "as wide as a value".
+      const angle = Number.isFinite(time) ? (2 * Math.PI * (((time % day) + day) % day)) / day : Number.NaN;
+      p[base] = Number.isNaN(angle) ? 0 : 0.5 * o.timeOfDayWeight * Math.sin(angle);
+      p[base + 1] = Number.isNaN(angle) ? 0 : 0.5 * o.timeOfDayWeight * Math.cos(angle);
+    }
+    return p;
+  }
+}
+
+/** One forest of the ensemble with its score mapping. */
+class EnsembleMember {
+  private readonly forest: ThresholdedForest;
+  private readonly mapping: SeriesDetectorOptions['mapping'];
+  private readonly rawScale: number;
+  private readonly quantile: RunningQuantile;
+  private readonly minHistory: number;
+
+  constructor(dims: number, shingleSize: number, o: SeriesDetectorOptions, seed: number) {
+    this.forest = new ThresholdedForest({
+      dimensions: dims,
+      shingleSize,
+      numberOfTrees: o.numberOfTrees,
+      sampleSize: o.sampleSize,
+      timeDecay: o.timeDecay,
+      seed,
+      zFactor: o.zFactor,
+      horizon: o.history,
+      ...(o.outputAfter === undefined ? {} : { outputAfter: o.outputAfter }),
+    });
+    this.mapping = o.mapping;
+    this.rawScale = o.rawScale;
+    this.quantile = new RunningQuantile(o.history, o.quantile);
+    this.minHistory = o.minHistory;
+  }
+
+  process(p: Float64Array): RowScore {
+    const ready = this.forest.forest.isReady;
+    const d = this.forest.process(p);
+    const raw = d.score;
+    if (!ready) return { anomalyScore: 0, rawScore: raw, grade: 0 };
+    let mapped: number;
+    switch (this.mapping) {
+      case 'scaled':
+        mapped = Math.min(1, Math.max(0, raw / this.rawScale));
+        break;
+      case 'grade':
+        mapped = d.grade;
+        break;
+      case 'quantile': {
+        const q = this.quantile.size >= Math.max(1, this.minHistory) ? this.quantile.value() : Number.NaN;
+        // x/(1+x) keeps the order of every ratio (no ties at 1, unlike clipping), which NAB's
+        // threshold sweep depends on.
+        mapped = Number.isNaN(q) ? 0 : squash(raw / Math.max(q, 1e-9));
+        // Learn after judging, so a row never vouches for itself.
+        this.quantile.add(raw);
+        break;
+      }
+    }
+    return { anomalyScore: mapped, rawScore: raw, grade: d.grade };
+  }
+}
+
+function squash(x: number): number {
+  return x > 0 ? x / (1 + x) : 0;
+}
+
+/** The q-quantile of the last `capacity` values: a sorted copy beside the arrival ring. */
+export class RunningQuantile {
+  private readonly sorted: number[] = [];
+  private readonly ring: Float64Array;
+  private head = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly q: number,
+  ) {
+    this.ring = new Float64Array(capacity);
+  }
+
+  get size(): number {
+    return this.sorted.length;
+  }
+
+  value(): number {
+    const n = this.sorted.length;
+    if (n === 0) return Number.NaN;
+    return this.sorted[Math.min(n - 1, Math.floor(this.q * n))] as number;
+  }
+
+  add(v: number): void {
+    if (this.sorted.length === this.capacity) {
+      const old = this.ring[this.head] as number;
+      this.sorted.splice(lowerBound(this.sorted, old), 1);
+    }
+    this.ring[this.head] = v;
+    this.head = (this.head + 1) % this.capacity;
+    this.sorted.splice(lowerBound(this.sorted, v), 0, v);
+  }
+}
+
+function lowerBound(a: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Passes a score only if it beats every score of the last `rows` rows (suppressed ones included). */
+export class CoolDown {
+  private readonly past: Float64Array;
+  private count = 0;
+
+  constructor(readonly rows: number) {
+    this.past = new Float64Array(Math.max(1, rows));
+  }
+
+  apply(score: number): number {
+    const k = this.rows;
+    if (k <= 0) return score;
+    let peak = 0;
+    const n = Math.min(this.count, k);
+    for (let j = 0; j < n; j++) if ((this.past[j] as number) > peak) peak = this.past[j] as number;
+    this.past[this.count % k] = score;
+    this.count++;
+    return score > peak ? score : 0;
+  }
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { KinesisRandomCutForest } from '../../rcf/index.js';
+import { parseSeriesCsv, SeriesFormatError, splitCsvLine } from './csv.js';
+import { CoolDown, DEFAULT_SERIES_OPTIONS, KINESIS_OPTIONS, RunningQuantile, SeriesDetector } from './detector.js';
+import { formatScoredSeries, parseTime, scoreSeriesText } from './run.js';
+
+const fast = { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, minHistory: 20, history: 500, cooldown: 20 };
+
+function series(n: number, spikeAt = -1): string {
+  const lines = ['timestamp,value'];
+  for (let i = 0; i < n; i++) {
+    const t = new Date(Date.UTC(2024, 0, 1) + i * 300_000).toISOString().replace('T', ' ').slice(0, 19);
+    const v = i === spikeAt ? 50 : 10 + Math.sin(i / 6) + 0.1 * ((i * 7919) % 13);
+    lines.push(`${t},${v}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('series CSV', () => {
+  it('splits quoted fields', () => {
+    expect(splitCsvLine('"2024-01-01, 00:00",1,"a""b"')).toEqual(['2024-01-01, 00:00', '1', 'a"b']);
+  });
+
+  it('reports bad rows by file and line and keeps the rest', () => {
+    const p = parseSeriesCsv('timestamp,value,bytes\nt1,1,2\nt2,x,3\nt3,4\r\nt4,5,6\n\n', 'in.csv');
+    expect(p.columns).toEqual(['value', 'bytes']);
+    expect(p.rows.map((r) => r.values)).toEqual([
+      [1, 2],
+      [5, 6],
+    ]);
+    expect(p.bad.map((b) => b.line)).toEqual([3, 4]);
+    expect(p.bad[0]?.message).toMatch(/^in\.csv:3: column "value" is not a finite number/);
+    expect(p.bad[1]?.message).toMatch(/^in\.csv:4: expected 3 columns, found 2/);
+  });
+
+  it('refuses a file without a header', () => {
+    expect(() => parseSeriesCsv('', 'e.csv')).toThrow(SeriesFormatError);
+    expect(() => parseSeriesCsv('2024-01-01,5\n', 'e.csv')).toThrow(/looks like data/);
+  });
+
+  it('parses the timestamps it meets', () => {
+    expect(parseTime('2014-04-10 07:15:00')).toBe(Date.UTC(2014, 3, 10, 7, 15));
+    expect(parseTime('1700000000')).toBe(1_700_000_000_000);
+    expect(Number.isNaN(parseTime('yesterday'))).toBe(true);
+  });
+});
+
+describe('series detector', () => {
+  it('scores every row in [0,1], with a clear spike on top', () => {
+    const s = scoreSeriesText(series(600, 450), 's.csv', fast);
+    expect(s.scores).toHaveLength(600);
+    for (const r of s.scores) {
+      expect(r.anomalyScore).toBeGreaterThanOrEqual(0);
+      expect(r.anomalyScore).toBeLessThanOrEqual(1);
+      expect(r.grade).toBeGreaterThanOrEqual(0);
+      expect(r.grade).toBeLessThanOrEqual(1);
+    }
+    const top = s.scores.reduce((best, r, i) => (r.anomalyScore > (s.scores[best]?.anomalyScore ?? 0) ? i : best), 0);
+    expect(top).toBe(450);
+    expect(s.scores[450]?.grade).toBeGreaterThan(0);
+  });
+
+  it('has no look-ahead: a row\'s score does not depend on later rows (given the ranges)', () => {
+    const text = series(500, 300);
+    const full = new SeriesDetector(1, fast, [{ min: 0, max: 60 }]);
+    const prefix = new SeriesDetector(1, fast, [{ min: 0, max: 60 }]);
+    const rows = text.trim().split('\n').slice(1).map((l) => Number(l.split(',')[1]));
+    const a = rows.map((v) => full.process([v]).anomalyScore);
+    const b = rows.slice(0, 320).map((v) => prefix.process([v]).anomalyScore);
+    expect(a.slice(0, 320)).toEqual(b);
+  });
+
+  it('is deterministic for a seed', () => {
+    const a = scoreSeriesText(series(300, 200), 's.csv', fast).scores;
+    const b = scoreSeriesText(series(300, 200), 's.csv', fast).scores;
+    expect(a).toEqual(b);
+  });
+
+  it('takes extra numeric columns as dimensions', () => {
+    const text = 'timestamp,a,b\n' + Array.from({ length: 200 }, (_, i) => `${i},${i % 7},${i === 150 ? 99 : (i * 3) % 5}`).join('\n');
+    const s = scoreSeriesText(text, 'm.csv', { ...fast, shingleSizes: [1], cooldown: 0 });
+    expect(s.columns).toEqual(['a', 'b']);
+    const out = [...formatScoredSeries(s)];
+    expect(out[0]).toBe('timestamp,a,b,anomaly_score,raw_score,grade\n');
+    expect(out).toHaveLength(201);
+  });
+
+  it('Kinesis mode is the compat forest\'s score, and anomaly_score = score / 8 clipped', () => {
+    const text = series(400, 300);
+    const s = scoreSeriesText(text, 'k.csv', { ...KINESIS_OPTIONS, numberOfTrees: 20 });
+    const kda = new KinesisRandomCutForest(['value'], { numberOfTrees: 20, seed: KINESIS_OPTIONS.seed });
+    const values = text.trim().split('\n').slice(1).map((l) => Number(l.split(',')[1]));
+    expect(s.scores.map((r) => r.rawScore)).toEqual(values.map((v) => kda.score([v])));
+    for (const r of s.scores) expect(r.anomalyScore).toBeCloseTo(Math.min(1, r.rawScore / 8), 12);
+  });
+});
+
+describe('helpers', () => {
+  it('running quantile over a sliding window', () => {
+    const q = new RunningQuantile(4, 0.5);
+    for (const v of [5, 1, 3, 2]) q.add(v);
+    expect(q.value()).toBe(3); // sorted 1 2 3 5
+    q.add(10); // drops 5
+    expect(q.value()).toBe(3); // sorted 1 2 3 10
+    q.add(0); // drops 1
+    expect(q.value()).toBe(3); // sorted 0 2 3 10
+  });
+
+  it('cool-down passes a score only if it beats the recent ones', () => {
+    const c = new CoolDown(3);
+    expect([0.5, 0.4, 0.6, 0.6, 0.1, 0.1, 0.1, 0.2].map((s) => c.apply(s))).toEqual([0.5, 0, 0.6, 0, 0, 0, 0, 0.2]);
+  });
+});

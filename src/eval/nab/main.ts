@@ -1,0 +1,185 @@
+/**
+ * `npm run eval:nab`: runs flowcut's series scorer over every NAB file, writes the results in
+ * NAB's layout, scores them with our reimplementation of NAB's scorer, and prints them beside
+ * the published detectors.
+ */
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_SERIES_OPTIONS, KINESIS_OPTIONS, type SeriesDetectorOptions } from '../../detect/series/detector.js';
+import { type NabCorpus, loadCorpus } from './corpus.js';
+import { evaluateDetector, evaluateScores, sweepCorpus } from './evaluate.js';
+import { PUBLISHED } from './published.js';
+import { type DetectorTask, runDetectorTask } from './run-detector.js';
+import type { ProfileResult } from './scorer.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// dist/eval/nab or src/eval/nab: three levels below the package root either way.
+const packageRoot = path.resolve(here, '..', '..', '..');
+const defaultRoot = path.resolve(packageRoot, '..', 'shared', 'data', 'nab');
+
+export interface Candidate {
+  /** Results-layout name. */
+  readonly detector: string;
+  readonly label: string;
+  readonly options: SeriesDetectorOptions;
+}
+
+export const CANDIDATES: readonly Candidate[] = [
+  { detector: 'flowcut', label: 'flowcut (default configuration)', options: DEFAULT_SERIES_OPTIONS },
+  { detector: 'flowcutKinesis', label: 'flowcut, Kinesis-Analytics settings', options: KINESIS_OPTIONS },
+];
+
+/** Runs every (candidate, file) pair, on worker threads when `jobs` > 1. */
+export async function runCandidates(
+  corpus: NabCorpus,
+  candidates: readonly Candidate[],
+  outDir: string,
+  jobs: number,
+): Promise<Float64Array[][]> {
+  const tasks: (DetectorTask & { id: number })[] = [];
+  for (const c of candidates) {
+    for (const f of corpus.files) {
+      tasks.push({ id: tasks.length, detector: c.detector, dataName: f.name, dataPath: f.path, outDir, options: c.options });
+    }
+  }
+  // Longest files first keeps both workers busy to the end.
+  const order = [...tasks].sort((a, b) => fileRows(corpus, b.dataName) - fileRows(corpus, a.dataName));
+  const results: Float64Array[] = new Array<Float64Array>(tasks.length);
+  const workerUrl = new URL('./worker.js', import.meta.url);
+  if (jobs <= 1 || !existsSync(fileURLToPath(workerUrl))) {
+    for (const t of order) results[t.id] = runDetectorTask(t);
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let done = 0;
+      const workers: Worker[] = [];
+      const feed = (w: Worker) => {
+        const t = order[next++];
+        if (t !== undefined) w.postMessage(t);
+      };
+      const finish = (err?: Error) => {
+        for (const w of workers) void w.terminate();
+        if (err) reject(err);
+        else resolve();
+      };
+      for (let i = 0; i < Math.min(jobs, order.length); i++) {
+        const w = new Worker(workerUrl);
+        workers.push(w);
+        w.on('message', (m: { id: number; scores?: Float64Array; error?: string }) => {
+          if (m.error !== undefined || m.scores === undefined) return finish(new Error(m.error ?? 'worker sent no scores'));
+          results[m.id] = m.scores;
+          if (++done === tasks.length) return finish();
+          feed(w);
+        });
+        w.on('error', (e) => finish(e));
+        feed(w);
+      }
+    });
+  }
+  return candidates.map((_, ci) => corpus.files.map((__, fi) => results[ci * corpus.files.length + fi] as Float64Array));
+}
+
+function fileRows(corpus: NabCorpus, name: string): number {
+  return corpus.files.find((f) => f.name === name)?.timestamps.length ?? 0;
+}
+
+function fmt(v: number): string {
+  return v.toFixed(2).padStart(8);
+}
+
+function row(label: string, s: number, fp: number, fn: number): string {
+  return `| ${label.padEnd(50)} | ${fmt(s)} | ${fmt(fp)} | ${fmt(fn)} |`;
+}
+
+function figures(r: readonly ProfileResult[]): [number, number, number] {
+  const get = (p: string) => r.find((x) => x.profile === p)?.normalised ?? Number.NaN;
+  return [get('standard'), get('reward_low_FP_rate'), get('reward_low_FN_rate')];
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('eval:nab')
+    .description('Numenta Anomaly Benchmark evaluation of flowcut\'s series scorer')
+    .option('--root <dir>', 'NAB root (data/, labels/, profiles.json)', defaultRoot)
+    .option('--out <dir>', 'where results are written in NAB\'s layout', path.join(tmpdir(), `flowcut-nab-${process.pid}`))
+    .option(
+      '--jobs <n>',
+      'worker threads',
+      (t: string) => {
+        const v = Number(t);
+        if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError('expected a positive integer');
+        return v;
+      },
+      Math.max(1, Math.min(availableParallelism(), 4)),
+    )
+    .option('--detail', 'per-file scores (standard profile)', false)
+    .parse(argv);
+  const o = program.opts<{ root: string; out: string; jobs: number; detail: boolean }>();
+
+  const started = performance.now();
+  const corpus = loadCorpus(o.root);
+  mkdirSync(o.out, { recursive: true });
+  const swept = sweepCorpus(corpus);
+  process.stdout.write(
+    `NAB corpus ${o.root}: ${corpus.files.length} files, ${corpus.windowCount} windows; results in ${o.out}; ${o.jobs} job(s)\n`,
+  );
+
+  const scores = await runCandidates(corpus, CANDIDATES, o.out, o.jobs);
+  const evaluated = CANDIDATES.map((c, i) => ({ c, r: evaluateScores(corpus, scores[i] as Float64Array[], swept) }));
+
+  const lines: string[] = [];
+  lines.push(`| ${'detector'.padEnd(50)} | standard | low FP   | low FN   |`);
+  lines.push(`|${'-'.repeat(52)}|----------|----------|----------|`);
+  for (const { c, r } of evaluated) lines.push(row(`${c.label} [computed]`, ...figures(r)));
+  for (const p of PUBLISHED) lines.push(row(`${p.detector} [published]`, p.standard, p.reward_low_FP_rate, p.reward_low_FN_rate));
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+
+  // Re-scoring the published outputs that ship with the corpus checks the scorer on every run.
+  const resultsDir = path.join(o.root, 'results');
+  const checks: string[] = [];
+  for (const [det, pub] of [
+    ['randomCutForest', 'Random Cut Forest (Kinesis Analytics)'],
+    ['numenta', 'Numenta HTM'],
+  ] as const) {
+    if (!existsSync(path.join(resultsDir, det))) continue;
+    const [s, fp, fn] = figures(evaluateDetector(corpus, resultsDir, det));
+    const p = PUBLISHED.find((x) => x.detector === pub);
+    checks.push(
+      `scorer check: results/${det} re-scored ${s.toFixed(2)} / ${fp.toFixed(2)} / ${fn.toFixed(2)}` +
+        (p ? ` (published ${p.standard.toFixed(2)} / ${p.reward_low_FP_rate.toFixed(2)} / ${p.reward_low_FN_rate.toFixed(2)})` : ''),
+    );
+  }
+  if (checks.length > 0) process.stdout.write(`\n${checks.join('\n')}\n`);
+
+  const summary: Record<string, unknown> = {};
+  for (const { c, r } of evaluated) {
+    summary[c.detector] = {
+      options: c.options,
+      profiles: r.map((p) => ({ profile: p.profile, threshold: p.threshold, raw: p.raw, normalised: p.normalised, files: p.files })),
+    };
+    process.stdout.write(
+      `\n${c.label}: thresholds ${r.map((p) => `${p.profile} ${p.threshold.toPrecision(6)}`).join(', ')}\n`,
+    );
+    if (o.detail) {
+      const std = r.find((p) => p.profile === 'standard');
+      for (const f of std?.files ?? []) {
+        process.stdout.write(
+          `  ${f.name.padEnd(58)} ${f.score.toFixed(3).padStart(7)}  windows ${f.windowsDetected}/${f.windows}  FP rows ${f.fp}\n`,
+        );
+      }
+    }
+  }
+  writeFileSync(path.join(o.out, 'flowcut_scores.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(`\ndone in ${((performance.now() - started) / 1000).toFixed(1)} s; summary in ${path.join(o.out, 'flowcut_scores.json')}\n`);
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv).catch((e: unknown) => {
+    process.stderr.write(`eval:nab: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { registerScoreSeries } from '../../src/cli/commands/score-series.js';
+import { CliError } from '../../src/cli/errors.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'flowcut-score-series-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function program(): Command {
+  const p = new Command().name('flowcut').exitOverride();
+  registerScoreSeries(p);
+  return p;
+}
+
+function input(rows: number): string {
+  const lines = ['timestamp,value'];
+  for (let i = 0; i < rows; i++) lines.push(`2024-01-01 ${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00,${i === 250 ? 90 : 10 + Math.sin(i / 5)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+describe('flowcut score-series', () => {
+  it('writes timestamp,value,anomaly_score,raw_score,grade for every good row', async () => {
+    const file = path.join(dir, 'in.csv');
+    const out = path.join(dir, 'out.csv');
+    writeFileSync(file, input(300).replace('\n2024-01-01 00:07:00,', '\n2024-01-01 00:07:00,oops\n2024-01-01 00:07:00,'));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64']);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/in\.csv:9: column "value" is not a finite number/);
+    } finally {
+      stderr.mockRestore();
+    }
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('timestamp,value,anomaly_score,raw_score,grade');
+    expect(lines).toHaveLength(301);
+    for (const l of lines.slice(1)) {
+      const cells = l.split(',');
+      expect(cells).toHaveLength(5);
+      const score = Number(cells[2]);
+      expect(score).toBeGreaterThanOrEqual(0);
+      expect(score).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('writes standard output with --out - and honours --kinesis', async () => {
+    const file = path.join(dir, 'k.csv');
+    writeFileSync(file, input(100));
+    const chunks: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+      chunks.push(String(c));
+      return true;
+    });
+    try {
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', '-', '--kinesis', '--trees', '5']);
+    } finally {
+      stdout.mockRestore();
+    }
+    const lines = chunks.join('').trim().split('\n');
+    expect(lines).toHaveLength(101);
+    for (const l of lines.slice(1)) {
+      const [, , score, raw] = l.split(',').map(Number);
+      expect(score).toBeCloseTo(Math.min(1, (raw as number) / 8), 12);
+    }
+  });
+
+  it('reports user errors as CliError', async () => {
+    await expect(program().parseAsync(['node', 'flowcut', 'score-series', path.join(dir, 'missing.csv')])).rejects.toBeInstanceOf(CliError);
+    const empty = path.join(dir, 'empty.csv');
+    writeFileSync(empty, 'timestamp,value\nx,y\n');
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await expect(program().parseAsync(['node', 'flowcut', 'score-series', empty])).rejects.toThrow(/no valid data rows/);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});
