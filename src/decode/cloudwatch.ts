@@ -22,6 +22,7 @@ const KEY_LOG_GROUP = Buffer.from('logGroup');
 const KEY_LOG_STREAM = Buffer.from('logStream');
 const KEY_LOG_EVENTS = Buffer.from('logEvents');
 const EV_ID = Buffer.from('{"id":"');
+const CWL_ID_LENGTH = 56;
 const EV_TS = Buffer.from('","timestamp":');
 const EV_MSG = Buffer.from(',"message":"');
 const EV_EXTRACTED = Buffer.from(',"extractedFields":{');
@@ -179,7 +180,10 @@ export class SubscriptionPayloadDecoder {
     for (;;) {
       if (!matchAt(buf, p, EV_ID)) throw new ScanError();
       p += EV_ID.length;
-      if (plain) {
+      if (plain && buf[p + CWL_ID_LENGTH] === Q) {
+        // CloudWatch event ids are 56 digits: check the quote where it should be, not search for it.
+        p += CWL_ID_LENGTH;
+      } else if (plain) {
         p = buf.indexOf(Q, p);
         if (p < 0 || p >= end) throw new ScanError();
       } else {

@@ -1,5 +1,6 @@
 import { FlowBatch, type Origin } from './batch.js';
 import { FlowFormat, FormatError, looksLikeHeader } from './format.js';
+import { compileFastRow, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
 import { StringInterner } from './intern.js';
 import { clip, DecodeStats, type RecordSink } from './sink.js';
 
@@ -11,9 +12,6 @@ const DASH = 0x2d;
 const ZERO = 0x30;
 const INT32_MAX = 2147483647;
 
-const KIND_STRING = 0;
-const KIND_INT32 = 1;
-const KIND_INT64 = 2;
 
 export interface LineParserOptions {
   /** The format to start with; header lines switch it. Default: AWS's v2 default format. */
@@ -30,6 +28,7 @@ export class LineParser {
   readonly stats: DecodeStats;
   private format: FlowFormat;
   private kinds: Uint8Array;
+  private fastRow: FastRow;
   private batch: FlowBatch;
   private readonly interner = new StringInterner();
   private readonly batchSize: number;
@@ -51,6 +50,7 @@ export class LineParser {
     this.batchSize = options.batchSize ?? 4096;
     this.format = options.format ?? FlowFormat.DEFAULT;
     this.kinds = kindsOf(this.format);
+    this.fastRow = fastRowFor(this.kinds);
     this.batch = new FlowBatch(this.format, this.batchSize);
     this.logStatusPos = { pos: this.format.indexOf('log-status') };
     this.resetLastValues();
@@ -66,6 +66,7 @@ export class LineParser {
     this.flush();
     this.format = format;
     this.kinds = kindsOf(format);
+    this.fastRow = fastRowFor(this.kinds);
     this.batch = new FlowBatch(format, this.batchSize);
     this.logStatusPos.pos = format.indexOf('log-status');
     this.resetLastValues();
@@ -147,6 +148,12 @@ export class LineParser {
     const lastBytes = this.lastBytes;
     const lastValue = this.lastValue;
     const stop = toNewline ? LF : -1;
+    const fastEnd = this.fastRow(buf, pos, limit, stop, row, numbers, strings, this.interner, lastLen, lastBytes, lastValue);
+    if (fastEnd >= 0) {
+      this.commitRow(row, origin, lineNo, eventTimeMs);
+      return fastEnd;
+    }
+    // The general path: same rules, token by token, with the precise error for a bad row.
     let fi = 0;
     // Separators are space, tab and CR; LF ends the row. Every other byte belongs to a token, and
     // most are above 0x20, so `c > SPACE` settles the common case with one comparison.
@@ -208,6 +215,12 @@ export class LineParser {
     }
     if (toNewline && pos === limit) return -1;
     if (fi !== nf) return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `too few fields: the format has ${nf}, the line has ${fi}`);
+    this.commitRow(row, origin, lineNo, eventTimeMs);
+    return pos;
+  }
+
+  private commitRow(row: number, origin: Origin, lineNo: number, eventTimeMs: number): void {
+    const batch = this.batch;
     batch.origins[row] = origin;
     batch.subIndex[row] = lineNo;
     batch.eventTimeMs[row] = eventTimeMs;
@@ -215,12 +228,11 @@ export class LineParser {
     this.stats.records++;
     const ls = this.logStatusPos.pos;
     if (ls >= 0) {
-      const status = strings[ls]![row];
+      const status = batch.strings[ls]![row];
       if (status === 'NODATA') this.stats.nodata++;
       else if (status === 'SKIPDATA') this.stats.skipdata++;
     }
     if (batch.length >= batch.capacity) this.flush();
-    return pos;
   }
 
   /** Passes a batch built elsewhere (a columnar decoder) to the sink, after what was parsed before it. */
@@ -278,11 +290,20 @@ export class LineParser {
   }
 }
 
-const LAST_MAX = 64;
 
 function sameBytes(buf: Buffer, start: number, other: Uint8Array, at: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[start + i] !== other[at + i]) return false;
   return true;
+}
+
+const compiledRows = new Map<string, FastRow>();
+
+/** One compiled fast path per distinct list of field kinds, shared by every parser. */
+function fastRowFor(kinds: Uint8Array): FastRow {
+  const key = kinds.join('');
+  let fast = compiledRows.get(key);
+  if (!fast) compiledRows.set(key, (fast = compileFastRow(kinds)));
+  return fast;
 }
 
 function kindsOf(format: FlowFormat): Uint8Array {
