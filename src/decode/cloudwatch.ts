@@ -26,8 +26,8 @@ const CWL_ID_LENGTH = 56;
 const EV_TS = Buffer.from('","timestamp":');
 const EV_MSG = Buffer.from(',"message":"');
 const EV_EXTRACTED = Buffer.from(',"extractedFields":{');
-const EV_NEXT_EXTRACTED = Buffer.from('}},{"id":"');
-const EV_LAST_EXTRACTED = Buffer.from('}}]');
+const EV_NEXT = Buffer.from('}},{"id":"');
+const EV_LAST = Buffer.from('}}]');
 
 /** Scratch for one payload's events, reused across payloads. */
 class EventRanges {
@@ -90,15 +90,23 @@ export class SubscriptionPayloadDecoder {
   private decodeOne(buf: Buffer, start: number, origin: Origin): number {
     const stats = this.parser.stats;
     stats.payloads++;
+    this.streamed = 0;
     let head: PayloadHead;
     let end: number;
     try {
-      [head, end] = this.scan(buf, start, buf.length);
+      [head, end] = this.scan(buf, start, buf.length, origin);
     } catch (err) {
       if (!(err instanceof ScanError)) throw err;
       end = findObjectEnd(buf, start);
-      if (end < 0) throw new DecodeError('truncated JSON: the subscription payload does not end');
-      this.decodeSlow(buf.subarray(start, end), origin);
+      const done = this.streamed;
+      const noted = (reason: string) => (done > 0 ? `${reason} (its first ${done} events were decoded before the problem was found)` : reason);
+      if (end < 0) throw new DecodeError(noted('truncated JSON: the subscription payload does not end'));
+      try {
+        this.decodeSlow(buf.subarray(start, end), origin, done);
+      } catch (slowErr) {
+        if (slowErr instanceof DecodeError) throw new DecodeError(noted(slowErr.message));
+        throw slowErr;
+      }
       return end;
     }
     if (head.messageType === 'CONTROL_MESSAGE') {
@@ -121,8 +129,11 @@ export class SubscriptionPayloadDecoder {
     return end;
   }
 
+  /** Events of the current payload already parsed in the single pass. */
+  private streamed = 0;
+
   /** Finds the head fields and every event's message range; throws ScanError on any surprise. */
-  private scan(buf: Buffer, start: number, end: number): [PayloadHead, number] {
+  private scan(buf: Buffer, start: number, end: number, origin: Origin): [PayloadHead, number] {
     const head: PayloadHead = {};
     this.events.count = 0;
     let p = start + 1;
@@ -136,7 +147,11 @@ export class SubscriptionPayloadDecoder {
       if (buf[p] !== 0x3a) throw new ScanError();
       p = skipWs(buf, p + 1);
       if (keyIs(buf, ks, ke, KEY_LOG_EVENTS)) {
-        p = this.scanEvents(buf, p, end);
+        const back = buf.indexOf(BS, p);
+        const plain = back < 0 || back >= end;
+        // Known data, no escapes: parse each message in place as it is found (one pass). Else
+        // collect the messages first and parse them once the payload is known to be data.
+        p = plain && head.messageType === 'DATA_MESSAGE' ? this.streamEvents(buf, p, end, origin) : this.scanEvents(buf, p, end, plain);
         sawEvents = true;
       } else if (keyIs(buf, ks, ke, KEY_MESSAGE_TYPE)) {
         [head.messageType, p] = readString(buf, p, end);
@@ -169,12 +184,8 @@ export class SubscriptionPayloadDecoder {
    * Any other layout throws ScanError and the payload takes the JSON.parse path.
    * Returns the index just past the array.
    */
-  private scanEvents(buf: Buffer, p: number, end: number): number {
+  private scanEvents(buf: Buffer, p: number, end: number, plain: boolean): number {
     if (buf[p] !== 0x5b) throw new ScanError();
-    // Without a backslash anywhere, no string holds an escape: every string ends at the next
-    // quote, which a native search finds faster than a loop. One memchr over the payload decides.
-    const back = buf.indexOf(BS, p);
-    const plain = back < 0 || back >= end;
     p++;
     if (buf[p] === 0x5d) return p + 1;
     for (;;) {
@@ -220,14 +231,7 @@ export class SubscriptionPayloadDecoder {
       if (buf[p] === 0x7d) {
         p++;
       } else if (matchAt(buf, p, EV_EXTRACTED)) {
-        const next = buf.indexOf(EV_NEXT_EXTRACTED, p);
-        if (next >= 0 && next < end) {
-          p = next + 2;
-        } else {
-          const last = buf.indexOf(EV_LAST_EXTRACTED, p);
-          if (last < 0 || last >= end) throw new ScanError();
-          p = last + 2;
-        }
+        p = skipExtracted(buf, p + EV_EXTRACTED.length, end);
       } else {
         throw new ScanError();
       }
@@ -240,7 +244,54 @@ export class SubscriptionPayloadDecoder {
     }
   }
 
-  private decodeSlow(json: Buffer, origin: Origin): void {
+  /**
+   * The single pass: the same layout as scanEvents, but each message is parsed where it stands,
+   * the parser finding its closing quote. Only for payloads without escapes (no quote can be
+   * inside a message) that are known to be data. On a layout surprise it throws ScanError with
+   * `streamed` telling how many events were already parsed, so the JSON.parse path skips them.
+   */
+  private streamEvents(buf: Buffer, p: number, end: number, origin: Origin): number {
+    if (buf[p] !== 0x5b) throw new ScanError();
+    p++;
+    if (buf[p] === 0x5d) return p + 1;
+    const parser = this.parser;
+    for (let n = 1; ; n++) {
+      if (!matchAt(buf, p, EV_ID)) throw new ScanError();
+      p += EV_ID.length;
+      if (buf[p + CWL_ID_LENGTH] === Q) {
+        p += CWL_ID_LENGTH;
+      } else {
+        p = buf.indexOf(Q, p);
+        if (p < 0 || p >= end) throw new ScanError();
+      }
+      if (!matchAt(buf, p, EV_TS)) throw new ScanError();
+      p += EV_TS.length;
+      let t = 0;
+      const ts = p;
+      for (let d = buf[p]! - 0x30; d >= 0 && d <= 9; d = buf[++p]! - 0x30) t = t * 10 + d;
+      if (p === ts || !matchAt(buf, p, EV_MSG)) throw new ScanError();
+      p += EV_MSG.length;
+      const me = parser.parseQuoted(buf, p, end, origin, n, t);
+      if (me < 0) throw new ScanError();
+      this.streamed = n;
+      p = me + 1;
+      if (buf[p] === 0x7d) {
+        p++;
+      } else if (matchAt(buf, p, EV_EXTRACTED)) {
+        p = skipExtracted(buf, p + EV_EXTRACTED.length, end);
+      } else {
+        throw new ScanError();
+      }
+      if (buf[p] === 0x2c) {
+        p++;
+        continue;
+      }
+      if (buf[p] === 0x5d) return p + 1;
+      throw new ScanError();
+    }
+  }
+
+  private decodeSlow(json: Buffer, origin: Origin, skip = 0): void {
     let value: unknown;
     try {
       value = JSON.parse(json.toString('utf8'));
@@ -259,6 +310,7 @@ export class SubscriptionPayloadDecoder {
     setHead(origin, payload);
     const events = payload.logEvents ?? [];
     events.forEach((e, i) => {
+      if (i < skip) return; // parsed already, identically, by the single pass
       if (typeof e.message !== 'string') {
         this.parser.rejectInput(origin, 'log event without a message', JSON.stringify(e), i + 1);
         return;
@@ -306,6 +358,22 @@ function readString(buf: Buffer, p: number, end: number): [string, number] {
   const e = stringEnd(buf, p, end);
   const raw = buf.toString('utf8', p + 1, e);
   return [raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw, e + 1];
+}
+
+/**
+ * Skips an event's extractedFields object, whose first key starts at `p`, and the event's closing
+ * brace; returns the index of the `,` or `]` after the event. One native search finds the next
+ * `{`: an extractedFields object holds only strings, so any `{` inside it, or any event object it
+ * would otherwise swallow, shows up as a brace that is not the next event's `}},{"id":"`, and the
+ * payload then takes the careful path. A jump can therefore never skip an event.
+ */
+function skipExtracted(buf: Buffer, p: number, end: number): number {
+  const brace = buf.indexOf(0x7b, p);
+  if (brace >= 0 && brace < end && brace - 3 >= p && matchAt(buf, brace - 3, EV_NEXT)) return brace - 1;
+  // The last event: its end must come before any further brace (a following payload's).
+  const last = buf.indexOf(EV_LAST, p);
+  if (last < 0 || last >= end || (brace >= 0 && brace < last)) throw new ScanError();
+  return last + 2;
 }
 
 function matchAt(buf: Buffer, p: number, pattern: Buffer): boolean {

@@ -106,6 +106,31 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     }
   });
 
+  it('switches to JSON.parse mid-payload on a layout surprise, without losing or repeating events', () => {
+    const lines = Array.from({ length: 6 }, (_, i) => LINES[0]!.replace('9000', String(1000 + i)));
+    const payload = JSON.parse(subscriptionPayloadJson(lines, { logStream: 's' })) as { logEvents: Record<string, unknown>[] };
+    // The fourth event lists its keys in another order: valid JSON the single pass does not expect.
+    const e = payload.logEvents[3]!;
+    payload.logEvents[3] = { message: e.message, id: e.id, timestamp: e.timestamp };
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(JSON.stringify(payload))));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.records.map((r) => r.bytes)).toEqual([1000, 1001, 1002, 1003, 1004, 1005]);
+    expect(Array.from(sink.batches[0]!.subIndex.subarray(0, 6))).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('says how many events were decoded when a payload breaks off after them', () => {
+    const json = subscriptionPayloadJson(LINES, { logStream: 's' });
+    const cut = json.indexOf('{"id"', json.indexOf('{"id"', json.indexOf('{"id"') + 1) + 1) + 30;
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(json.slice(0, cut))));
+    dec.flush();
+    expect(sink.count).toBe(2);
+    expect(sink.rejects).toHaveLength(1);
+    expect(sink.rejects[0]!.reason).toMatch(/truncated JSON.*its first 2 events were decoded before the problem was found/);
+  });
+
   it('is not fooled by extractedFields keys named like event keys', () => {
     const json = subscriptionPayloadJson(LINES, { logStream: 's', filterFields: ['id', 'timestamp', 'message'] });
     const { sink, dec } = decoder();
@@ -133,6 +158,51 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
       }),
       { numRuns: 200 },
     );
+  });
+
+  const coverage = { records: 0 };
+  it('property: any valid payload layout gives exactly the records JSON.parse finds, once each', () => {
+    const token = fc.stringMatching(/^[A-Za-z0-9.:{}\[\],_-]{1,10}$/);
+    const number = fc.oneof(fc.stringMatching(/^[0-9]{1,9}$/), fc.constant('-'));
+    const numeric = new Set([0, 5, 6, 7, 8, 9, 10, 11]);
+    // Mostly valid v2 records (numbers where the format has numbers), sometimes not.
+    const line = fc.tuple(...Array.from({ length: 14 }, (_, i) => (numeric.has(i) ? fc.oneof({ weight: 9, arbitrary: number }, { weight: 1, arbitrary: token }) : token))).map((t) => t.join(' '));
+    const event = fc.record({ message: line, shuffle: fc.boolean(), extracted: fc.boolean(), oddKey: fc.boolean() });
+    const payload = fc.array(event, { minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(fc.array(payload, { minLength: 1, maxLength: 2 }), (payloads) => {
+        const json = payloads
+          .map((events, k) =>
+            JSON.stringify({
+              messageType: 'DATA_MESSAGE', owner: '1', logGroup: 'g', logStream: `s${k}`, subscriptionFilters: ['f'],
+              logEvents: events.map((e, i) => {
+                const fields: [string, unknown][] = [['id', String(10n ** 55n + BigInt(i))], ['timestamp', 1000 + i], ['message', e.message]];
+                if (e.extracted) fields.push(['extractedFields', Object.fromEntries(e.message.split(' ').map((t, j) => [e.oddKey ? `id${j}` : `f${j}`, t]))]);
+                if (e.shuffle) fields.reverse();
+                return Object.fromEntries(fields);
+              }),
+            }),
+          )
+          .join('\n');
+        const { sink, dec } = decoder();
+        dec.decodeKinesisRecord(kinesisRecord(gzipSync(json)));
+        dec.flush();
+        const expected = payloads.flatMap((events, k) => events.map((e, i) => ({ stream: `s${k}`, event: i + 1, message: e.message })));
+        const got = sink.batches.flatMap((b) => Array.from({ length: b.length }, (_, r) => ({ stream: b.origins[r]!.logStream, event: b.subIndex[r], fields: b.format.fields.map((_f, j) => b.value(r, j)) })));
+        const rejected = sink.rejects.map((x) => ({ line: x.line, text: x.text }));
+        // Every event is either a record or a reject, exactly once, in order.
+        expect(got.length + rejected.length).toBe(expected.length);
+        coverage.records += got.length;
+        const seen = [...got.map((g) => `${g.stream}:${g.event}`), ...rejected.map((r, i) => `r${i}:${r.line}`)];
+        expect(new Set(seen).size).toBe(seen.length);
+        for (const g of got) {
+          const e = expected.find((x) => x.stream === g.stream && x.event === g.event)!;
+          expect(g.fields.map((v) => (v === null ? '-' : String(v)))).toEqual(e.message.split(' ').map((t, i) => (numeric.has(i) && t !== '-' ? String(Number(t)) : t)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(coverage.records).toBeGreaterThan(300); // the generator does produce valid records
   });
 
   it.each([

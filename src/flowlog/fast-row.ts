@@ -42,7 +42,7 @@ export function compileFastRow(kinds: Uint8Array): FastRow {
     if (kind === KIND_STRING) {
       lines.push(
         'pos++;',
-        'while (pos < limit && ((c = buf[pos]) > 32 || (c !== 32 && c !== 9 && c !== 13 && c !== stop))) pos++;',
+        'while (pos < limit && ((c = buf[pos]) > 34 || (c !== 32 && c !== 9 && c !== 13 && c !== stop))) pos++;',
         'len = pos - s;',
         `if (len === 1 && buf[s] === 45) { s${i}[row] = null; }`,
         `else {`,

@@ -8,6 +8,7 @@ const SPACE = 0x20;
 const TAB = 0x09;
 const CR = 0x0d;
 const LF = 0x0a;
+const QUOTE = 0x22;
 const DASH = 0x2d;
 const ZERO = 0x30;
 const INT32_MAX = 2147483647;
@@ -117,6 +118,28 @@ export class LineParser {
     }
     this.linesParsed = lineNo - firstLineNo;
     return Math.min(pos, end);
+  }
+
+  /**
+   * Parses a record that ends at the next `"`: a CloudWatch event's message inside the payload
+   * JSON, read in place (the caller has checked the payload has no escapes, so no quote is inside
+   * a message). Returns the position of the closing quote, or -1 when there is none before `limit`.
+   */
+  parseQuoted(buf: Buffer, start: number, limit: number, origin: Origin, eventNo: number, eventTimeMs: number): number {
+    const first = buf[start];
+    // Header-like rows (lower-case first byte) go the general way, which knows headers.
+    if (first === undefined || first < 0x61 || first > 0x7a) {
+      const row = this.batch.length;
+      const end = this.fastRow(buf, start, limit, QUOTE, row, this.batch.numbers, this.batch.strings, this.interner, this.lastLen, this.lastBytes, this.lastValue);
+      if (end >= 0) {
+        this.commitRow(row, origin, eventNo, eventTimeMs);
+        return end;
+      }
+    }
+    const end = buf.indexOf(QUOTE, start);
+    if (end < 0 || end >= limit) return -1;
+    this.parseRow(buf, start, end, false, origin, eventNo, eventTimeMs);
+    return end;
   }
 
   /** Lines completed by the last parseLines call. */
