@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { registerArchive } from './archive.js';
 import { registerCat } from './cat.js';
+import { registerQuery } from './query.js';
 import { registerScoreSeries } from './score-series.js';
 import { registerSimulate } from './simulate.js';
 
@@ -8,4 +10,6 @@ export function registerCommands(program: Command): void {
   registerCat(program);
   registerSimulate(program);
   registerScoreSeries(program);
+  registerArchive(program);
+  registerQuery(program);
 }

@@ -1,0 +1,178 @@
+import { readArchiveColumns, checkArchiveFile } from './read.js';
+import { decodeManifest, MANIFEST_ROOT, STATE_ROOT } from './manifest.js';
+import { encodeParquet, type Codec, type ColumnValues } from './parquet/writer.js';
+import { parsePartitionPath, PARTITION_ROOT } from './partition.js';
+import { ARCHIVE_SCHEMA, SCHEMA_VERSION } from './schema.js';
+import type { ArchiveStore, StoredObject } from './store.js';
+import { hashHex } from './units.js';
+
+/**
+ * Compaction and retention.
+ *
+ * Compaction merges a partition's small files into one. It is exactly-once safe beside a live
+ * writer: it only takes files older than `minAgeMs` that no open flush manifest lists, names the
+ * merged file from the set of its inputs, and records the merge (inputs, output) in a compaction
+ * record before writing the output. After a crash the next run finishes or abandons the merge,
+ * and queries ignore the inputs of any merge whose output exists (see pendingMerges).
+ */
+
+export const COMPACTION_ROOT = `${STATE_ROOT}compactions/`;
+
+interface MergeRecord {
+  readonly version: 1;
+  readonly output: string;
+  readonly inputs: readonly string[];
+}
+
+export interface CompactOptions {
+  readonly minAgeMs: number;
+  readonly maxRecords: number;
+  readonly codec?: Codec;
+  readonly now?: number;
+}
+
+export interface CompactResult {
+  partitions: number;
+  inputs: number;
+  outputs: number;
+  records: number;
+  skipped: number;
+}
+
+/** Files replaced by a merge whose output exists: queries must not read them. */
+export async function pendingMerges(store: ArchiveStore): Promise<{ hidden: Set<string>; records: { key: string; merge: MergeRecord }[] }> {
+  const hidden = new Set<string>();
+  const records: { key: string; merge: MergeRecord }[] = [];
+  for await (const o of store.list(COMPACTION_ROOT)) {
+    const bytes = await store.get(o.key);
+    if (!bytes) continue;
+    const merge = JSON.parse(new TextDecoder().decode(bytes)) as MergeRecord;
+    records.push({ key: o.key, merge });
+    if ((await store.get(merge.output)) !== undefined) for (const i of merge.inputs) hidden.add(i);
+  }
+  return { hidden, records };
+}
+
+/** Finishes merges a crash interrupted: output written → delete inputs; output missing → forget it. */
+async function settleMerges(store: ArchiveStore): Promise<void> {
+  for (const { key, merge } of (await pendingMerges(store)).records) {
+    if ((await store.get(merge.output)) !== undefined) await store.delete(merge.inputs.filter((i) => i !== merge.output));
+    await store.delete([key]);
+  }
+}
+
+async function openManifestFiles(store: ArchiveStore): Promise<Set<string>> {
+  const files = new Set<string>();
+  for await (const o of store.list(MANIFEST_ROOT)) {
+    const bytes = await store.get(o.key);
+    if (bytes) for (const f of decodeManifest(bytes, o.key).files) files.add(f);
+  }
+  return files;
+}
+
+export async function compactArchive(store: ArchiveStore, opts: CompactOptions): Promise<CompactResult> {
+  await settleMerges(store);
+  const now = opts.now ?? Date.now();
+  const busy = await openManifestFiles(store);
+  const byPartition = new Map<string, StoredObject[]>();
+  for await (const o of store.list(PARTITION_ROOT)) {
+    if (!o.key.endsWith('.parquet') || busy.has(o.key) || now - o.mtimeMs < opts.minAgeMs) continue;
+    const dir = o.key.slice(0, o.key.lastIndexOf('/') + 1);
+    if (!parsePartitionPath(dir)) continue;
+    let list = byPartition.get(dir);
+    if (!list) byPartition.set(dir, (list = []));
+    list.push(o);
+  }
+  const result: CompactResult = { partitions: 0, inputs: 0, outputs: 0, records: 0, skipped: 0 };
+  for (const [dir, files] of byPartition) {
+    if (files.length < 2) continue;
+    // Read, check, and group into merged files of at most maxRecords.
+    let group: { key: string; rows: number; columns: ColumnValues[] }[] = [];
+    let groupRows = 0;
+    const merges: (typeof group)[] = [];
+    for (const f of files) {
+      const bytes = await store.get(f.key);
+      if (!bytes || !checkArchiveFile(bytes).ok) {
+        result.skipped++;
+        continue;
+      }
+      const data = await readArchiveColumns(bytes);
+      if (groupRows + data.rows > opts.maxRecords && group.length > 0) {
+        merges.push(group);
+        group = [];
+        groupRows = 0;
+      }
+      group.push({ key: f.key, ...data });
+      groupRows += data.rows;
+    }
+    if (group.length > 0) merges.push(group);
+    let merged = false;
+    for (const g of merges) {
+      if (g.length < 2) continue;
+      const inputs = g.map((x) => x.key).sort();
+      const output = `${dir}c-${hashHex(inputs.join('\n'), 24)}.parquet`;
+      const recordKey = `${COMPACTION_ROOT}${hashHex(output, 24)}.json`;
+      const record: MergeRecord = { version: 1, output, inputs };
+      await store.put(recordKey, new TextEncoder().encode(JSON.stringify(record)));
+      const { rows, columns } = concat(g);
+      await store.put(output, encodeParquet(ARCHIVE_SCHEMA, columns, rows, { codec: opts.codec ?? 'snappy', keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length) } }));
+      await store.delete(inputs);
+      await store.delete([recordKey]);
+      result.inputs += inputs.length;
+      result.outputs++;
+      result.records += rows;
+      merged = true;
+    }
+    if (merged) result.partitions++;
+  }
+  return result;
+}
+
+function concat(files: { rows: number; columns: ColumnValues[] }[]): { rows: number; columns: ColumnValues[] } {
+  const rows = files.reduce((s, f) => s + f.rows, 0);
+  const columns = ARCHIVE_SCHEMA.map((spec, c): ColumnValues => {
+    if (files.every((f) => f.columns[c]!.numbers === undefined && f.columns[c]!.strings === undefined)) return {};
+    if (spec.type === 'string') {
+      const out: (string | null)[] = [];
+      for (const f of files) {
+        const s = f.columns[c]!.strings;
+        for (let i = 0; i < f.rows; i++) out.push(s ? (s[i] ?? null) : null);
+      }
+      return { strings: out };
+    }
+    const out = new Float64Array(rows).fill(NaN);
+    let at = 0;
+    for (const f of files) {
+      const n = f.columns[c]!.numbers;
+      if (n) out.set(n.subarray(0, f.rows), at);
+      at += f.rows;
+    }
+    return { numbers: out };
+  });
+  return { rows, columns };
+}
+
+export interface RetainResult {
+  partitions: number;
+  files: number;
+  cutoffMs: number;
+  keys: string[];
+}
+
+/** Deletes every file of hour partitions that end before now − retainDays. */
+export async function retainArchive(store: ArchiveStore, opts: { retainDays: number; dryRun?: boolean; now?: number }): Promise<RetainResult> {
+  const cutoffMs = (opts.now ?? Date.now()) - opts.retainDays * 86_400_000;
+  const cutoffHour = Math.floor(cutoffMs / 3_600_000);
+  const keys: string[] = [];
+  const parts = new Set<string>();
+  for await (const o of store.list(PARTITION_ROOT)) {
+    const dir = o.key.slice(0, o.key.lastIndexOf('/') + 1);
+    const p = parsePartitionPath(dir);
+    if (p && p.hour < cutoffHour) {
+      keys.push(o.key);
+      parts.add(dir);
+    }
+  }
+  if (!opts.dryRun) await store.delete(keys);
+  return { partitions: parts.size, files: keys.length, cutoffMs, keys };
+}

@@ -1,0 +1,43 @@
+import type { Position } from './units.js';
+
+/**
+ * A manifest lists the files one flush writes for one input range. It is stored before the files,
+ * so after a crash every file that may exist for an unconfirmed range is known and can be
+ * removed before the range is replayed: this is what makes replays with different file
+ * boundaries (age-based rolling) free of duplicates. It is deleted once the range is checkpointed.
+ */
+export interface Manifest {
+  readonly version: 1;
+  readonly unit: string;
+  readonly first: Position;
+  readonly last: Position;
+  readonly records: number;
+  readonly files: readonly string[];
+}
+
+export const STATE_ROOT = '_flowcut/';
+export const MANIFEST_ROOT = `${STATE_ROOT}manifests/`;
+/** Completed input objects of a backfill, with the files that hold them. */
+export const OBJECT_ROOT = `${STATE_ROOT}objects/`;
+
+export function manifestPrefix(tag: string): string {
+  return `${MANIFEST_ROOT}${tag}/`;
+}
+
+export function encodeManifest(m: Manifest): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(m));
+}
+
+export function decodeManifest(bytes: Uint8Array, key: string): Manifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new Error(`bad manifest ${key}: ${(err as Error).message}`);
+  }
+  const x = m as Partial<Manifest>;
+  if (x.version !== 1 || typeof x.unit !== 'string' || !Array.isArray(x.files) || x.first === undefined || x.last === undefined) {
+    throw new Error(`bad manifest ${key}: not a flowcut archive manifest`);
+  }
+  return x as Manifest;
+}

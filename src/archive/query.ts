@@ -1,0 +1,130 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { pendingMerges } from './housekeeping.js';
+import { parsePartitionPath, PARTITION_ROOT } from './partition.js';
+import { checkArchiveFile } from './read.js';
+import { ARCHIVE_SCHEMA } from './schema.js';
+import { LocalStore, type ArchiveStore } from './store.js';
+
+/**
+ * DuckDB over the archive: a `flows` view of the files in the partitions a time range needs.
+ * Files are chosen from their partition path before anything is read (for S3 only those are
+ * downloaded, into a temporary directory mirroring their keys, since DuckDB's httpfs is not
+ * available offline), then each is checked (magic, footer, core columns and types) so a foreign
+ * or truncated file is reported and left out instead of failing every query.
+ */
+
+export interface ViewOptions {
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+}
+
+export interface SkippedFile {
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface ArchiveView {
+  readonly connection: DuckDBConnection;
+  readonly files: readonly string[];
+  readonly skipped: readonly SkippedFile[];
+  close(): Promise<void>;
+}
+
+const DUCK_TYPE = { int32: 'INTEGER', int64: 'BIGINT', string: 'VARCHAR' } as const;
+const HIVE_TYPES = [['aws-account-id', 'VARCHAR'], ['aws-service', 'VARCHAR'], ['aws-region', 'VARCHAR'], ['year', 'INTEGER'], ['month', 'INTEGER'], ['day', 'INTEGER'], ['hour', 'INTEGER']] as const;
+
+export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {}): Promise<ArchiveView> {
+  const fromHour = opts.since === undefined ? -Infinity : Math.floor(opts.since / 3_600_000);
+  const toHour = opts.until === undefined ? Infinity : Math.floor((opts.until - 1) / 3_600_000);
+  const { hidden } = await pendingMerges(store);
+  const local = store instanceof LocalStore ? store : undefined;
+  const temp = local ? undefined : await mkdtemp(join(tmpdir(), 'flowcut-query-'));
+  const files: string[] = [];
+  const skipped: SkippedFile[] = [];
+  try {
+    for await (const o of store.list(PARTITION_ROOT)) {
+      const dir = o.key.slice(0, o.key.lastIndexOf('/') + 1);
+      const p = parsePartitionPath(dir);
+      if (p === undefined) {
+        skipped.push({ key: o.key, reason: 'not in an hour partition' });
+        continue;
+      }
+      if (p.hour < fromHour || p.hour > toHour || hidden.has(o.key)) continue;
+      if (!o.key.endsWith('.parquet')) {
+        skipped.push({ key: o.key, reason: 'not a .parquet file' });
+        continue;
+      }
+      let path: string;
+      let bytes: Uint8Array | undefined;
+      if (local) {
+        path = local.path(o.key);
+        bytes = await readFile(path).catch(() => undefined);
+      } else {
+        bytes = await store.get(o.key);
+        path = join(temp!, ...o.key.split('/'));
+        if (bytes) {
+          await mkdir(dirname(path), { recursive: true });
+          await writeFile(path, bytes);
+        }
+      }
+      if (bytes === undefined) continue; // deleted meanwhile (compaction, retention)
+      const check = checkArchiveFile(bytes);
+      if (!check.ok) skipped.push({ key: o.key, reason: check.reason });
+      else files.push(path);
+    }
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    await connection.run(viewSql(files, opts));
+    return {
+      connection,
+      files,
+      skipped,
+      async close() {
+        connection.closeSync();
+        db.closeSync();
+        if (temp) await rm(temp, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    if (temp) await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+function viewSql(files: readonly string[], opts: ViewOptions): string {
+  const conds: string[] = [];
+  // Rows carry their event time; partitions are whole hours, so trim to the exact range.
+  if (opts.since !== undefined) conds.push(`coalesce("start", "end") >= ${Math.floor(opts.since / 1000)}`);
+  if (opts.until !== undefined) conds.push(`coalesce("start", "end") < ${Math.ceil(opts.until / 1000)}`);
+  const where = conds.length ? ` WHERE coalesce("start", "end") IS NULL OR (${conds.join(' AND ')})` : '';
+  if (files.length === 0) {
+    const cols = ARCHIVE_SCHEMA.map((c) => `NULL::${DUCK_TYPE[c.type]} AS "${c.name}"`);
+    const hive = HIVE_TYPES.map(([k, t]) => `NULL::${t} AS "${k}"`);
+    return `CREATE VIEW flows AS SELECT ${[...cols, ...hive].join(', ')} WHERE false`;
+  }
+  const list = files.map(sqlString).join(', ');
+  // Explicit types: auto-typing would make the account a BIGINT (dropping leading zeros).
+  const types = HIVE_TYPES.map(([k, t]) => `'${k}': '${t}'`).join(', ');
+  return `CREATE VIEW flows AS SELECT * FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true, hive_types = {${types}})${where}`;
+}
+
+/** Ready-made questions, as SQL over `flows`. */
+export const QUESTIONS = {
+  topTalkers: (limit: number): string =>
+    `SELECT srcaddr, sum(bytes) AS bytes, sum(packets) AS packets, count(*) AS flows FROM flows WHERE srcaddr IS NOT NULL GROUP BY srcaddr ORDER BY bytes DESC NULLS LAST, srcaddr LIMIT ${limit}`,
+  rejectedPorts: (limit: number): string =>
+    `SELECT dstport, protocol, count(*) AS flows, count(DISTINCT srcaddr) AS sources, sum(packets) AS packets FROM flows WHERE action = 'REJECT' GROUP BY dstport, protocol ORDER BY flows DESC, dstport LIMIT ${limit}`,
+  eni: (eni: string, limit: number): string =>
+    `SELECT srcaddr, dstaddr, dstport, protocol, action, count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes, ` +
+    `to_timestamp(min("start")) AS first_seen, to_timestamp(max("end")) AS last_seen FROM flows WHERE interface_id = ${sqlString(eni)} ` +
+    `GROUP BY srcaddr, dstaddr, dstport, protocol, action ORDER BY bytes DESC NULLS LAST, flows DESC LIMIT ${limit}`,
+};

@@ -1,0 +1,394 @@
+import type { FlowBatch, Origin } from '../flowlog/batch.js';
+import { ColumnBuffer } from './columns.js';
+import { decodeManifest, encodeManifest, manifestPrefix, type Manifest } from './manifest.js';
+import { encodeParquet, type Codec } from './parquet/writer.js';
+import { Partitioner, type Partition } from './partition.js';
+import { ARCHIVE_SCHEMA, SCHEMA_VERSION } from './schema.js';
+import type { ArchiveStore } from './store.js';
+import {
+  compareSequence,
+  hashHex,
+  kinesisTag,
+  objectTag,
+  positionName,
+  streamNameOf,
+  type KinesisPosition,
+  type ObjectUnit,
+  type Position,
+} from './units.js';
+
+export interface ArchiveOptions {
+  readonly store: ArchiveStore;
+  readonly codec?: Codec;
+  /** Region for records that carry none (no `region` field, no S3 key); default 'unknown'. */
+  readonly defaultRegion?: string;
+  /** Roll a unit's file set after this many records (default 1,000,000). */
+  readonly maxRecords?: number;
+  /** ... or this many bytes, roughly, before compression (default 256 MiB). */
+  readonly maxBytes?: number;
+  /** ... or once its oldest buffered record is this old (default 60 s): see shouldFlush(). */
+  readonly maxAgeMs?: number;
+  /** Object units: records per chunk. Chunks are cut by count only, so names are deterministic. */
+  readonly chunkRecords?: number;
+  /** Parallel writes during a flush (default 8). */
+  readonly concurrency?: number;
+  readonly now?: () => number;
+}
+
+/** One input range made durable by a flush. */
+export interface CoveredRange {
+  readonly unit: string;
+  readonly first: Position;
+  readonly last: Position;
+  readonly records: number;
+  readonly manifest: string;
+  readonly files: readonly string[];
+}
+
+export interface FlushResult {
+  readonly records: number;
+  readonly bytes: number;
+  readonly files: readonly string[];
+  readonly ranges: readonly CoveredRange[];
+  /** Per unit, the last position now durable: what the caller may checkpoint. */
+  readonly positions: readonly Position[];
+}
+
+export interface KinesisCheckpoint {
+  readonly streamName: string;
+  readonly shardId: string;
+  /** The last checkpointed sequence number, or null when the shard was never checkpointed. */
+  readonly sequenceNumber: string | null;
+}
+
+export interface RecoveryResult {
+  /** Files of ranges past the checkpoints, deleted so the replay can write them again. */
+  deletedFiles: string[];
+  /** Manifests of ranges past the checkpoints (deleted with their files). */
+  rolledBack: number;
+  /** Manifests of ranges the checkpoints already cover (only the manifest is deleted). */
+  committed: number;
+}
+
+export class ArchiveError extends Error {
+  override readonly name = 'ArchiveError';
+}
+
+interface Unit {
+  readonly tag: string;
+  readonly kind: 'kinesis' | 'object';
+  readonly streamName?: string;
+  readonly shardId?: string;
+  readonly object?: ObjectUnit;
+  /** Object units: records added so far (the next record's ordinal). */
+  ordinal: number;
+  open: Segment | undefined;
+}
+
+/** The records of one unit's input range, by partition, until they are written. */
+interface Segment {
+  readonly unit: Unit;
+  readonly parts: Map<Partition, ColumnBuffer>;
+  records: number;
+  bytes: number;
+  first: Position;
+  last: Position;
+  readonly openedAt: number;
+  /** Size limit reached: seal before the next Kinesis record starts. */
+  full: boolean;
+}
+
+const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000, chunkRecords: 250_000, concurrency: 8 };
+
+/**
+ * The archive sink. `add()` buffers records by input unit and partition; `flush()` writes them as
+ * Parquet and resolves once they are durable, saying which input positions are covered. The
+ * caller checkpoints those positions after flush() resolves and then calls `release()`; after a
+ * crash it calls `recover()` with its checkpoints before replaying from them.
+ *
+ * Exactly once: each flushed range writes a manifest (its files) before the files; recover()
+ * deletes the files of every range the checkpoints do not cover, so a replay can never leave a
+ * record twice even when its file boundaries differ from the crashed run's. Names derive from
+ * the unit and the range's positions, so an identical replay overwrites the same objects.
+ */
+export class ArchiveWriter {
+  readonly store: ArchiveStore;
+  private readonly codec: Codec;
+  private readonly partitioner: Partitioner;
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+  private readonly maxAgeMs: number;
+  private readonly chunkRecords: number;
+  private readonly concurrency: number;
+  private readonly now: () => number;
+  private readonly units = new Map<string, Unit>();
+  private sealed: Segment[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private scratchRows = new Int32Array(4096);
+  private scratchParts = new Int32Array(4096);
+  private lastOrigin: Origin | undefined;
+  private lastUnit: Unit | undefined;
+  /** Records added and not yet written. */
+  pendingRecords = 0;
+
+  constructor(opts: ArchiveOptions) {
+    this.store = opts.store;
+    this.codec = opts.codec ?? 'snappy';
+    this.partitioner = new Partitioner(opts.defaultRegion ?? 'unknown');
+    this.maxRecords = opts.maxRecords ?? DEFAULTS.maxRecords;
+    this.maxBytes = opts.maxBytes ?? DEFAULTS.maxBytes;
+    this.maxAgeMs = opts.maxAgeMs ?? DEFAULTS.maxAgeMs;
+    this.chunkRecords = opts.chunkRecords ?? DEFAULTS.chunkRecords;
+    this.concurrency = opts.concurrency ?? DEFAULTS.concurrency;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Buffers a batch. Records from Kinesis are assigned to their shard from their origin; records
+   * from an object or file need `object` (their positions are ordinals within it, counted here).
+   */
+  add(batch: FlowBatch, object?: ObjectUnit): void {
+    if (batch.length === 0) return;
+    this.pendingRecords += batch.length;
+    if (object !== undefined) this.addObject(batch, this.objectUnit(object));
+    else this.addStream(batch);
+  }
+
+  /** Ends an object unit: its last (short) chunk becomes writable by the next flush. */
+  endObject(object: ObjectUnit): void {
+    const unit = this.units.get(objectTag(object.objectId));
+    if (unit === undefined) return;
+    this.seal(unit);
+    this.units.delete(unit.tag);
+  }
+
+  /** True when something should be written: a unit reached its size, or its oldest record its age. */
+  shouldFlush(now = this.now()): boolean {
+    if (this.sealed.length > 0) return true;
+    for (const u of this.units.values()) {
+      const s = u.open;
+      // Object chunks are written when whole (sealed) or ended, never by age or bytes.
+      if (s !== undefined && u.kind === 'kinesis' && (s.full || now - s.openedAt >= this.maxAgeMs)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Writes everything added so far. Resolves when every file (and its manifest) is durable.
+   * Call it at input-record boundaries (after the decoder handed over whole Kinesis records), so
+   * the positions it reports can be checkpointed. Object units only write whole chunks (and
+   * chunks ended by endObject) unless `partialObjects` is set.
+   */
+  flush(partialObjects = false): Promise<FlushResult> {
+    for (const u of this.units.values()) if (u.kind === 'kinesis' || partialObjects) this.seal(u);
+    const segments = this.sealed;
+    this.sealed = [];
+    for (const s of segments) this.pendingRecords -= s.records;
+    const run = this.chain.then(() => this.write(segments));
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Deletes the manifests of ranges the caller has checkpointed (they are only needed for recovery). */
+  async release(result: FlushResult): Promise<void> {
+    await this.store.delete(result.ranges.map((r) => r.manifest));
+  }
+
+  /**
+   * Before replaying Kinesis shards from their checkpoints: removes every file written for a range
+   * past a checkpoint (a crash between flush and checkpoint, or during the flush), and forgets
+   * manifests the checkpoints cover. Ranges written by this archive always end at a checkpointable
+   * position, so a range that straddles a checkpoint means the caller checkpointed a position no
+   * flush reported: that is refused rather than guessed at.
+   */
+  async recover(checkpoints: readonly KinesisCheckpoint[]): Promise<RecoveryResult> {
+    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0 };
+    for (const cp of checkpoints) {
+      const tag = kinesisTag(cp.streamName, cp.shardId);
+      for (const { key, manifest } of await this.manifests(tag)) {
+        const first = manifest.first as KinesisPosition, last = manifest.last as KinesisPosition;
+        if (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0) {
+          await this.store.delete([key]);
+          result.committed++;
+        } else if (cp.sequenceNumber !== null && compareSequence(first.sequenceNumber, cp.sequenceNumber) <= 0) {
+          throw new ArchiveError(
+            `checkpoint ${cp.sequenceNumber} of ${cp.streamName}/${cp.shardId} falls inside archived range ${first.sequenceNumber}..${last.sequenceNumber} (${key}); checkpoint only positions a flush reported`,
+          );
+        } else {
+          await this.rollBack(key, manifest, result);
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Removes whatever a crashed run wrote for an object that was not completed. */
+  async recoverObject(objectId: string): Promise<RecoveryResult> {
+    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0 };
+    for (const { key, manifest } of await this.manifests(objectTag(objectId))) await this.rollBack(key, manifest, result);
+    return result;
+  }
+
+  private async rollBack(key: string, manifest: Manifest, result: RecoveryResult): Promise<void> {
+    await this.store.delete(manifest.files);
+    result.deletedFiles.push(...manifest.files);
+    await this.store.delete([key]);
+    result.rolledBack++;
+  }
+
+  private async manifests(tag: string): Promise<{ key: string; manifest: Manifest }[]> {
+    const out: { key: string; manifest: Manifest }[] = [];
+    for await (const o of this.store.list(manifestPrefix(tag))) {
+      const bytes = await this.store.get(o.key);
+      if (bytes !== undefined) out.push({ key: o.key, manifest: decodeManifest(bytes, o.key) });
+    }
+    return out;
+  }
+
+  private objectUnit(object: ObjectUnit): Unit {
+    const tag = objectTag(object.objectId);
+    let u = this.units.get(tag);
+    if (u === undefined) {
+      u = { tag, kind: 'object', object, ordinal: 0, open: undefined };
+      this.units.set(tag, u);
+    }
+    return u;
+  }
+
+  private addObject(batch: FlowBatch, unit: Unit): void {
+    let from = 0;
+    while (from < batch.length) {
+      const take = Math.min(batch.length - from, this.chunkRecords - (unit.open?.records ?? 0));
+      const first: Position = { kind: 'object', objectId: unit.object!.objectId, location: unit.object!.location, ordinal: unit.ordinal };
+      const last: Position = { ...first, ordinal: unit.ordinal + take - 1 };
+      this.append(unit, batch, from, from + take, first, last);
+      unit.ordinal += take;
+      from += take;
+      if (unit.open!.records >= this.chunkRecords) this.seal(unit);
+    }
+  }
+
+  private addStream(batch: FlowBatch): void {
+    let runStart = 0;
+    while (runStart < batch.length) {
+      const origin = batch.origins[runStart]!;
+      const unit = this.streamUnit(origin);
+      let runEnd = runStart + 1;
+      while (runEnd < batch.length && (batch.origins[runEnd] === origin || this.streamUnit(batch.origins[runEnd]!) === unit)) runEnd++;
+      // Within the run, seal at Kinesis record boundaries once the unit's segment is full.
+      let from = runStart;
+      for (let r = runStart; r <= runEnd; r++) {
+        const boundary = r === runEnd || batch.origins[r]!.sequenceNumber !== batch.origins[r - 1]?.sequenceNumber;
+        if (!boundary || r === from) continue;
+        const o = batch.origins[from]!;
+        const first: KinesisPosition = { kind: 'kinesis', streamName: unit.streamName!, shardId: unit.shardId!, sequenceNumber: o.sequenceNumber!, subIndex: batch.subIndex[from]! };
+        if (unit.open?.full && unit.open.last.kind === 'kinesis' && unit.open.last.sequenceNumber !== o.sequenceNumber) this.seal(unit);
+        this.append(unit, batch, from, r, first, { ...first, subIndex: batch.subIndex[r - 1]! });
+        from = r;
+      }
+      runStart = runEnd;
+    }
+  }
+
+  private streamUnit(origin: Origin): Unit {
+    if (origin === this.lastOrigin) return this.lastUnit!;
+    const streamName = streamNameOf(origin.location);
+    if (origin.shardId === undefined || origin.sequenceNumber === undefined || streamName === undefined) {
+      throw new ArchiveError(`record from ${origin.location} has no Kinesis shard and sequence number: add it with its object unit, add(batch, unit)`);
+    }
+    const tag = kinesisTag(streamName, origin.shardId);
+    let u = this.units.get(tag);
+    if (u === undefined) {
+      u = { tag, kind: 'kinesis', streamName, shardId: origin.shardId, ordinal: 0, open: undefined };
+      this.units.set(tag, u);
+    }
+    this.lastOrigin = origin;
+    this.lastUnit = u;
+    return u;
+  }
+
+  private append(unit: Unit, batch: FlowBatch, from: number, to: number, first: Position, last: Position): void {
+    let seg = unit.open;
+    if (seg === undefined) {
+      seg = { unit, parts: new Map(), records: 0, bytes: 0, first, last, openedAt: this.now(), full: false };
+      unit.open = seg;
+    }
+    seg.last = last;
+    const n = to - from;
+    if (this.scratchRows.length < batch.length) {
+      this.scratchRows = new Int32Array(batch.capacity);
+      this.scratchParts = new Int32Array(batch.capacity);
+    }
+    const parts: Partition[] = [];
+    this.partitioner.assign(batch, from, to, this.scratchParts, parts);
+    for (let p = 0; p < parts.length; p++) {
+      let count = 0;
+      if (parts.length === 1) for (let r = from; r < to; r++) this.scratchRows[count++] = r;
+      else for (let r = from; r < to; r++) if (this.scratchParts[r] === p) this.scratchRows[count++] = r;
+      let buf = seg.parts.get(parts[p]!);
+      if (buf === undefined) seg.parts.set(parts[p]!, (buf = new ColumnBuffer()));
+      const before = buf.approxBytes;
+      buf.append(batch, this.scratchRows, count);
+      seg.bytes += buf.approxBytes - before;
+    }
+    seg.records += n;
+    // Streams seal a full segment at the next Kinesis record boundary; object chunks seal on
+    // their record count alone (addObject), which keeps their names deterministic.
+    if (seg.records >= this.maxRecords || seg.bytes >= this.maxBytes) seg.full = true;
+  }
+
+  private seal(unit: Unit): void {
+    if (unit.open === undefined) return;
+    this.sealed.push(unit.open);
+    unit.open = undefined;
+  }
+
+  private async write(segments: Segment[]): Promise<FlushResult> {
+    const ranges: CoveredRange[] = [];
+    const jobs: (() => Promise<number>)[] = [];
+    const manifests: (() => Promise<void>)[] = [];
+    let records = 0;
+    for (const seg of segments) {
+      const tag = seg.unit.tag;
+      const firstName = positionName(seg.first);
+      const base = `${tag}.${firstName}.${hashHex(JSON.stringify(seg.last), 8)}`;
+      const files: string[] = [];
+      for (const [part, buf] of seg.parts) {
+        const key = `${part.path}${base}.parquet`;
+        files.push(key);
+        jobs.push(async () => {
+          const bytes = encodeParquet(ARCHIVE_SCHEMA, buf.columns(), buf.rows, {
+            codec: this.codec,
+            keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.unit': tag, 'flowcut.first': firstName, 'flowcut.last': positionName(seg.last) },
+          });
+          await this.store.put(key, bytes);
+          return bytes.length;
+        });
+      }
+      const manifest = `${manifestPrefix(tag)}${firstName}.json`;
+      const body: Manifest = { version: 1, unit: tag, first: seg.first, last: seg.last, records: seg.records, files };
+      manifests.push(() => this.store.put(manifest, encodeManifest(body)));
+      ranges.push({ unit: tag, first: seg.first, last: seg.last, records: seg.records, manifest, files });
+      records += seg.records;
+    }
+    // Manifests first: a crash after any data file exists must find the manifest naming it.
+    await runLimited(manifests, this.concurrency);
+    const sizes = await runLimited(jobs, this.concurrency);
+    const last = new Map<string, Position>();
+    for (const r of ranges) last.set(r.unit, r.last);
+    return { records, bytes: sizes.reduce((a, b) => a + b, 0), files: ranges.flatMap((r) => r.files), ranges, positions: [...last.values()] };
+  }
+}
+
+async function runLimited<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const out = new Array<T>(jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const i = next++;
+      out[i] = await jobs[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  return out;
+}

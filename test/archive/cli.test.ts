@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeParquet } from '../../src/archive/parquet/writer.js';
+import { localS3Client, S3RVER_CREDENTIALS, startS3rver, type LocalServer } from '../support/local-servers.js';
+
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+async function flowcut(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
+  const out: Buffer[] = [], err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  child.stdin.end();
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]));
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'flowcut-archive-cli-'));
+const input = join(tmp, 'input');
+/** Distinct records and their total, from `flowcut cat` on the same input (the reference decoder). */
+let expected: { records: number; bytes: number; rejected: number };
+
+const COUNT_SQL = `SELECT count(*) AS n, count(DISTINCT source_location || '#' || sub_index) AS d, sum(bytes) AS bytes FROM flows`;
+
+beforeAll(async () => {
+  // Two hours of simulated traffic in AWS's S3 layout (.log.gz with headers), plus a bad line.
+  const sim = await flowcut(['simulate', '--minutes', '150', '--as', 's3', '--out', input]);
+  expect(sim.code).toBe(0);
+  writeFileSync(join(input, 'extra.log'), '2 123456789012 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 400 1767571200 1767571260 ACCEPT OK\nthis is not a flow log\n');
+  const lines = (await flowcut(['cat', input, '-o', 'jsonl', '-q'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { bytes: number | null });
+  expected = { records: lines.length, bytes: lines.reduce((s, l) => s + (l.bytes ?? 0), 0), rejected: 1 };
+}, 60_000);
+
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('flowcut archive and query on local disk', () => {
+  const archive = join(tmp, 'archive');
+
+  it('archives every record once, and a second run (and --force) leaves one copy', async () => {
+    const rejects = join(tmp, 'rejects.jsonl');
+    const first = await flowcut(['archive', input, '--to', archive, '--rejects', rejects]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/2 object\(s\) archived/);
+    expect(first.stderr).toMatch(/1 rejected \(kept in/);
+    expect(readFileSync(rejects, 'utf8')).toContain('this is not a flow log');
+
+    const again = await flowcut(['archive', input, '--to', archive]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/0 object\(s\) archived.*2 already archived/);
+    const forced = await flowcut(['archive', input, '--to', archive, '--force', '--chunk-records', '700']);
+    expect(forced.code).toBe(0);
+    // Smaller chunks give other file names: the old files must have been replaced, not kept.
+    const q = await flowcut(['query', COUNT_SQL, '--archive', archive]);
+    expect(q.code).toBe(0);
+    expect(JSON.parse(q.stdout)).toEqual({ n: expected.records, d: expected.records, bytes: expected.bytes });
+
+    const files = walk(archive).map((f) => relative(archive, f));
+    expect(files.filter((f) => f.endsWith('.parquet')).every((f) => /^AWSLogs\/aws-account-id=123456789012\/aws-service=vpcflowlogs\/aws-region=[a-z0-9-]+\/year=2026\/month=01\/day=05\/hour=\d\d\/[^/]+\.parquet$/.test(f))).toBe(true);
+    expect(files.some((f) => f.startsWith('_flowcut/manifests/') && f.endsWith('.json'))).toBe(false);
+  });
+
+  it('keeps AWS column types, and hive keys do not replace file columns', async () => {
+    const q = await flowcut(['query', `SELECT column_name, column_type FROM (DESCRIBE flows) WHERE column_name IN ('version','srcport','protocol','packets','start','account_id','region','aws-account-id','aws-region','hour','sub_index') ORDER BY 1`, '--archive', archive, '-o', 'csv']);
+    expect(q.stdout.trim().split('\n')).toEqual([
+      'column_name,column_type', 'account_id,VARCHAR', 'aws-account-id,VARCHAR', 'aws-region,VARCHAR', 'hour,INTEGER', 'packets,BIGINT',
+      'protocol,INTEGER', 'region,VARCHAR', 'srcport,INTEGER', 'start,BIGINT', 'sub_index,INTEGER', 'version,INTEGER',
+    ]);
+    const acc = await flowcut(['query', `SELECT DISTINCT account_id FROM flows`, '--archive', archive, '-o', 'csv']);
+    expect(acc.stdout).toContain('123456789012');
+  });
+
+  it('prunes partitions by --since/--until and answers the ready-made questions', async () => {
+    const all = await flowcut(['query', 'SELECT count(*) n FROM flows', '--archive', archive]);
+    const hour = await flowcut(['query', 'SELECT count(*) n, min(start) lo, max(start) hi FROM flows', '--archive', archive, '--since', '2026-01-05T01:00Z', '--until', '2026-01-05T02:00Z']);
+    const allFiles = Number(/from (\d+) file/.exec(all.stderr)![1]);
+    expect(Number(/from (\d+) file/.exec(hour.stderr)![1])).toBeLessThan(allFiles);
+    const h = JSON.parse(hour.stdout) as { n: number; lo: number; hi: number };
+    expect(h.n).toBeGreaterThan(0);
+    expect(h.lo).toBeGreaterThanOrEqual(Date.UTC(2026, 0, 5, 1) / 1000);
+    expect(h.hi).toBeLessThan(Date.UTC(2026, 0, 5, 2) / 1000);
+
+    const top = await flowcut(['query', 'top-talkers', '--archive', archive, '-o', 'jsonl', '-n', '1']);
+    const direct = await flowcut(['query', 'SELECT srcaddr, sum(bytes) b FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 1', '--archive', archive]);
+    expect((JSON.parse(top.stdout) as { srcaddr: string }).srcaddr).toBe((JSON.parse(direct.stdout) as { srcaddr: string }).srcaddr);
+    const rej = await flowcut(['query', 'rejected-ports', '--archive', archive, '-o', 'csv', '-n', '3']);
+    expect(rej.stdout.split('\n')[0]).toBe('dstport,protocol,flows,sources,packets');
+    const eni = await flowcut(['query', 'eni', 'eni-0a1b2c3d4e5f60005', '--archive', archive, '-o', 'table']);
+    expect(eni.code).toBe(0);
+    expect(eni.stdout).toMatch(/^srcaddr\s+dstaddr\s+dstport/);
+  });
+
+  it('reports and skips foreign, non-Parquet and truncated files instead of failing', async () => {
+    const dir = join(archive, 'AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=01/day=05/hour=00');
+    const victim = walk(dir).find((f) => f.endsWith('.parquet'))!;
+    writeFileSync(join(dir, 'junk.parquet'), 'not parquet at all');
+    writeFileSync(join(dir, 'notes.txt'), 'hello');
+    writeFileSync(join(dir, 'foreign.parquet'), encodeParquet([{ name: 'x', type: 'int32' }], [{ numbers: new Float64Array([1, 2]) }], 2));
+    copyFileSync(victim, join(dir, 'truncated.parquet'));
+    truncateSync(join(dir, 'truncated.parquet'), Math.floor(statSync(victim).size / 2));
+    const q = await flowcut(['query', COUNT_SQL, '--archive', archive]);
+    expect(q.code).toBe(0);
+    expect(JSON.parse(q.stdout)).toEqual({ n: expected.records, d: expected.records, bytes: expected.bytes });
+    for (const name of ['junk.parquet', 'notes.txt', 'foreign.parquet', 'truncated.parquet']) expect(q.stderr).toMatch(new RegExp(`skipped .*${name.replace('.', '\\.')}: `));
+  });
+});
+
+describe('flowcut archive and query against s3rver', () => {
+  let server: LocalServer;
+  let s3: S3Client;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    server = await startS3rver();
+    s3 = localS3Client(server.endpoint);
+    for (const b of ['logs', 'archive']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+    for (const f of walk(input)) {
+      await s3.send(new PutObjectCommand({ Bucket: 'logs', Key: `in/${relative(input, f)}`, Body: readFileSync(f) }));
+    }
+    env = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: server.endpoint };
+  }, 60_000);
+  afterAll(async () => {
+    s3?.destroy();
+    await server?.stop();
+  });
+
+  it('archives an S3 prefix to S3 once, resumes, and queries only the needed partitions', async () => {
+    const first = await flowcut(['archive', 's3://logs/in/', '--to', 's3://archive/flows'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/2 object\(s\) archived/);
+    const again = await flowcut(['archive', 's3://logs/in/', '--to', 's3://archive/flows'], env);
+    expect(again.stderr).toMatch(/2 already archived/);
+    const q = await flowcut(['query', COUNT_SQL, '--archive', 's3://archive/flows'], env);
+    expect(q.code, q.stderr).toBe(0);
+    expect(JSON.parse(q.stdout)).toEqual({ n: expected.records, d: expected.records, bytes: expected.bytes });
+    const all = Number(/from (\d+) file/.exec(q.stderr)![1]);
+    const hour = await flowcut(['query', 'SELECT count(*) n FROM flows', '--archive', 's3://archive/flows', '--since', '2026-01-05T00:00Z', '--until', '2026-01-05T01:00Z'], env);
+    expect(Number(/from (\d+) file/.exec(hour.stderr)![1])).toBeLessThan(all);
+  }, 60_000);
+});
