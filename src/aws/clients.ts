@@ -8,11 +8,12 @@
  * it. We only *read* the same environment variables to notice a local emulator, because
  * kinesis-local and s3rver need workarounds (see shared/reference/local-aws.md).
  */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { NodeHttp2Handler, NodeHttpHandler } from '@smithy/node-http-handler';
 
-export type AwsService = 'kinesis' | 's3';
+export type AwsService = 'kinesis' | 's3' | 'dynamodb';
 
 export interface AwsClientOptions {
   /** `--region`; wins over AWS_REGION and the profile. */
@@ -34,7 +35,7 @@ export class AwsConfigError extends Error {
 /** Region used against a local emulator when nothing is configured: emulators accept any. */
 export const LOCAL_DEFAULT_REGION = 'us-east-1';
 
-const SERVICE_ENV_SUFFIX: Record<AwsService, string> = { kinesis: 'KINESIS', s3: 'S3' };
+const SERVICE_ENV_SUFFIX: Record<AwsService, string> = { kinesis: 'KINESIS', s3: 'S3', dynamodb: 'DYNAMODB' };
 
 /**
  * The endpoint the client will use if one was configured explicitly or through the environment,
@@ -173,4 +174,51 @@ export function createS3Client(opts: AwsClientOptions = {}): S3Client {
       : {}),
   };
   return new S3Client(config);
+}
+
+/**
+ * A Kinesis client for SubscribeToShard (enhanced fan-out). Real AWS: the SDK's default HTTP/2
+ * handler. Local emulators: HTTP/2 whose sessions are never closed early, because kinesis-mock
+ * answers the SDK's GOAWAY-after-headers with a PING ACK that Node treats as a protocol error, so
+ * every subscription would fail (local-aws.md). The session ends when the client is destroyed.
+ */
+export function createKinesisEfoClient(opts: AwsClientOptions = {}): KinesisClient {
+  const endpoint = configuredEndpoint('kinesis', opts);
+  checkEndpoint(endpoint, 'kinesis');
+  const local = isLocalEndpoint(endpoint);
+  const profile = opts.profile !== undefined ? { profile: opts.profile } : {};
+  return new KinesisClient({
+    ...common(opts, endpoint),
+    region: opts.region || regionProvider(new KinesisClient(profile), 'kinesis', local),
+    // A subscription lasts up to 5 minutes: no request timeout.
+    requestHandler: local ? localHttp2Handler() : new NodeHttp2Handler({ requestTimeout: 0 }),
+  });
+}
+
+function localHttp2Handler(): NodeHttp2Handler {
+  const handler = new NodeHttp2Handler({ requestTimeout: 0 });
+  // connectionManager is private in the typings; this is the tested workaround from local-aws.md.
+  const cm = (handler as unknown as { connectionManager: { connect(url: string): { close(): void } } }).connectionManager;
+  const connect = cm.connect.bind(cm);
+  cm.connect = (url: string) => {
+    const session = connect(url);
+    session.close = () => {};
+    return session;
+  };
+  return handler;
+}
+
+/** DynamoDB (the lease table). Emulators (dynalite) need no workarounds beyond the region default. */
+export function createDynamoDbClient(opts: AwsClientOptions = {}): DynamoDBClient {
+  const endpoint = configuredEndpoint('dynamodb', opts);
+  checkEndpoint(endpoint, 'dynamodb');
+  const local = isLocalEndpoint(endpoint);
+  const profile = opts.profile !== undefined ? { profile: opts.profile } : {};
+  const config: DynamoDBClientConfig = {
+    ...common(opts, endpoint),
+    region: opts.region || regionProvider(new DynamoDBClient(profile), 'dynamodb', local),
+    // Lease renewals are latency-sensitive: HTTP/1.1 keep-alive, as for every unary AWS call.
+    ...(local ? { requestHandler: new NodeHttpHandler() } : {}),
+  };
+  return new DynamoDBClient(config);
 }

@@ -17,6 +17,7 @@ import {
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisRecordIn } from './types.js';
+import { abortableSleep, backoffMs, errorName, MIN_CALL_SPACING_MS, Stopped, THROTTLE_ERRORS } from './kinesis/retry.js';
 
 export type TailFrom = 'latest' | 'trim-horizon' | Date;
 
@@ -74,38 +75,6 @@ export function shardIteratorRequest(
     ShardIteratorType: start.type,
     ...(start.type === 'AT_TIMESTAMP' ? { Timestamp: start.timestamp } : {}),
   };
-}
-
-const THROTTLE_ERRORS = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException']);
-// Kinesis allows 5 GetRecords per second per shard; stay under it when catching up.
-const MIN_CALL_SPACING_MS = 200;
-const MAX_BACKOFF_MS = 10_000;
-
-class Stopped extends Error {}
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : '';
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Stopped());
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new Stopped());
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Full jitter: uniformly random in [base/2, base], base doubling per attempt up to the cap. */
-function backoffMs(attempt: number): number {
-  const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 10));
-  return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
 interface Batch {

@@ -1,0 +1,127 @@
+/**
+ * Kinesis records → FlowDecoder → every sink. Implements the consumer's RecordHandler: `handle`
+ * resolves when the records have been written to every sink (not yet durable), `flush` when every
+ * sink has made all of it durable; the consumer checkpoints only after `flush`.
+ */
+import { FlowDecoder } from '../decode/decoder.js';
+import type { FlowBatch } from '../flowlog/batch.js';
+import type { FlowFormat } from '../flowlog/format.js';
+import type { Reject } from '../flowlog/sink.js';
+import type { RecordHandler } from '../sources/kinesis/consumer.js';
+import type { KinesisRecordIn } from '../sources/types.js';
+import type { Sink } from './sink.js';
+import { Mutex } from './mutex.js';
+
+export interface PipelineOptions {
+  readonly format?: FlowFormat;
+  readonly onReject?: (r: Reject) => void;
+}
+
+export class Pipeline implements RecordHandler {
+  private readonly decoder: FlowDecoder;
+  private readonly pending: FlowBatch[] = [];
+  private readonly lock = new Mutex();
+  /** Per shard, the last sequence number whose records every sink has been given. */
+  private readonly handed = new Map<string, string>();
+  /** Kinesis records and flow records seen, for progress and benchmarks. */
+  kinesisRecords = 0;
+  kinesisBytes = 0;
+
+  constructor(
+    readonly sinks: readonly Sink[],
+    opts: PipelineOptions = {},
+  ) {
+    this.decoder = new FlowDecoder(
+      {
+        batch: (b) => this.pending.push(b),
+        reject: (r) => {
+          opts.onReject?.(r);
+          for (const s of sinks) s.reject?.(r);
+        },
+      },
+      opts.format ? { format: opts.format } : {},
+    );
+  }
+
+  get stats() {
+    return this.decoder.stats;
+  }
+
+  async handle(shardId: string, records: readonly KinesisRecordIn[]): Promise<void> {
+    if (records.length === 0) return;
+    const release = await this.lock.acquire();
+    try {
+      await this.decodeAndWrite(records);
+      this.handed.set(shardId, records[records.length - 1]!.sequenceNumber);
+    } finally {
+      release();
+    }
+  }
+
+  private async decodeAndWrite(records: readonly KinesisRecordIn[]): Promise<void> {
+    for (const r of records) {
+      this.kinesisRecords++;
+      this.kinesisBytes += r.data.byteLength;
+      this.decoder.decodeKinesisRecord(r);
+    }
+    // Hand over partial batches too: a record is not "handled" while it sits in the parser.
+    this.decoder.flush();
+    const batches = this.pending.splice(0);
+    for (const b of batches) {
+      for (const s of this.sinks) {
+        const w = s.write(b);
+        if (w) await w;
+      }
+    }
+  }
+
+  /**
+   * Starts every sink's flush with no batch half-written (the lock), so what each flush covers
+   * ends exactly at the positions returned; then waits, unlocked, until all are durable.
+   */
+  async flush(): Promise<ReadonlyMap<string, string>> {
+    const release = await this.lock.acquire();
+    let flushes: Promise<void>[];
+    const positions = new Map(this.handed);
+    try {
+      flushes = this.sinks.map((s) => s.flush());
+    } finally {
+      release();
+    }
+    await Promise.all(flushes);
+    return positions;
+  }
+
+  /**
+   * A shard is (re)read from its checkpoint: forget how far an earlier hold of it got here, since
+   * sinks may now drop what was written past the checkpoint (the archive's recovery does).
+   */
+  async shardStarting(streamName: string, shardId: string, checkpoint: string | null): Promise<void> {
+    const release = await this.lock.acquire();
+    try {
+      this.handed.delete(shardId);
+      for (const s of this.sinks) await s.shardStarting?.(streamName, shardId, checkpoint);
+    } finally {
+      release();
+    }
+  }
+
+  async shardStopped(streamName: string, shardId: string): Promise<void> {
+    const release = await this.lock.acquire();
+    try {
+      this.handed.delete(shardId);
+      for (const s of this.sinks) await s.shardStopped?.(streamName, shardId);
+    } finally {
+      release();
+    }
+  }
+
+  async checkpointed(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void> {
+    for (const s of this.sinks) await s.checkpointed?.(streamName, checkpoints);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.sinks.map((s) => s.close?.()));
+  }
+}

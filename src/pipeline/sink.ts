@@ -1,0 +1,40 @@
+/**
+ * Where decoded flow records go. A sink may buffer; `flush()` resolves only once everything
+ * written before the call is durable (or, for sinks with nothing to keep, handed on), because the
+ * Kinesis checkpoint is written after every sink's flush: checkpoints follow the slowest sink.
+ *
+ * Delivery is at least once: after a crash, a worker resumes from the last checkpoint and the
+ * records after it are written again. Each record carries its identity (FlowBatch.origins[i]:
+ * shardId + sequenceNumber, and FlowBatch.subIndex[i]: the event's index within that Kinesis
+ * record), so a sink that must have exactly-once effects deduplicates on it.
+ */
+import type { FlowBatch } from '../flowlog/batch.js';
+import type { Reject } from '../flowlog/sink.js';
+
+export interface Sink {
+  readonly name: string;
+  /** Takes a batch (the sink must not modify it: other sinks see the same one). */
+  write(batch: FlowBatch): void | Promise<void>;
+  /** Resolves when everything written before this call is durable. */
+  flush(): Promise<void>;
+  /** Inputs that could not be decoded; optional. */
+  reject?(reject: Reject): void;
+  /** Releases resources after a final flush. */
+  close?(): Promise<void>;
+  /** Before a shard is (re)read from `checkpoint` (null: from its start position). */
+  shardStarting?(streamName: string, shardId: string, checkpoint: string | null): Promise<void>;
+  /** This worker no longer holds the shard: drop whatever of it is not yet written. */
+  shardStopped?(streamName: string, shardId: string): Promise<void>;
+  /** After these checkpoints were written; a sink may forget what it kept to recover them. */
+  checkpointed?(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void>;
+}
+
+/** The identity of record `row`: unique per flow event across replays of the stream. */
+export function recordIdentity(batch: FlowBatch, row: number): { shardId?: string; sequenceNumber?: string; subIndex: number } {
+  const o = batch.origins[row];
+  return {
+    ...(o?.shardId !== undefined ? { shardId: o.shardId } : {}),
+    ...(o?.sequenceNumber !== undefined ? { sequenceNumber: o.sequenceNumber } : {}),
+    subIndex: batch.subIndex[row]!,
+  };
+}

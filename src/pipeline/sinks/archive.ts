@@ -1,0 +1,71 @@
+/**
+ * The Parquet archive (src/archive) as a pipeline sink, with its exactly-once protocol:
+ * - batches wait here, per shard, until the next flush, so a shard whose lease is lost can be
+ *   dropped (shardStopped) instead of written by a worker that can no longer checkpoint it;
+ * - flush() = ArchiveWriter.flush(): the files and their manifests are durable;
+ * - before a shard is read from its checkpoint, recover() removes whatever an earlier owner
+ *   wrote past that checkpoint, so the replay cannot leave a record in the archive twice;
+ * - after a checkpoint, release() forgets the manifests of the ranges it covers.
+ */
+import type { FlushResult } from '../../archive/writer.js';
+import { ArchiveWriter } from '../../archive/writer.js';
+import { kinesisTag } from '../../archive/units.js';
+import type { FlowBatch } from '../../flowlog/batch.js';
+import { SHARD_END } from '../../sources/kinesis/lease.js';
+import { compareSequence } from '../../sources/kinesis/sequence.js';
+import type { Sink } from '../sink.js';
+
+type Range = FlushResult['ranges'][number];
+
+export class ArchiveSink implements Sink {
+  readonly name = 'archive';
+  /** Flushed ranges whose manifests are kept until a checkpoint covers them. */
+  private unreleased: Range[] = [];
+  private last: FlushResult | undefined;
+  private readonly pending = new Map<string, FlowBatch[]>();
+
+  constructor(readonly writer: ArchiveWriter) {}
+
+  write(batch: FlowBatch): void {
+    if (batch.length === 0) return;
+    // The pipeline hands over one shard's records at a time, so a batch is of one shard.
+    const shard = batch.origins[0]?.shardId ?? '';
+    const list = this.pending.get(shard);
+    if (list) list.push(batch);
+    else this.pending.set(shard, [batch]);
+  }
+
+  async flush(): Promise<void> {
+    // Synchronous up to writer.flush(): the flush covers exactly what was written before the call.
+    for (const list of this.pending.values()) for (const b of list) this.writer.add(b);
+    this.pending.clear();
+    const result = await this.writer.flush();
+    this.last = result;
+    this.unreleased.push(...result.ranges);
+  }
+
+  async shardStopped(_streamName: string, shardId: string): Promise<void> {
+    this.pending.delete(shardId);
+  }
+
+  async shardStarting(streamName: string, shardId: string, checkpoint: string | null): Promise<void> {
+    this.pending.delete(shardId); // of an earlier hold of this lease: it is re-read from the checkpoint
+    await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint }]);
+  }
+
+  async checkpointed(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void> {
+    const covered: Range[] = [];
+    const byTag = new Map(checkpoints.map((c) => [kinesisTag(streamName, c.shardId), c.sequenceNumber]));
+    this.unreleased = this.unreleased.filter((r) => {
+      const cp = byTag.get(r.unit);
+      const last = r.last.kind === 'kinesis' ? r.last.sequenceNumber : undefined;
+      if (cp === undefined || last === undefined) return true;
+      if (cp !== SHARD_END && compareSequence(last, cp) > 0) return true;
+      covered.push(r);
+      return false;
+    });
+    if (covered.length > 0 && this.last) await this.writer.release({ ...this.last, ranges: covered });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,216 @@
+/**
+ * Two `flowcut run` worker processes (the built CLI) share a 4-shard stream; one is killed with
+ * SIGKILL mid-stream. The survivor must take its shards within the failover time, and every
+ * record put must come out of one worker or the other; the only duplicates allowed are records
+ * after the dead worker's last checkpoint (the un-checkpointed tail, re-read by the survivor).
+ * Needs `npm run build` first (as the other CLI tests).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readArchiveColumns } from '../../src/archive/read.js';
+import { COL_SEQUENCE, COL_SHARD, COL_SUB_INDEX } from '../../src/archive/schema.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { cloudWatchPayloads, replayPayloads, type LogEvent } from '../../src/pipeline/replay.js';
+import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
+import { compareSequence } from '../../src/sources/kinesis/sequence.js';
+import { simulateTraffic } from '../../src/sim/traffic.js';
+import { localDynamoClient, startDynalite, type LocalDynamo } from '../support/dynalite.js';
+import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
+import { createStream, until } from './helpers.js';
+
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
+const FAILOVER_MS = 1500;
+
+interface Worker {
+  readonly id: string;
+  readonly child: ChildProcess;
+  /** shard/sequence/eventIndex → the record's line fields, as printed. */
+  readonly records: Array<{ key: string; shard: string; seq: string; line: string }>;
+  stderr(): string;
+  exited: Promise<void>;
+}
+
+function startWorker(id: string, stream: string, app: string, kinesis: string, dynamo: string, extra: string[] = ['--output', 'jsonl']): Worker {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'run', '--stream', stream, '--app', app, '--worker-id', id, '--from', 'trim-horizon', '--failover-ms', String(FAILOVER_MS), '--checkpoint-interval-ms', '1000', '-v', ...extra],
+    {
+      env: {
+        ...process.env,
+        AWS_ENDPOINT_URL_KINESIS: kinesis,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_REGION: 'us-east-1',
+        FLOWCUT_IDLE_POLL_MS: '100',
+        FLOWCUT_SHARD_SYNC_INTERVAL_MS: '2000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const records: Worker['records'] = [];
+  let partial = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    const lines = (partial + b.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      const shard = String(r.kinesis_shard_id), seq = String(r.kinesis_sequence_number);
+      records.push({ key: `${shard}/${seq}/${String(r.event_index)}`, shard, seq, line: `${String(r.interface_id)} ${String(r.srcaddr)}:${String(r.srcport)} ${String(r.dstaddr)}:${String(r.dstport)} ${String(r.start)} ${String(r.bytes)}` });
+    }
+  });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-20_000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { id, child, records, stderr: () => err, exited };
+}
+
+function simEvents(): LogEvent[] {
+  return simulateTraffic({ minutes: 12, seed: 11, startSec: 1_767_600_000 })
+    .map((l) => ({ message: l.line, timestampMs: l.endSec * 1000, logStream: `${l.interfaceId}-all`, logGroup: 'vpc-flow-logs', owner: '123456789012' }))
+    .sort((a, b) => a.timestampMs - b.timestampMs);
+}
+
+/** The same text the worker's JSON gives, from the original line. */
+function lineKey(message: string): string {
+  const t = message.split(' ').map((x) => (x === '-' ? 'null' : x));
+  return `${t[2]} ${t[3]}:${t[5]} ${t[4]}:${t[6]} ${t[10]} ${t[9]}`;
+}
+
+describe('failover between worker processes', () => {
+  let kinesisLocal: KinesisLocal;
+  let dyn: LocalDynamo;
+  let kinesis: KinesisClient;
+  let dynamo: DynamoDBClient;
+  const workers: Worker[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
+    [kinesisLocal, dyn] = await Promise.all([startKinesisLocal(), startDynalite()]);
+    kinesis = localKinesisClient(kinesisLocal.endpoint);
+    dynamo = localDynamoClient(dyn.endpoint);
+  });
+  afterAll(async () => {
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    kinesis?.destroy();
+    dynamo?.destroy();
+    await Promise.all([kinesisLocal?.stop(), dyn?.stop()]);
+  });
+
+  it('survives kill -9 of a worker: shards move within the failover time, nothing is lost', async () => {
+    const stream = await createStream(kinesis, 4, 'fo');
+    const app = `app-${stream}`;
+    const table = new LeaseTable(dynamo, app);
+    const w1 = startWorker('w1', stream, app, kinesisLocal.endpoint, dyn.endpoint);
+    const w2 = startWorker('w2', stream, app, kinesisLocal.endpoint, dyn.endpoint);
+    workers.push(w1, w2);
+    const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
+    await until(async () => (await owners()).filter((o) => o === 'w1').length === 2 && (await owners()).filter((o) => o === 'w2').length === 2, 20_000, () => `2/2 balance\n${w1.stderr()}\n${w2.stderr()}`);
+
+    const all = simEvents();
+    const chunks = 6;
+    const size = Math.ceil(all.length / chunks);
+    const put = async (i: number) =>
+      replayPayloads(kinesis, cloudWatchPayloads(all.slice(i * size, (i + 1) * size)), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    for (let i = 0; i < 3; i++) {
+      await put(i);
+      await sleep(150);
+    }
+    // Mid-stream: kill w1 once it has printed records past its checkpoint (an un-checkpointed tail).
+    await until(async () => {
+      const cps = new Map((await table.listLeases()).filter((l) => l.leaseOwner === 'w1').map((l) => [l.leaseKey, l.checkpoint]));
+      return w1.records.some((r) => cps.has(r.shard) && (cps.get(r.shard) === 'TRIM_HORIZON' || compareSequence(r.seq, cps.get(r.shard)!) > 0));
+    }, 10_000, 'w1 to have an un-checkpointed tail');
+    w1.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await w1.exited;
+    const atKill = await table.listLeases();
+    const w1Checkpoints = new Map(atKill.filter((l) => l.leaseOwner === 'w1').map((l) => [l.leaseKey, l.checkpoint]));
+    expect(w1Checkpoints.size).toBe(2);
+    for (let i = 3; i < chunks; i++) await put(i);
+
+    await until(async () => (await owners()).every((o) => o === 'w2'), 10_000, () => `w2 to own all leases\n${w2.stderr()}`);
+    const tookMs = Date.now() - killedAt;
+    // Expired after FAILOVER_MS without renewal, noticed by the next scan (every failover/2).
+    expect(tookMs).toBeLessThan(FAILOVER_MS * 2 + 1000);
+
+    const union = () => new Set([...w1.records, ...w2.records].map((r) => r.key));
+    await until(() => union().size >= all.length, 30_000, () => `all ${all.length} records, have ${union().size}\n${w2.stderr()}`);
+    const byKey = new Map([...w1.records, ...w2.records].map((r) => [r.key, r.line]));
+    expect([...byKey.values()].sort()).toEqual(all.map((e) => lineKey(e.message)).sort());
+
+    // Duplicates are exactly the records w1 printed past its last checkpoint: w2 resumes there.
+    const tail = w1.records.filter((r) => {
+      const cp = w1Checkpoints.get(r.shard);
+      return cp !== undefined && (cp === 'TRIM_HORIZON' || compareSequence(r.seq, cp) > 0);
+    });
+    const seen1 = new Set(w1.records.map((r) => r.key));
+    const dups = w2.records.filter((r) => seen1.has(r.key));
+    expect(dups.map((d) => d.key).sort()).toEqual(tail.map((t) => t.key).sort());
+    expect(new Set(w2.records.map((r) => r.key)).size).toBe(w2.records.length); // none within a worker
+    process.stderr.write(`failover: leases moved ${tookMs} ms after kill -9 (failover ${FAILOVER_MS} ms); ${all.length} records, ${dups.length} re-delivered from the un-checkpointed tail\n`);
+
+    // A graceful stop exits cleanly and releases every lease.
+    w2.child.kill('SIGTERM');
+    await w2.exited;
+    expect(w2.child.exitCode).toBe(0);
+    expect((await table.listLeases()).filter((l) => l.leaseOwner !== undefined)).toEqual([]);
+  });
+
+  it('leaves every record exactly once in the Parquet archive across a kill -9', async () => {
+    const stream = await createStream(kinesis, 2, 'foa');
+    const app = `app-${stream}`;
+    const table = new LeaseTable(dynamo, app);
+    const dir = await mkdtemp(join(tmpdir(), 'flowcut-archive-'));
+    const archive = ['--output', 'none', '--archive', dir];
+    const w1 = startWorker('w1', stream, app, kinesisLocal.endpoint, dyn.endpoint, archive);
+    const w2 = startWorker('w2', stream, app, kinesisLocal.endpoint, dyn.endpoint, archive);
+    workers.push(w1, w2);
+    const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
+    await until(async () => (await owners()).sort().join() === 'w1,w2', 20_000, '1/1 balance');
+    const all = simEvents().slice(0, 1500);
+    await replayPayloads(kinesis, cloudWatchPayloads(all.slice(0, 1000)), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    // Let w1 archive and checkpoint some of it (and write more past its checkpoint), then kill it.
+    const w1Shard = async () => (await table.listLeases()).find((l) => l.leaseOwner === 'w1');
+    await until(async () => (await w1Shard())?.checkpoint !== 'TRIM_HORIZON', 10_000, () => `w1 to checkpoint\n${w1.stderr()}`);
+    await replayPayloads(kinesis, cloudWatchPayloads(all.slice(1000)), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    await sleep(300);
+    w1.child.kill('SIGKILL');
+    await w1.exited;
+    await until(async () => (await owners()).every((o) => o === 'w2'), 10_000, 'w2 to own both leases');
+    // w2 recovers w1's shard from its checkpoint, reads to the end, and checkpoints on SIGTERM.
+    await sleep(2500);
+    w2.child.kill('SIGTERM');
+    await w2.exited;
+    expect(w2.child.exitCode, w2.stderr()).toBe(0);
+
+    const seen = new Map<string, number>();
+    for (const file of await parquetFiles(dir)) {
+      const { rows, columns } = await readArchiveColumns(await readFile(file));
+      for (let r = 0; r < rows; r++) {
+        const k = `${columns[COL_SHARD]!.strings![r]}/${columns[COL_SEQUENCE]!.strings![r]}/${columns[COL_SUB_INDEX]!.numbers![r]}`;
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      }
+    }
+    const twice = [...seen].filter(([, n]) => n > 1);
+    expect(twice).toEqual([]);
+    expect(seen.size).toBe(all.length);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+async function parquetFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  }
+  return out;
+}

@@ -1,0 +1,172 @@
+/**
+ * The lease protocol against dynalite, with no stream at all: conditional writes, balance,
+ * expiry, stealing and graceful release.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LeaseCoordinator, type LeaseEvent } from '../../src/sources/kinesis/lease-coordinator.js';
+import { chooseLeasesToTake } from '../../src/sources/kinesis/lease-balance.js';
+import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
+import { TRIM_HORIZON, type Lease } from '../../src/sources/kinesis/lease.js';
+import { localDynamoClient, startDynalite, type LocalDynamo } from '../support/dynalite.js';
+
+function lease(key: string, extra: Partial<Lease> = {}): Lease {
+  return { leaseKey: key, leaseCounter: 0, checkpoint: TRIM_HORIZON, checkpointSubSequenceNumber: 0, ownerSwitchesSinceCheckpoint: 0, parentShardIds: [], childShardIds: [], ...extra };
+}
+
+describe('chooseLeasesToTake', () => {
+  const owned = (owner: string | undefined, n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => lease(`s${from + i}`, owner === undefined ? {} : { leaseOwner: owner }));
+
+  it('takes free leases up to ceil(leases / workers)', () => {
+    const leases = [...owned('b', 1), ...owned(undefined, 4, 1)];
+    const d = chooseLeasesToTake({ me: 'a', leases, expired: new Set() });
+    expect(d.target).toBe(3);
+    expect(d.toTake.map((l) => l.leaseKey)).toEqual(['s1', 's2', 's3']);
+    expect(d.stealing).toBe(false);
+  });
+
+  it('treats expired leases as free and does not count their owner as a worker', () => {
+    const leases = owned('dead', 4);
+    const d = chooseLeasesToTake({ me: 'a', leases, expired: new Set(['s0', 's1', 's2', 's3']) });
+    expect(d.target).toBe(4);
+    expect(d.toTake).toHaveLength(4);
+  });
+
+  it('steals one at a time from the busiest worker, and stops at balance', () => {
+    let leases = [...owned('b', 3), ...owned('c', 1, 3)];
+    let d = chooseLeasesToTake({ me: 'a', leases, expired: new Set() });
+    expect(d.target).toBe(2);
+    expect(d.stealing).toBe(true);
+    expect(d.toTake).toHaveLength(1);
+    expect(d.toTake[0]!.leaseOwner).toBe('b');
+    // 5 leases over 2 workers: 3/2 is balanced, nobody steals.
+    leases = [...owned('b', 3), ...owned('a', 2, 3)];
+    d = chooseLeasesToTake({ me: 'a', leases, expired: new Set() });
+    expect(d.toTake).toHaveLength(0);
+    // 4 leases all with b, a has none: steal, even though b - target is 2 one per round.
+    d = chooseLeasesToTake({ me: 'a', leases: owned('b', 4), expired: new Set() });
+    expect(d.toTake).toHaveLength(1);
+  });
+});
+
+describe('leases in dynalite', () => {
+  let dyn: LocalDynamo;
+  let client: DynamoDBClient;
+  let n = 0;
+  const newTable = async (): Promise<LeaseTable> => {
+    const t = new LeaseTable(client, `leases-${++n}`);
+    await t.ensureTable();
+    return t;
+  };
+
+  beforeAll(async () => {
+    dyn = await startDynalite();
+    client = localDynamoClient(dyn.endpoint);
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await dyn?.stop();
+  });
+
+  it('stores the KCL schema and refuses stale writes', async () => {
+    const t = await newTable();
+    await t.ensureTable(); // idempotent
+    expect(await t.createIfAbsent(lease('shardId-000000000001', { parentShardIds: ['shardId-000000000000'] }))).toBe(true);
+    expect(await t.createIfAbsent(lease('shardId-000000000001'))).toBe(false);
+    const l0 = (await t.getLease('shardId-000000000001'))!;
+    expect(l0.parentShardIds).toEqual(['shardId-000000000000']);
+
+    const a = (await t.take(l0, 'A'))!;
+    expect(a).toMatchObject({ leaseOwner: 'A', leaseCounter: 1, ownerSwitchesSinceCheckpoint: 1 });
+    // B read the lease before A took it: its take must fail.
+    expect(await t.take(l0, 'B')).toBeUndefined();
+    const a2 = (await t.renew(a, 'A'))!;
+    expect(a2.leaseCounter).toBe(2);
+    expect(await t.renew(a, 'A')).toBeUndefined(); // stale counter
+    const a3 = (await t.checkpoint(a2, 'A', '49600000000000000001'))!;
+    const stored = (await t.getLease('shardId-000000000001'))!;
+    expect(stored).toEqual(a3);
+    expect(stored).toMatchObject({ checkpoint: '49600000000000000001', leaseCounter: 3, ownerSwitchesSinceCheckpoint: 0 });
+    // B steals; A's next checkpoint is refused.
+    const b = (await t.take(stored, 'B'))!;
+    expect(b.ownerSwitchesSinceCheckpoint).toBe(1);
+    expect(await t.checkpoint(a3, 'A', '49600000000000000002')).toBeUndefined();
+    expect(await t.evict(b, 'A')).toBe(false);
+    expect(await t.evict(b, 'B')).toBe(true);
+    const freed = (await t.getLease('shardId-000000000001'))!;
+    expect(freed.leaseOwner).toBeUndefined();
+    expect(freed.leaseCounter).toBe(5);
+    await t.addChildShardIds('shardId-000000000001', ['shardId-000000000002', 'shardId-000000000003']);
+    expect((await t.getLease('shardId-000000000001'))!.childShardIds.slice().sort()).toEqual(['shardId-000000000002', 'shardId-000000000003']);
+  });
+
+  it('lets exactly one of many concurrent takers win', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('s'));
+    const l = (await t.getLease('s'))!;
+    const wins = (await Promise.all(Array.from({ length: 8 }, (_, i) => t.take(l, `w${i}`)))).filter((x) => x !== undefined);
+    expect(wins).toHaveLength(1);
+    expect((await t.getLease('s'))!.leaseOwner).toBe(wins[0]!.leaseOwner);
+  });
+
+  const FAILOVER = 600;
+  const coordinator = (table: LeaseTable, workerId: string, events: LeaseEvent[] = []) =>
+    new LeaseCoordinator({ table, workerId, failoverMs: FAILOVER, takeIntervalMs: 150, onEvent: (e) => events.push(e) });
+
+  async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+    const t0 = Date.now();
+    while (!(await cond())) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(20);
+    }
+    return Date.now() - t0;
+  }
+
+  it('balances 4 leases over 2 workers, fails over when one dies, and hands over at once on release', async () => {
+    const t = await newTable();
+    for (let i = 0; i < 4; i++) await t.createIfAbsent(lease(`shard-${i}`));
+    const ea: LeaseEvent[] = [];
+    const a = coordinator(t, 'A', ea);
+    const b = coordinator(t, 'B');
+    a.start();
+    await until(() => a.heldLeases().length === 4, 2000, 'A to take all 4 free leases');
+    b.start();
+    // B must steal to reach its share, one per round; A must notice and let go.
+    await until(() => a.heldLeases().length === 2 && b.heldLeases().length === 2, 5000, '2/2 balance');
+    expect(ea.filter((e) => e.type === 'lost')).toHaveLength(2);
+    const owners = (await t.listLeases()).map((l) => l.leaseOwner).sort();
+    expect(owners).toEqual(['A', 'A', 'B', 'B']);
+    // Stays balanced: nobody keeps stealing.
+    await sleep(FAILOVER);
+    expect([a.heldLeases().length, b.heldLeases().length]).toEqual([2, 2]);
+
+    // A "dies": stops renewing without releasing. B takes A's leases once they expire.
+    await a.stop();
+    const failoverTook = await until(() => b.heldLeases().length === 4, 5000, 'B to take the expired leases');
+    expect(failoverTook).toBeGreaterThanOrEqual(FAILOVER - 200);
+
+    // Graceful: C joins and gets 2; then B releases everything and C takes them at once.
+    const c = coordinator(t, 'C');
+    c.start();
+    await until(() => c.heldLeases().length === 2, 5000, 'C to reach 2');
+    await until(() => b.heldLeases().length === 2, 2000, 'B to drop to 2');
+    await b.releaseAll();
+    const released = await until(() => c.heldLeases().length === 4, 2000, 'C to take released leases');
+    expect(released).toBeLessThan(FAILOVER); // no expiry wait
+    await c.releaseAll();
+    expect((await t.listLeases()).every((l) => l.leaseOwner === undefined)).toBe(true);
+  });
+
+  it('serialises checkpoints with renewals so neither fails the other', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('s'));
+    const a = new LeaseCoordinator({ table: t, workerId: 'A', failoverMs: 300, renewIntervalMs: 1, takeIntervalMs: 50 });
+    a.start();
+    await until(() => a.holds('s'), 2000, 'take');
+    for (let i = 1; i <= 30; i++) expect(await a.checkpoint('s', String(1000 + i))).toBe(true);
+    await a.releaseAll();
+    expect((await t.getLease('s'))!.checkpoint).toBe('1030');
+  });
+});
