@@ -40,14 +40,17 @@ export function compileFastRow(kinds: Uint8Array): FastRow {
     lines.push('if (pos >= limit || c === stop) return -1;');
     lines.push('s = pos;');
     if (kind === KIND_STRING) {
+      // The token is compared with the column's last value while it is scanned (k counts the
+      // bytes matched so far), so a repeated value costs one pass over its bytes.
       lines.push(
+        `at = ${i * LAST_MAX};`,
+        'k = c === lastBytes[at] ? 1 : 0;',
         'pos++;',
-        'while (pos < limit && ((c = buf[pos]) > 34 || (c !== 32 && c !== 9 && c !== 13 && c !== stop))) pos++;',
+        'while (pos < limit && ((c = buf[pos]) > 34 || (c !== 32 && c !== 9 && c !== 13 && c !== stop))) { if (k === pos - s && c === lastBytes[at + k]) k++; pos++; }',
         'len = pos - s;',
+        `if (k !== len || len !== lastLen[${i}]) k = -1;`,
         `if (len === 1 && buf[s] === 45) { s${i}[row] = null; }`,
         `else {`,
-        `  at = ${i * LAST_MAX};`,
-        `  if (len === lastLen[${i}]) { for (k = 0; k < len && buf[s + k] === lastBytes[at + k]; k++); } else { k = -1; }`,
         `  if (k === len) { s${i}[row] = lastValue[${i}]; }`,
         `  else {`,
         `    str = interner.get(buf, s, pos); s${i}[row] = str;`,
