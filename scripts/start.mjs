@@ -1,36 +1,54 @@
-// npm start: the embedded default. Until the streaming pipeline lands, it generates simulated VPC
-// traffic (with attacks) in AWS's S3 and Kinesis shapes under .flowcut/demo and shows it decoded.
-import { execFileSync } from 'node:child_process';
+// npm start: the whole pipeline on its embedded default. `flowcut run` with no stream and no AWS
+// configured starts kinesis-local, keeps leases in an in-process DynamoDB emulator, replays
+// simulated VPC traffic (with a port scan, an SSH brute force and an exfiltration) into the stream
+// as CloudWatch Logs would, and archives every record as Parquet under .flowcut/archive.
+// Ctrl-C stops it cleanly and shows what the archive holds. `npm start -- --for 90` stops by itself.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/cli/main.js`;
 if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-const demo = `${root}.flowcut/demo`;
-rmSync(demo, { recursive: true, force: true });
+const archive = `${root}.flowcut/archive`;
+rmSync(archive, { recursive: true, force: true });
+const forIndex = process.argv.indexOf('--for');
+const seconds = forIndex > 0 ? Number(process.argv[forIndex + 1]) : undefined;
 
-const flowcut = (...args) => execFileSync(process.execPath, [cli, ...args], { cwd: root, stdio: 'inherit' });
-const say = (text) => process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
+const say = (text) => process.stdout.write(`\x1b[1m${text}\x1b[0m\n`);
+say(`flowcut: the streaming pipeline on the embedded default; archive in ${archive}`);
+say(seconds ? `(stopping by itself after ${seconds} s)` : '(Ctrl-C stops it and shows what was archived)');
 
-say('Simulating 2 hours of a small VPC (web, app, db, bastion) with a port scan, SSH brute force and an exfiltration');
-flowcut('simulate', '--minutes', '120', '--as', 's3', '--out', `${demo}/s3`, '--labels', `${demo}/labels.csv`);
-flowcut('simulate', '--minutes', '120', '--as', 'get-records', '--out', `${demo}/kinesis/get-records.json`);
+const run = spawn(process.execPath, [cli, 'run', '--archive', archive, '--checkpoint-interval-ms', '15000'], { cwd: root, stdio: 'inherit' });
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  run.kill('SIGINT');
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+if (seconds) setTimeout(stop, seconds * 1000).unref();
 
-say('Rejected traffic in the S3 objects (first 15)');
-flowcut('cat', `${demo}/s3`, '--where', 'action=REJECT', '--output', 'table', '--limit', '15');
-
-say('The Kinesis records (CloudWatch Logs subscription payloads): SSH connections to the bastion');
-flowcut('cat', `${demo}/kinesis/get-records.json`, '--where', 'dstport=22', '--where', 'srcaddr!=198.51.100.7', '--output', 'count');
-
-say('Flows over 1 GB');
-flowcut('cat', `${demo}/s3`, '--where', 'bytes>1000000000', '--output', 'table');
-
-process.stdout.write(`
+run.on('exit', (code) => {
+  if (code !== 0 && code !== 130) process.exit(code ?? 1);
+  const flowcut = (...args) => {
+    try {
+      execFileSync(process.execPath, [cli, ...args], { cwd: root, stdio: 'inherit' });
+    } catch {
+      /* the command printed its own error */
+    }
+  };
+  say('\nTop talkers in the archive:');
+  flowcut('query', 'top-talkers', '--archive', archive, '--output', 'table', '-n', '5', '-q');
+  say('\nRejected traffic by port:');
+  flowcut('query', 'rejected-ports', '--archive', archive, '--output', 'table', '-n', '5', '-q');
+  process.stdout.write(`
 Where to look:
-  ${demo}/s3/AWSLogs/...          the S3 text object, in AWS's key layout
-  ${demo}/kinesis/get-records.json  what \`aws kinesis get-records\` prints for the same traffic
-  ${demo}/labels.csv               ground truth per record
-Try:  npx flowcut cat ${demo}/s3 --where dstport=22 --output table
-      npx flowcut cat --help
+  ${archive}   Parquet, partitioned as AWS does (aws-account-id=/aws-service=/aws-region=/year=/month=/day=/hour=)
+Try:
+  npx flowcut query "SELECT action, count(*) FROM flows GROUP BY ALL" --archive .flowcut/archive
+  npx flowcut simulate --minutes 30 --as s3 --out .flowcut/demo && npx flowcut cat .flowcut/demo --where action=REJECT
+  npx flowcut --help
 `);
+});

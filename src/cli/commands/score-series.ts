@@ -55,6 +55,11 @@ interface ScoreSeriesFlags {
   rawScale: number;
   zFactor: number;
   cooldown: number;
+  eventWindow: number;
+  eventPower: number;
+  minEvents: number;
+  eventHistory: number;
+  rangeWeight: number;
 }
 
 const d = DEFAULT_SERIES_OPTIONS;
@@ -95,6 +100,16 @@ export function registerScoreSeries(program: Command): void {
     .option('--raw-scale <x>', 'divisor of the scaled mapping', nonNegative, d.rawScale)
     .option('--z-factor <z>', 'thresholded forest: deviations above the mean score for a grade', nonNegative, d.zFactor)
     .option('--cooldown <rows>', 'report a row only if it beats every score of this many previous rows (0 = off)', integer(0), d.cooldown)
+    .option(
+      '--event-window <rows>',
+      'quantile mapping: a row beating every score of this many previous rows is an event, and scores are divided by a power of the median past event (0 = off)',
+      integer(0),
+      d.eventWindow,
+    )
+    .option('--event-power <p>', 'power of the median past event the scores are divided by', nonNegative, d.eventPower)
+    .option('--min-events <n>', 'past events seen before anything is reported', integer(1), d.minEvents)
+    .option('--event-history <n>', 'past events the median is taken over', integer(1), d.eventHistory)
+    .option('--range-weight <w>', 'quantile mapping: multiply by 1 + w × how far the value lies beyond every earlier value, in earlier ranges (0 = off)', nonNegative, d.rangeWeight)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
       await scoreSeriesCommand(file, flags.out, options);
@@ -122,6 +137,11 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     minHistory: pick('minHistory', f.minHistory, base.minHistory),
     zFactor: pick('zFactor', f.zFactor, base.zFactor),
     cooldown: pick('cooldown', f.cooldown, base.cooldown),
+    eventWindow: pick('eventWindow', f.eventWindow, base.eventWindow),
+    eventPower: pick('eventPower', f.eventPower, base.eventPower),
+    minEvents: pick('minEvents', f.minEvents, base.minEvents),
+    eventHistory: pick('eventHistory', f.eventHistory, base.eventHistory),
+    rangeWeight: pick('rangeWeight', f.rangeWeight, base.rangeWeight),
   };
   try {
     validateOptions(options);

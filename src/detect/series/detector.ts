@@ -46,15 +46,38 @@ export interface SeriesDetectorOptions {
    * one alarm per event instead of one per row, whatever threshold is later put on the scores.
    */
   readonly cooldown: number;
+  /**
+   * Event yardstick (0 = off): a row whose ratio (raw / quantile, the larger over the forests)
+   * beats every ratio of the previous `eventWindow` rows is an "event"; the ratio is then divided by
+   * `median(past event ratios) ^ eventPower` before squashing. Rows are normalised against the
+   * series' own row scores by the quantile; this normalises against the series' own past *events*,
+   * so a series full of spikes (tweet volumes) must do more to stand out than a quiet one.
+   * Only with the `quantile` mapping (ignored by the others).
+   */
+  readonly eventWindow: number;
+  readonly eventPower: number;
+  /** Past events needed before anything is reported (and past events kept). */
+  readonly minEvents: number;
+  readonly eventHistory: number;
+  /**
+   * Weight of the range excess (0 = off): the score is multiplied by `1 + rangeWeight × e`, e being
+   * how far the value lies beyond every value seen so far, in units of the range seen so far (the
+   * largest over the columns). A forest's score saturates once a point is outside its sample; this
+   * keeps "much further out" ranked above "just out". Only with the `quantile` mapping.
+   */
+  readonly rangeWeight: number;
 }
 
 /**
  * The configuration evaluated on NAB (one for every series). Why these values: a larger sample
  * (512) makes a rare value less often "seen before" by chance; shingles 1 and 4 cover values and
  * short shapes (longer shingles added nothing); the quantile over all of a series' past scores
- * (20000 rows covers every NAB file) is the most stable yardstick; a cool-down of 500 rows is
- * about the length of one NAB window on the longer files. Figures and their spread over seeds are
- * in src/eval/nab/README.md.
+ * (20000 rows covers every NAB file) is the most stable yardstick for rows, the median of past
+ * events (20-row local records) the yardstick for events, under a square root so it corrects
+ * the spread between series without flattening it; the range excess breaks the forests'
+ * saturation on values far outside everything seen; a cool-down of 500 rows is about the length
+ * of one NAB window on the longer files. Figures and their spread over seeds are in
+ * src/eval/nab/README.md.
  */
 export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   numberOfTrees: 50,
@@ -72,6 +95,11 @@ export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   minHistory: 100,
   zFactor: 3,
   cooldown: 500,
+  eventWindow: 20,
+  eventPower: 0.5,
+  minEvents: 5,
+  eventHistory: 5000,
+  rangeWeight: 10,
 };
 
 /** Kinesis Data Analytics' RANDOM_CUT_FOREST as NAB ran it (the published 52.00 baseline). */
@@ -91,6 +119,11 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   minHistory: 0,
   zFactor: 3,
   cooldown: 0,
+  eventWindow: 0,
+  eventPower: 0.5,
+  minEvents: 5,
+  eventHistory: 5000,
+  rangeWeight: 0,
 };
 
 export interface ColumnRange {
@@ -125,6 +158,11 @@ export function validateOptions(o: SeriesDetectorOptions): void {
   int('minHistory', o.minHistory, 0);
   if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
   int('cooldown', o.cooldown, 0);
+  int('eventWindow', o.eventWindow, 0);
+  if (!(o.eventPower >= 0)) throw new RangeError(`eventPower must be >= 0, got ${o.eventPower}`);
+  int('minEvents', o.minEvents, 1);
+  int('eventHistory', o.eventHistory, 1);
+  if (!(o.rangeWeight >= 0)) throw new RangeError(`rangeWeight must be >= 0, got ${o.rangeWeight}`);
 }
 
 /** Scores one row at a time; every forest scores a row before learning it (no look-ahead). */
@@ -137,6 +175,10 @@ export class SeriesDetector {
   private readonly previous: Float64Array;
   private hasPrevious = false;
   private readonly coolDown: CoolDown;
+  private readonly events: EventYardstick | undefined;
+  private readonly seenMin: Float64Array;
+  private readonly seenMax: Float64Array;
+  private rows = 0;
 
   constructor(columns: number, options: SeriesDetectorOptions, ranges?: readonly ColumnRange[]) {
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
@@ -151,21 +193,45 @@ export class SeriesDetector {
     // Each forest gets its own seed so the ensemble is not the same randomness seen twice.
     this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, options.seed + 7919 * k));
     this.coolDown = new CoolDown(options.cooldown);
+    this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
+    this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
+    this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
   }
 
   /** `time` is epoch milliseconds, or NaN when unknown (time of day then contributes nothing). */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
     const p = this.featurise(values, time);
     let mapped = 0;
+    let ratio = 0;
     let raw = 0;
     let grade = 0;
     for (const m of this.members) {
       const r = m.process(p);
       if (r.anomalyScore > mapped) mapped = r.anomalyScore;
+      if (r.ratio > ratio) ratio = r.ratio;
       if (r.rawScore > raw) raw = r.rawScore;
       if (r.grade > grade) grade = r.grade;
     }
+    const excess = this.rangeExcess(values);
+    if (this.events !== undefined) mapped = squash(this.events.apply(ratio) * (1 + this.options.rangeWeight * excess));
+    else if (this.options.rangeWeight > 0 && this.options.mapping === 'quantile') mapped = squash(ratio * (1 + this.options.rangeWeight * excess));
     return { anomalyScore: this.coolDown.apply(mapped), rawScore: raw, grade };
+  }
+
+  /** How far beyond every earlier value (in units of the earlier range) the row lies; then learns it. */
+  private rangeExcess(values: ArrayLike<number>): number {
+    let excess = 0;
+    for (let i = 0; i < this.columns; i++) {
+      const v = values[i] as number;
+      const lo = this.seenMin[i] as number;
+      const hi = this.seenMax[i] as number;
+      const range = hi - lo;
+      if (this.rows > 0 && range > 0) excess = Math.max(excess, (v - hi) / range, (lo - v) / range);
+      if (v < lo) this.seenMin[i] = v;
+      if (v > hi) this.seenMax[i] = v;
+    }
+    this.rows++;
+    return excess;
   }
 
   private featurise(values: ArrayLike<number>, time: number): Float64Array {
@@ -220,12 +286,13 @@ class EnsembleMember {
     this.minHistory = o.minHistory;
   }
 
-  process(p: Float64Array): RowScore {
+  process(p: Float64Array): RowScore & { ratio: number } {
     const ready = this.forest.forest.isReady;
     const d = this.forest.process(p);
     const raw = d.score;
-    if (!ready) return { anomalyScore: 0, rawScore: raw, grade: 0 };
+    if (!ready) return { anomalyScore: 0, rawScore: raw, grade: 0, ratio: 0 };
     let mapped: number;
+    let ratio = 0;
     switch (this.mapping) {
       case 'scaled':
         mapped = Math.min(1, Math.max(0, raw / this.rawScale));
@@ -237,13 +304,40 @@ class EnsembleMember {
         const q = this.quantile.size >= Math.max(1, this.minHistory) ? this.quantile.value() : Number.NaN;
         // x/(1+x) keeps the order of every ratio (no ties at 1, unlike clipping), which NAB's
         // threshold sweep depends on.
-        mapped = Number.isNaN(q) ? 0 : squash(raw / Math.max(q, 1e-9));
+        ratio = Number.isNaN(q) ? 0 : raw / Math.max(q, 1e-9);
+        mapped = squash(ratio);
         // Learn after judging, so a row never vouches for itself.
         this.quantile.add(raw);
         break;
       }
     }
-    return { anomalyScore: mapped, rawScore: raw, grade: d.grade };
+    return { anomalyScore: mapped, rawScore: raw, grade: d.grade, ratio };
+  }
+}
+
+/**
+ * Divides a row's ratio by a power of the median ratio of the series' past events (rows that beat
+ * every ratio of the previous `eventWindow` rows). Reports 0 until `minEvents` events were seen.
+ */
+export class EventYardstick {
+  private readonly bar: CoolDown;
+  private readonly past: RunningQuantile;
+  private readonly power: number;
+  private readonly minEvents: number;
+
+  constructor(o: Pick<SeriesDetectorOptions, 'eventWindow' | 'eventPower' | 'minEvents' | 'eventHistory'>) {
+    this.bar = new CoolDown(o.eventWindow);
+    this.past = new RunningQuantile(o.eventHistory, 0.5);
+    this.power = o.eventPower;
+    this.minEvents = o.minEvents;
+  }
+
+  apply(ratio: number): number {
+    const out = this.past.size >= this.minEvents ? ratio / Math.max(this.past.value(), 1e-9) ** this.power : 0;
+    // Judged against earlier events only, then (if it is one) remembered.
+    const event = this.bar.apply(ratio);
+    if (event > 0) this.past.add(event);
+    return out;
   }
 }
 

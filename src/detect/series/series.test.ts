@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KinesisRandomCutForest } from '../../rcf/index.js';
 import { parseSeriesCsv, SeriesFormatError, splitCsvLine } from './csv.js';
-import { CoolDown, DEFAULT_SERIES_OPTIONS, KINESIS_OPTIONS, RunningQuantile, SeriesDetector } from './detector.js';
+import { CoolDown, DEFAULT_SERIES_OPTIONS, EventYardstick, KINESIS_OPTIONS, RunningQuantile, SeriesDetector } from './detector.js';
 import { formatScoredSeries, parseTime, scoreSeriesText } from './run.js';
 
 const fast = { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, minHistory: 20, history: 500, cooldown: 20 };
@@ -109,5 +109,25 @@ describe('helpers', () => {
   it('cool-down passes a score only if it beats the recent ones', () => {
     const c = new CoolDown(3);
     expect([0.5, 0.4, 0.6, 0.6, 0.1, 0.1, 0.1, 0.2].map((s) => c.apply(s))).toEqual([0.5, 0, 0.6, 0, 0, 0, 0, 0.2]);
+  });
+
+  it('event yardstick: divides by a power of the median past event, after minEvents events', () => {
+    const e = new EventYardstick({ eventWindow: 2, eventPower: 0.5, minEvents: 2, eventHistory: 10 });
+    // events (beat the previous 2 ratios): 4 (row 0), 9 (row 3); row 4 is judged against median {4, 9} = 9
+    const out = [4, 1, 1, 9, 9, 1].map((r) => e.apply(r));
+    expect(out.slice(0, 4)).toEqual([0, 0, 0, 0]);
+    expect(out[4]).toBeCloseTo(9 / 3, 12);
+    expect(out[5]).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('range excess lifts a value far beyond everything seen above one just beyond it', () => {
+    const opts = { ...fast, shingleSizes: [1], cooldown: 0 };
+    const run = (spike: number) => {
+      const d = new SeriesDetector(1, opts, [{ min: 0, max: 1000 }]);
+      let last = 0;
+      for (let i = 0; i < 400; i++) last = d.process([i === 399 ? spike : 10 + Math.sin(i / 6)]).anomalyScore;
+      return last;
+    };
+    expect(run(900)).toBeGreaterThan(run(30));
   });
 });

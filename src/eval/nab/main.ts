@@ -117,8 +117,18 @@ async function main(argv: string[]): Promise<void> {
       Math.max(1, Math.min(availableParallelism(), 4)),
     )
     .option('--detail', 'per-file scores (standard profile)', false)
+    .option(
+      '--seed <n>',
+      'seed of every candidate (default: each configuration\'s own)',
+      (t: string) => {
+        const v = Number(t);
+        if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError('expected an integer >= 0');
+        return v;
+      },
+    )
     .parse(argv);
-  const o = program.opts<{ root: string; out: string; jobs: number; detail: boolean }>();
+  const o = program.opts<{ root: string; out: string; jobs: number; detail: boolean; seed?: number }>();
+  const candidates = o.seed === undefined ? CANDIDATES : CANDIDATES.map((c) => ({ ...c, options: { ...c.options, seed: o.seed as number } }));
 
   const started = performance.now();
   const corpus = loadCorpus(o.root);
@@ -128,8 +138,8 @@ async function main(argv: string[]): Promise<void> {
     `NAB corpus ${o.root}: ${corpus.files.length} files, ${corpus.windowCount} windows; results in ${o.out}; ${o.jobs} job(s)\n`,
   );
 
-  const scores = await runCandidates(corpus, CANDIDATES, o.out, o.jobs);
-  const evaluated = CANDIDATES.map((c, i) => ({ c, r: evaluateScores(corpus, scores[i] as Float64Array[], swept) }));
+  const scores = await runCandidates(corpus, candidates, o.out, o.jobs);
+  const evaluated = candidates.map((c, i) => ({ c, r: evaluateScores(corpus, scores[i] as Float64Array[], swept) }));
 
   const lines: string[] = [];
   lines.push(`| ${'detector'.padEnd(50)} | standard | low FP   | low FN   |`);
