@@ -110,7 +110,21 @@ export class LineParser {
   parseLines(buf: Buffer, start: number, end: number, origin: Origin, firstLineNo: number): number {
     let pos = start;
     let lineNo = firstLineNo;
+    const interner = this.interner;
     while (pos < end) {
+      // Rows that start like data (not blank, not a possible header) try the fast path first.
+      const c = buf[pos]!;
+      if (c > SPACE && (c < 0x61 || c > 0x7a)) {
+        const batch = this.batch;
+        const row = batch.length;
+        const e = this.fastRow(buf, pos, end, LF, row, batch.numbers, batch.strings, interner, this.lastLen, this.lastBytes, this.lastValue);
+        if (e >= 0) {
+          this.commitRow(row, origin, lineNo, NaN);
+          lineNo++;
+          pos = e + 1;
+          continue;
+        }
+      }
       const lineEnd = this.parseRow(buf, pos, end, true, origin, lineNo, NaN);
       if (lineEnd < 0) break;
       lineNo++;

@@ -72,6 +72,6 @@ export function controlMessagePayload(): Buffer {
 function defaultTimestamp(line: string): number {
   const tokens = line.split(' ');
   const end = Number(tokens[11]);
-  return Number.isFinite(end) && end > 0 ? end * 1000 : Date.now();
+  return Number.isSafeInteger(end) && end > 0 ? end * 1000 : Date.now();
 }
 
