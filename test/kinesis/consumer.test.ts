@@ -54,12 +54,16 @@ function events(minutes: number, seed: number): LogEvent[] {
     .sort((a, b) => a.timestampMs - b.timestampMs);
 }
 
+const FAILOVER_MS = 3000;
+
 const settings = (stream: string, app: string, workerId: string): ServiceSettings => ({
   stream,
   app,
   workerId,
   from: 'trim-horizon',
-  failoverMs: 1000,
+  // Generous for a test: a loaded CI machine can stall a worker's event loop for a second, and a
+  // lease that expires for that reason is (correctly) re-read by the other worker: duplicates.
+  failoverMs: FAILOVER_MS,
   checkpointIntervalMs: 200,
   shardSyncIntervalMs: 500,
   idlePollMs: 50,
@@ -135,8 +139,9 @@ describe('leased consumer', () => {
     expect(open).toBe(5);
     const t0 = Date.now();
     await a.stop();
-    await until(() => b.coordinator.heldLeases().length === open, 5000, 'B to take all open leases');
-    expect(Date.now() - t0).toBeLessThan(1000 + 500);
+    await until(() => b.coordinator.heldLeases().length === open, 2 * FAILOVER_MS, 'B to take all open leases');
+    // Sooner than any lease of A could have expired: B took released leases, not expired ones.
+    expect(Date.now() - t0).toBeLessThan(FAILOVER_MS);
     const after = await new LeaseTable(dynamo, app).listLeases();
     expect(after.filter((l) => l.leaseOwner === 'A')).toEqual([]);
     // A checkpointed what it had read before releasing: B re-delivers nothing.

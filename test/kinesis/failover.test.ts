@@ -26,7 +26,8 @@ import { createStream, until } from './helpers.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
-const FAILOVER_MS = 1500;
+// Generous enough that a stalled event loop on a loaded CI machine does not expire a live lease.
+const FAILOVER_MS = 3000;
 
 interface Worker {
   readonly id: string;
