@@ -7,6 +7,7 @@
  */
 import {
   type AttributeValue,
+  type CreateTableCommandInput,
   ConditionalCheckFailedException,
   CreateTableCommand,
   DeleteItemCommand,
@@ -19,6 +20,32 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { Lease } from './lease.js';
+
+/**
+ * KCL's lease table: `leaseKey` hash key, on-demand billing, and the LeaseOwnerToLeaseKeyIndex
+ * KCL 3 queries. The one definition the consumer and `flowcut setup` both create.
+ */
+export function leaseTableSchema(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [
+      { AttributeName: 'leaseKey', AttributeType: 'S' },
+      { AttributeName: 'leaseOwner', AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+    BillingMode: 'PAY_PER_REQUEST',
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: 'LeaseOwnerToLeaseKeyIndex',
+        KeySchema: [
+          { AttributeName: 'leaseOwner', KeyType: 'HASH' },
+          { AttributeName: 'leaseKey', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ],
+  };
+}
 
 type Item = Record<string, AttributeValue>;
 
@@ -79,25 +106,7 @@ export class LeaseTable {
   async ensureTable(signal?: AbortSignal): Promise<void> {
     try {
       await this.client.send(
-        new CreateTableCommand({
-          TableName: this.tableName,
-          AttributeDefinitions: [
-            { AttributeName: 'leaseKey', AttributeType: 'S' },
-            { AttributeName: 'leaseOwner', AttributeType: 'S' },
-          ],
-          KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
-          BillingMode: 'PAY_PER_REQUEST',
-          GlobalSecondaryIndexes: [
-            {
-              IndexName: 'LeaseOwnerToLeaseKeyIndex',
-              KeySchema: [
-                { AttributeName: 'leaseOwner', KeyType: 'HASH' },
-                { AttributeName: 'leaseKey', KeyType: 'RANGE' },
-              ],
-              Projection: { ProjectionType: 'KEYS_ONLY' },
-            },
-          ],
-        }),
+        new CreateTableCommand(leaseTableSchema(this.tableName)),
       );
     } catch (err) {
       if (!(err instanceof ResourceInUseException || (err instanceof Error && err.name === 'ResourceInUseException'))) throw err;

@@ -5,29 +5,11 @@
  */
 import { CreateTableCommand, DescribeTableCommand, ListTagsOfResourceCommand, TagResourceCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { isAwsError, waitUntil, type Finding, type SetupContext, type Step } from '../engine.js';
+import { leaseTableSchema } from '../../../sources/kinesis/lease-table.js';
 import { awsCli, isManaged, tagList, tagsToMap } from '../shell.js';
 
 export function leaseTableDefinition(name: string, stream: string): CreateTableCommandInput {
-  return {
-    TableName: name,
-    AttributeDefinitions: [
-      { AttributeName: 'leaseKey', AttributeType: 'S' },
-      { AttributeName: 'leaseOwner', AttributeType: 'S' },
-    ],
-    KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: 'LeaseOwnerToLeaseKeyIndex',
-        KeySchema: [
-          { AttributeName: 'leaseOwner', KeyType: 'HASH' },
-          { AttributeName: 'leaseKey', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      },
-    ],
-    Tags: tagList(stream),
-  };
+  return { ...leaseTableSchema(name), Tags: tagList(stream) };
 }
 
 export async function describeTable(ctx: SetupContext, name: string) {
