@@ -151,7 +151,7 @@ export class SubscriptionPayloadDecoder {
         const plain = back < 0 || back >= end;
         // Known data, no escapes: parse each message in place as it is found (one pass). Else
         // collect the messages first and parse them once the payload is known to be data.
-        p = plain && head.messageType === 'DATA_MESSAGE' ? this.streamEvents(buf, p, end, origin) : this.scanEvents(buf, p, end, plain);
+        p = this.walkEvents(buf, p, end, plain, plain && head.messageType === 'DATA_MESSAGE' ? origin : undefined);
         sawEvents = true;
       } else if (keyIs(buf, ks, ke, KEY_MESSAGE_TYPE)) {
         [head.messageType, p] = readString(buf, p, end);
@@ -177,31 +177,28 @@ export class SubscriptionPayloadDecoder {
   }
 
   /**
-   * Collects the events of `logEvents`, relying on the exact layout CloudWatch Logs writes:
+   * Walks the events of `logEvents`, relying on the exact layout CloudWatch Logs writes:
    * `{"id":"…","timestamp":N,"message":"…"}` optionally followed by `,"extractedFields":{…}` before
-   * the closing brace. The extracted fields are jumped over with one native search for the next
-   * event's start (`}},{"id":"` cannot occur inside a JSON string, where quotes are escaped).
-   * Any other layout throws ScanError and the payload takes the JSON.parse path.
-   * Returns the index just past the array.
+   * the closing brace (the extracted fields are jumped over, see skipExtracted). Any other layout
+   * throws ScanError and the payload takes the JSON.parse path. Returns the index past the array.
+   *
+   * With `streamInto`, the payload is known to be data and has no escapes (so no quote is inside a
+   * message): each message is parsed where it stands, the parser finding its closing quote, and
+   * `streamed` counts the events parsed so that the JSON.parse path can skip them after a surprise.
+   * Without it, the messages' ranges are collected to be parsed once the payload is known.
    */
-  private scanEvents(buf: Buffer, p: number, end: number, plain: boolean): number {
+  private walkEvents(buf: Buffer, p: number, end: number, plain: boolean, streamInto?: Origin): number {
     if (buf[p] !== 0x5b) throw new ScanError();
     p++;
     if (buf[p] === 0x5d) return p + 1;
-    for (;;) {
+    for (let n = 1; ; n++) {
       if (!matchAt(buf, p, EV_ID)) throw new ScanError();
       p += EV_ID.length;
       if (plain && buf[p + CWL_ID_LENGTH] === Q) {
         // CloudWatch event ids are 56 digits: check the quote where it should be, not search for it.
         p += CWL_ID_LENGTH;
-      } else if (plain) {
-        p = buf.indexOf(Q, p);
-        if (p < 0 || p >= end) throw new ScanError();
       } else {
-        while (buf[p] !== Q) {
-          if (p >= end || buf[p] === BS) throw new ScanError();
-          p++;
-        }
+        p = stringEnd(buf, p - 1, end);
       }
       if (!matchAt(buf, p, EV_TS)) throw new ScanError();
       p += EV_TS.length;
@@ -210,71 +207,17 @@ export class SubscriptionPayloadDecoder {
       for (let d = buf[p]! - 0x30; d >= 0 && d <= 9; d = buf[++p]! - 0x30) t = t * 10 + d;
       if (p === ts || !matchAt(buf, p, EV_MSG)) throw new ScanError();
       p += EV_MSG.length;
-      const ms = p;
-      let esc = false;
-      if (plain) {
-        p = buf.indexOf(Q, p);
-        if (p < 0 || p >= end) throw new ScanError();
+      if (streamInto !== undefined) {
+        p = this.parser.parseQuoted(buf, p, end, streamInto, n, t);
+        if (p < 0) throw new ScanError();
+        this.streamed = n;
       } else {
-        for (;;) {
-          const c = buf[p];
-          if (c === Q) break;
-          if (c === BS) {
-            esc = true;
-            p++;
-          }
-          if (++p >= end) throw new ScanError();
-        }
+        const ms = p;
+        p = plain ? buf.indexOf(Q, p) : stringEnd(buf, p - 1, end);
+        if (p < 0 || p >= end) throw new ScanError();
+        this.events.push(ms, p, !plain && buf.subarray(ms, p).includes(BS), t);
       }
-      this.events.push(ms, p, esc, t);
       p++;
-      if (buf[p] === 0x7d) {
-        p++;
-      } else if (matchAt(buf, p, EV_EXTRACTED)) {
-        p = skipExtracted(buf, p + EV_EXTRACTED.length, end);
-      } else {
-        throw new ScanError();
-      }
-      if (buf[p] === 0x2c) {
-        p++;
-        continue;
-      }
-      if (buf[p] === 0x5d) return p + 1;
-      throw new ScanError();
-    }
-  }
-
-  /**
-   * The single pass: the same layout as scanEvents, but each message is parsed where it stands,
-   * the parser finding its closing quote. Only for payloads without escapes (no quote can be
-   * inside a message) that are known to be data. On a layout surprise it throws ScanError with
-   * `streamed` telling how many events were already parsed, so the JSON.parse path skips them.
-   */
-  private streamEvents(buf: Buffer, p: number, end: number, origin: Origin): number {
-    if (buf[p] !== 0x5b) throw new ScanError();
-    p++;
-    if (buf[p] === 0x5d) return p + 1;
-    const parser = this.parser;
-    for (let n = 1; ; n++) {
-      if (!matchAt(buf, p, EV_ID)) throw new ScanError();
-      p += EV_ID.length;
-      if (buf[p + CWL_ID_LENGTH] === Q) {
-        p += CWL_ID_LENGTH;
-      } else {
-        p = buf.indexOf(Q, p);
-        if (p < 0 || p >= end) throw new ScanError();
-      }
-      if (!matchAt(buf, p, EV_TS)) throw new ScanError();
-      p += EV_TS.length;
-      let t = 0;
-      const ts = p;
-      for (let d = buf[p]! - 0x30; d >= 0 && d <= 9; d = buf[++p]! - 0x30) t = t * 10 + d;
-      if (p === ts || !matchAt(buf, p, EV_MSG)) throw new ScanError();
-      p += EV_MSG.length;
-      const me = parser.parseQuoted(buf, p, end, origin, n, t);
-      if (me < 0) throw new ScanError();
-      this.streamed = n;
-      p = me + 1;
       if (buf[p] === 0x7d) {
         p++;
       } else if (matchAt(buf, p, EV_EXTRACTED)) {
