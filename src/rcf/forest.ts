@@ -146,9 +146,10 @@ export class RandomCutForest {
     if (!this.isReady) return 0;
     const trees = this.trees;
     const ws = this.ws;
-    let sum = 0;
-    for (let i = 0; i < trees.length; i++) sum += scoreTree(trees[i]!, q, ws);
-    return sum / trees.length;
+    const sum = ws.scoreSum;
+    sum[0] = 0;
+    for (let i = 0; i < trees.length; i++) scoreTree(trees[i]!, q, ws);
+    return sum[0]! / trees.length;
   }
 
   /**
@@ -175,32 +176,62 @@ export class RandomCutForest {
     if (this.shingleFill < this.config.shingleSize) this.shingleFill++;
     if (this.shingleFill < this.config.shingleSize) return;
     const seq = this.entriesSeenCount++;
-    const store = this.store;
-    const ws = this.ws;
-    const idx = store.add(q);
-    const trees = this.trees;
-    for (let i = 0; i < trees.length; i++) {
-      const sampler = this.samplers[i]!;
-      const rng = this.rngs[i]!;
-      const decision = sampler.offer(seq, rng);
-      if (decision === REJECTED) continue;
-      const tree = trees[i]!;
-      if (decision !== ACCEPTED_NO_EVICTION) {
-        tree.delete(decision, ws);
-        store.release(decision);
-      }
-      const used = tree.insert(idx, rng, ws);
-      sampler.accept(used);
-      store.addRef(used);
-    }
-    store.discardIfUnused(idx);
+    const idx = this.store.add(q);
+    for (let i = 0; i < this.trees.length; i++) this.updateTree(i, seq, idx);
+    this.store.discardIfUnused(idx);
   }
 
-  /** Scores `point` under the current model, then updates with it (the streaming pattern). */
+  /** Offers the stored point `idx` (sequence number `seq`) to tree `i`'s sampler and applies the decision. */
+  private updateTree(i: number, seq: number, idx: number): void {
+    const sampler = this.samplers[i]!;
+    const rng = this.rngs[i]!;
+    const decision = sampler.offer(seq, rng);
+    if (decision === REJECTED) return;
+    const tree = this.trees[i]!;
+    const store = this.store;
+    if (decision !== ACCEPTED_NO_EVICTION) {
+      tree.delete(decision, this.ws);
+      store.release(decision);
+    }
+    const used = tree.insert(idx, rng, this.ws);
+    sampler.accept(used);
+    store.addRef(used);
+  }
+
+  /**
+   * Scores `point` under the current model, then updates with it (the streaming pattern).
+   *
+   * Same result as `score(point)` followed by `update(point)`, computed tree by
+   * tree: each tree is updated right after it is scored, while its nodes and
+   * boxes along the query's path are still in cache (the insert follows that
+   * path). This is exact: a tree's score depends only on that tree, each tree
+   * draws only from its own random stream, the trees are updated in the same
+   * order, and the point store's only write (adding the query) happens before
+   * any tree is touched, into a slot no tree references.
+   */
   scoreThenUpdate(point: ArrayLike<number>): number {
-    const s = this.score(point);
-    this.update(point);
-    return s;
+    // During warm-up the score is 0 and nothing can be fused.
+    if (!this.isReady) {
+      this.update(point);
+      return 0;
+    }
+    const q = this.buildQuery(point);
+    this.shingle.set(q);
+    this.pointsSeenCount++;
+    if (this.shingleFill < this.config.shingleSize) this.shingleFill++;
+    // isReady means the shingle is full once this input is appended, so the point goes to the trees.
+    const seq = this.entriesSeenCount++;
+    const idx = this.store.add(q);
+    const trees = this.trees;
+    const ws = this.ws;
+    const sum = ws.scoreSum;
+    sum[0] = 0;
+    for (let i = 0; i < trees.length; i++) {
+      scoreTree(trees[i]!, q, ws);
+      this.updateTree(i, seq, idx);
+    }
+    this.store.discardIfUnused(idx);
+    return sum[0]! / trees.length;
   }
 
   /**
@@ -246,8 +277,7 @@ export class RandomCutForest {
   /** Bytes held in typed arrays by this forest (the model's real footprint, excluding JS object headers). */
   byteLength(): number {
     let total = this.store.byteLength() + this.shingle.byteLength + this.query.byteLength + this.missing.byteLength;
-    total += this.ws.path.byteLength + this.ws.box.byteLength + this.ws.running.byteLength;
-    total += this.ws.attrHigh.byteLength + this.ws.attrLow.byteLength;
+    total += this.ws.byteLength();
     for (let i = 0; i < this.trees.length; i++) {
       total += this.trees[i]!.byteLength() + this.samplers[i]!.byteLength() + this.rngs[i]!.state.byteLength;
     }
@@ -260,8 +290,10 @@ export class RandomCutForest {
     if (point.length !== D) throw new RangeError(`expected a point of ${D} dimensions, got ${point.length}`);
     const q = this.query;
     const total = q.length;
-    // Shift the shingle left by one input and append the new one.
-    q.set(this.shingle.subarray(D));
+    // Shift the shingle left by one input and append the new one (a plain
+    // loop: a subarray view per call would allocate on every score/update).
+    const shingle = this.shingle;
+    for (let i = D; i < total; i++) q[i - D] = shingle[i]!;
     for (let i = 0; i < D; i++) {
       const v = point[i]!;
       if (!Number.isFinite(v)) throw new RangeError(`point[${i}] is not a finite number: ${v}`);

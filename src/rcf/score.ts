@@ -56,15 +56,22 @@ function leafOutside(tree: Tree, leaf: number, q: Float32Array, ws: Workspace): 
 
 /**
  * Makes ws.running the box of internal node `n` (uncached, hence small) given
- * that it already holds the box of `child`, and returns Σ(max-min) over it.
+ * that it already holds the box of `child`.
+ *
+ * Hot helpers here return no doubles: V8 boxes a double returned from a call
+ * that is not inlined into a fresh heap number, an allocation per tree and
+ * point that showed up as several percent of the run time in garbage collection.
  */
-function runningBox(tree: Tree, n: number, child: number, ws: Workspace, ready: boolean): number {
+function runningBox(tree: Tree, n: number, child: number, ws: Workspace, ready: boolean): void {
   const running = ws.running;
   if (!ready) tree.boxOf(child, running);
   tree.extendBox(tree.left[n] === child ? tree.right[n]! : tree.left[n]!, running);
-  const D = tree.dimensions;
+}
+
+/** Σ_d (max_d - min_d) of an interleaved scratch box. */
+function innerOfRunning(running: Float32Array, D: number): number {
   let inner = 0;
-  for (let d = 0; d < D; d++) inner += running[D + d]! - running[d]!;
+  for (let d = 0; d < D; d++) inner += running[2 * d + 1]! - running[2 * d]!;
   return inner;
 }
 
@@ -74,22 +81,32 @@ function seenScore(tree: Tree, leaf: number, depth: number): number {
   return (1 - m / (2 * treeMass)) / (depth + Math.log(m + 1) / LN2);
 }
 
-/** Normalised score of `q` in one tree (0 for an empty tree). */
-export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): number {
-  if (tree.root === NIL) return 0;
+/**
+ * Adds the normalised score of `q` in one tree (0 for an empty tree) to
+ * ws.scoreSum[0] (a typed-array slot, not a returned double: see runningBox).
+ */
+export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
+  if (tree.root === NIL) {
+    ws.scoreSum[0]! += 0;
+    return;
+  }
   const D = tree.dimensions;
   const leafRef = descend(tree, q, ws);
   const depth = ws.depth;
   const leaf = leafRef - tree.leafBase;
-  const norm = Math.log(tree.totalMass + 1) / LN2;
+  const norm = ws.normOfMass[tree.totalMass]!;
   let nOut = leafOutside(tree, leaf, q, ws);
-  if (nOut === 0) return seenScore(tree, leaf, depth) * norm;
+  if (nOut === 0) {
+    ws.scoreSum[0]! += seenScore(tree, leaf, depth) * norm;
+    return;
+  }
   let s = 1 / (depth + 1);
   const path = ws.path;
   const out = ws.outside;
   const boxSlot = tree.boxSlot;
   const boxes = tree.boxes;
   const boxInner = tree.boxInner;
+  const stride = tree.boxStride;
   const running = ws.running;
   let runningReady = false;
   let child = leafRef;
@@ -101,10 +118,11 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): number {
     let inner: number;
     if (slot !== NIL) {
       box = boxes;
-      b = slot * 2 * D;
-      inner = boxInner[slot]!;
+      b = slot * stride + 2;
+      inner = boxInner[slot * (D + 1)]!;
     } else {
-      inner = runningBox(tree, n, child, ws, runningReady);
+      runningBox(tree, n, child, ws, runningReady);
+      inner = innerOfRunning(running, D);
       runningReady = true;
       box = running;
       b = 0;
@@ -114,8 +132,8 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): number {
     for (let j = 0; j < nOut; j++) {
       const d = out[j]!;
       const x = q[d]!;
-      const lo = box[b + d]!;
-      const hi = box[b + D + d]!;
+      const lo = box[b + 2 * d]!;
+      const hi = box[b + 2 * d + 1]!;
       if (x < lo) {
         gap += lo - x;
         out[kept++] = d;
@@ -130,15 +148,15 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): number {
     s = p / (k + 1) + (1 - p) * s;
     child = n;
   }
-  return s * norm;
+  ws.scoreSum[0]! += s * norm;
 }
 
 /**
  * Same traversal as {@link scoreTree}, additionally splitting every p-weighted
  * term over dimensions in proportion to each dimension's gap (high if the
  * query is above the box, low if below). Adds `scale ×` the tree's
- * attribution into `high`/`low` and returns the tree score; the attribution
- * of a tree sums to its score.
+ * attribution into `high`/`low`; the attribution of a tree sums to its score.
+ * (Nothing is returned: a returned double would be boxed, see runningBox.)
  */
 export function attributeTree(
   tree: Tree,
@@ -147,13 +165,13 @@ export function attributeTree(
   scale: number,
   high: Float64Array,
   low: Float64Array,
-): number {
-  if (tree.root === NIL) return 0;
+): void {
+  if (tree.root === NIL) return;
   const D = tree.dimensions;
   const leafRef = descend(tree, q, ws);
   const depth = ws.depth;
   const leaf = leafRef - tree.leafBase;
-  const norm = Math.log(tree.totalMass + 1) / LN2;
+  const norm = ws.normOfMass[tree.totalMass]!;
   let nOut = leafOutside(tree, leaf, q, ws);
   if (nOut === 0) {
     // A duplicate has no direction: spread its score evenly.
@@ -163,7 +181,7 @@ export function attributeTree(
       high[d]! += share;
       low[d]! += share;
     }
-    return s;
+    return;
   }
   // At the leaf the "box" is the leaf point and separation is certain.
   const ah = ws.attrHigh;
@@ -179,12 +197,12 @@ export function attributeTree(
     ah[d] = x > v ? (s0 * (x - v)) / gapSum : 0;
     al[d] = x < v ? (s0 * (v - x)) / gapSum : 0;
   }
-  let s = s0;
   const path = ws.path;
   const out = ws.outside;
   const boxSlot = tree.boxSlot;
   const boxes = tree.boxes;
   const boxInner = tree.boxInner;
+  const stride = tree.boxStride;
   const running = ws.running;
   let runningReady = false;
   let child = leafRef;
@@ -196,10 +214,11 @@ export function attributeTree(
     let inner: number;
     if (slot !== NIL) {
       box = boxes;
-      b = slot * 2 * D;
-      inner = boxInner[slot]!;
+      b = slot * stride + 2;
+      inner = boxInner[slot * (D + 1)]!;
     } else {
-      inner = runningBox(tree, n, child, ws, runningReady);
+      runningBox(tree, n, child, ws, runningReady);
+      inner = innerOfRunning(running, D);
       runningReady = true;
       box = running;
       b = 0;
@@ -208,7 +227,7 @@ export function attributeTree(
     for (let j = 0; j < nOut; j++) {
       const d = out[j]!;
       const x = q[d]!;
-      gap += Math.max(box[b + d]! - x, 0) + Math.max(x - box[b + D + d]!, 0);
+      gap += Math.max(box[b + 2 * d]! - x, 0) + Math.max(x - box[b + 2 * d + 1]!, 0);
     }
     if (gap === 0) break;
     const range = inner + gap;
@@ -223,8 +242,8 @@ export function attributeTree(
     for (let j = 0; j < nOut; j++) {
       const d = out[j]!;
       const x = q[d]!;
-      const lo = box[b + d]!;
-      const hi = box[b + D + d]!;
+      const lo = box[b + 2 * d]!;
+      const hi = box[b + 2 * d + 1]!;
       if (x < lo) {
         al[d]! += (unseen * (lo - x)) / range;
         out[kept++] = d;
@@ -234,7 +253,6 @@ export function attributeTree(
       }
     }
     nOut = kept;
-    s = p * unseen + keep * s;
     child = n;
   }
   const f = norm * scale;
@@ -242,5 +260,4 @@ export function attributeTree(
     high[d]! += ah[d]! * f;
     low[d]! += al[d]! * f;
   }
-  return s * norm;
 }

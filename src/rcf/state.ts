@@ -1,7 +1,7 @@
 import { type ByteReader, type ByteWriter, KIND_FOREST, open, seal } from './bytes.js';
 import { RcfStateError } from './errors.js';
 import { RandomCutForest, type ForestConfig } from './forest.js';
-import { NIL } from './tree.js';
+import { NIL, type Tree } from './tree.js';
 
 /*
  * Forest state layout (version 1, little-endian), inside the envelope of
@@ -41,7 +41,6 @@ export function writeForest(w: ByteWriter, f: RandomCutForest): void {
   w.array(s.values.subarray(0, s.highWater * s.dimensions));
   w.array(s.refCounts.subarray(0, s.highWater));
   w.array(s.freeList.subarray(0, s.freeCount));
-  const D2 = 2 * f.shingledDimensions;
   for (let i = 0; i < c.numberOfTrees; i++) {
     w.array(f.rngs[i]!.state);
     const sp = f.samplers[i]!;
@@ -65,8 +64,39 @@ export function writeForest(w: ByteWriter, f: RandomCutForest): void {
     w.u32(t.boxFree.length);
     w.u32(t.boxHighWater);
     w.u32(t.boxFreeCount);
-    w.array(t.boxes.subarray(0, t.boxHighWater * D2));
+    w.array(boxesToState(t));
     w.array(t.boxFree.subarray(0, t.boxFreeCount));
+  }
+}
+
+/*
+ * In memory a box slot is one record (inner sum, then min/max interleaved per
+ * dimension; see Tree.boxStride); the state keeps the original layout, all
+ * mins then all maxes of each slot, so states stay compatible both ways.
+ */
+function boxesToState(t: Tree): Float32Array {
+  const D = t.dimensions;
+  const out = new Float32Array(t.boxHighWater * 2 * D);
+  for (let slot = 0; slot < t.boxHighWater; slot++) {
+    const b = t.boxBase(slot);
+    const o = slot * 2 * D;
+    for (let d = 0; d < D; d++) {
+      out[o + d] = t.boxes[b + 2 * d]!;
+      out[o + D + d] = t.boxes[b + 2 * d + 1]!;
+    }
+  }
+  return out;
+}
+
+function boxesFromState(t: Tree, flat: Float32Array): void {
+  const D = t.dimensions;
+  for (let slot = 0; slot < t.boxHighWater; slot++) {
+    const b = t.boxBase(slot);
+    const o = slot * 2 * D;
+    for (let d = 0; d < D; d++) {
+      t.boxes[b + 2 * d] = flat[o + d]!;
+      t.boxes[b + 2 * d + 1] = flat[o + D + d]!;
+    }
   }
 }
 
@@ -144,7 +174,9 @@ export function readForest(r: ByteReader): RandomCutForest {
     t.resizeBoxPool(slots);
     t.boxHighWater = boxHigh;
     t.boxFreeCount = boxFree;
-    r.into(t.boxes, boxHigh * D2, 'boxes');
+    const flat = new Float32Array(boxHigh * D2);
+    r.into(flat, boxHigh * D2, 'boxes');
+    boxesFromState(t, flat);
     // Derived data, recomputed exactly as it was computed originally.
     for (let slot = 0; slot < boxHigh; slot++) t.refreshInner(slot);
     r.into(t.boxFree, boxFree, 'box free list');

@@ -63,8 +63,8 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
         const slot = t.boxSlot[a]!;
         if (slot === NIL) continue;
         for (let d = 0; d < D; d++) {
-          const lo = t.boxes[slot * 2 * D + d]!;
-          const hi = t.boxes[slot * 2 * D + D + d]!;
+          const lo = t.boxLo(slot, d);
+          const hi = t.boxHi(slot, d);
           if (p[d]! < lo || p[d]! > hi) problems.push(`leaf ${leaf} outside box of ancestor ${a}`);
         }
       }
@@ -86,7 +86,7 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
     if (slot !== NIL) {
       cached++;
       for (let d = 0; d < D; d++) {
-        if (t.boxes[slot * 2 * D + d] !== min[d] || t.boxes[slot * 2 * D + D + d] !== max[d]) {
+        if (t.boxLo(slot, d) !== min[d] || t.boxHi(slot, d) !== max[d]) {
           problems.push(`box of node ${ref} is not tight in dim ${d}`);
         }
       }

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { DiVector, RandomCutForest, type ForestOptions } from '../../src/rcf/index.js';
+import { loadPaperData, randomWalk } from './helpers.js';
+
+/*
+ * Bitwise regression guard for performance work on the forest. The digests
+ * cover every score, every attribution and the state bytes (mid-run and at
+ * the end) of a few configurations; they were recorded with the
+ * implementation before the speed-ups (boxes min-block/max-block, separate
+ * score and update passes, full box rebuilds on delete), so any
+ * optimisation that changes a result in its last bit, or the state format,
+ * fails here. Update them only for an intended change of results.
+ */
+
+/** Coarse grid values (many duplicates, and both +0 and -0 coordinates). */
+function gridRows(n: number): number[][] {
+  return randomWalk(n, 2, 99).map((r) => [Math.round(r[0]!), Math.round(r[1]! / 3) * -0.5]);
+}
+
+function digest(options: ForestOptions, rows: number[][], n: number, attrEvery: number): string {
+  const f = new RandomCutForest(options);
+  const h = createHash('sha256');
+  const dv = new DiVector(f.shingledDimensions);
+  const one = new Float64Array(1);
+  for (let i = 0; i < n; i++) {
+    const p = rows[i % rows.length]!;
+    if (i % attrEvery === 0) {
+      // The separate calls, plus an attribution.
+      f.attribution(p, dv);
+      h.update(new Uint8Array(dv.high.buffer));
+      h.update(new Uint8Array(dv.low.buffer));
+      one[0] = f.score(p);
+      f.update(p);
+    } else {
+      // The fused call.
+      one[0] = f.scoreThenUpdate(p);
+    }
+    h.update(new Uint8Array(one.buffer));
+    if (i === n >> 1) h.update(f.toState());
+  }
+  h.update(f.toState());
+  return h.digest('hex').slice(0, 24);
+}
+
+describe('results are bitwise those of the reference implementation', () => {
+  const paper = loadPaperData();
+  const walk6 = randomWalk(3000, 6, 5);
+  const walk16 = randomWalk(1500, 16, 6);
+  const grid = gridRows(2000);
+  const cases: [string, ForestOptions, number[][], number, number, string][] = [
+    ['paper, 50 trees', { dimensions: 3, numberOfTrees: 50, sampleSize: 256, seed: 3 }, paper, 2010, 3, 'b4dd8ff458762e24e9abe6e3'],
+    ['6-d x shingle 4, decay', { dimensions: 6, shingleSize: 4, numberOfTrees: 20, sampleSize: 128, seed: 7 }, walk6, 3000, 5, '18e4abda3ee9c1ccabe34d5a'],
+    ['6-d x shingle 4, no decay, cache all boxes', { dimensions: 6, shingleSize: 4, numberOfTrees: 10, sampleSize: 64, timeDecay: 0, seed: 8, boxCacheMinMass: 2 }, walk6, 2000, 4, '6c7dada87c380745254ce961'],
+    ['16-d, cache min mass 9', { dimensions: 16, numberOfTrees: 20, sampleSize: 128, seed: 9, boxCacheMinMass: 9 }, walk16, 1500, 7, 'e4bf42cc5bad18c30add5537'],
+    ['1-d x shingle 8', { dimensions: 1, shingleSize: 8, numberOfTrees: 20, sampleSize: 64, seed: 5, timeDecay: 300 }, paper.map((r) => [r[0]!]), 2010, 3, '4643472c390482a8f1184f8a'],
+    ['grid with duplicates and signed zeros', { dimensions: 2, numberOfTrees: 20, sampleSize: 32, seed: 4, timeDecay: 50, boxCacheMinMass: 3 }, grid, 2000, 2, '08c2741568dafce5084c8ed0'],
+  ];
+  for (const [name, options, rows, n, attrEvery, expected] of cases) {
+    test(name, () => {
+      expect(digest(options, rows, n, attrEvery)).toBe(expected);
+    });
+  }
+});
