@@ -67,6 +67,7 @@ const d = DEFAULT_SERIES_OPTIONS;
 export function registerScoreSeries(program: Command): void {
   program
     .command('score-series')
+    .summary('Score a time series (timestamp,value CSV) with Random Cut Forests, without look-ahead.')
     .description(
       'Score a time series with Random Cut Forests, one row at a time and without look-ahead.\n\n' +
         'Input: a CSV with a header, `timestamp,value[,more numeric columns]`; extra columns make the points ' +
