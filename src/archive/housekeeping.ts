@@ -2,7 +2,7 @@ import { readArchiveColumns, checkArchiveFile } from './read.js';
 import { decodeManifest, MANIFEST_ROOT, STATE_ROOT } from './manifest.js';
 import { encodeParquet, type Codec, type ColumnValues } from './parquet/writer.js';
 import { parsePartitionPath, PARTITION_ROOT } from './partition.js';
-import { ARCHIVE_SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { ARCHIVE_SCHEMA, SCHEMA_VERSION, storedColumns } from './schema.js';
 import type { ArchiveStore, StoredObject } from './store.js';
 import { hashHex } from './units.js';
 
@@ -17,6 +17,8 @@ import { hashHex } from './units.js';
  */
 
 export const COMPACTION_ROOT = `${STATE_ROOT}compactions/`;
+/** Key-value metadata of a merged file: the names (within its partition) of the files it replaces. */
+export const INPUTS_KEY = 'flowcut.inputs';
 
 interface MergeRecord {
   readonly version: 1;
@@ -73,56 +75,60 @@ async function openManifestFiles(store: ArchiveStore): Promise<Set<string>> {
 export async function compactArchive(store: ArchiveStore, opts: CompactOptions): Promise<CompactResult> {
   await settleMerges(store);
   const now = opts.now ?? Date.now();
-  const busy = await openManifestFiles(store);
   const byPartition = new Map<string, StoredObject[]>();
   for await (const o of store.list(PARTITION_ROOT)) {
-    if (!o.key.endsWith('.parquet') || busy.has(o.key) || now - o.mtimeMs < opts.minAgeMs) continue;
+    if (!o.key.endsWith('.parquet') || now - o.mtimeMs < opts.minAgeMs) continue;
     const dir = o.key.slice(0, o.key.lastIndexOf('/') + 1);
     if (!parsePartitionPath(dir)) continue;
     let list = byPartition.get(dir);
     if (!list) byPartition.set(dir, (list = []));
     list.push(o);
   }
+  // Manifests are read after the listing: a writer stores a range's manifest before its files,
+  // so every listed file of a range not yet checkpointed is named by a manifest that still exists
+  // now (or the range was checkpointed meanwhile, which makes its files fair game).
+  const busy = await openManifestFiles(store);
   const result: CompactResult = { partitions: 0, inputs: 0, outputs: 0, records: 0, skipped: 0 };
-  for (const [dir, files] of byPartition) {
+  for (const [dir, listed] of byPartition) {
+    const files = listed.filter((f) => !busy.has(f.key));
     if (files.length < 2) continue;
-    // Read, check, and group into merged files of at most maxRecords.
+    let merged = false;
+    // Read, check, and merge into files of at most maxRecords, each written as soon as it is full.
     let group: { key: string; rows: number; columns: ColumnValues[] }[] = [];
     let groupRows = 0;
-    const merges: (typeof group)[] = [];
-    for (const f of files) {
-      const bytes = await store.get(f.key);
-      if (!bytes || !checkArchiveFile(bytes).ok) {
-        result.skipped++;
-        continue;
-      }
-      const data = await readArchiveColumns(bytes);
-      if (groupRows + data.rows > opts.maxRecords && group.length > 0) {
-        merges.push(group);
-        group = [];
-        groupRows = 0;
-      }
-      group.push({ key: f.key, ...data });
-      groupRows += data.rows;
-    }
-    if (group.length > 0) merges.push(group);
-    let merged = false;
-    for (const g of merges) {
-      if (g.length < 2) continue;
+    const mergeGroup = async (): Promise<void> => {
+      const g = group;
+      group = [];
+      groupRows = 0;
+      if (g.length < 2) return;
       const inputs = g.map((x) => x.key).sort();
       const output = `${dir}c-${hashHex(inputs.join('\n'), 24)}.parquet`;
       const recordKey = `${COMPACTION_ROOT}${hashHex(output, 24)}.json`;
       const record: MergeRecord = { version: 1, output, inputs };
       await store.put(recordKey, new TextEncoder().encode(JSON.stringify(record)));
       const { rows, columns } = concat(g);
-      await store.put(output, encodeParquet(ARCHIVE_SCHEMA, columns, rows, { codec: opts.codec ?? 'snappy', keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length) } }));
-      await store.delete(inputs);
+      const stored = storedColumns(columns);
+      await store.put(output, encodeParquet(stored.schema, stored.columns, rows, { codec: opts.codec ?? 'snappy', keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length), [INPUTS_KEY]: JSON.stringify(inputs.map((i) => i.slice(dir.length))) } }));
+      await store.delete(inputs.filter((i) => i !== output));
       await store.delete([recordKey]);
       result.inputs += inputs.length;
       result.outputs++;
       result.records += rows;
       merged = true;
+    };
+    for (const f of files) {
+      const bytes = await store.get(f.key);
+      if (bytes === undefined) continue; // deleted meanwhile (a writer's rollback, retention)
+      if (!checkArchiveFile(bytes).ok) {
+        result.skipped++;
+        continue;
+      }
+      const data = await readArchiveColumns(bytes);
+      if (groupRows + data.rows > opts.maxRecords && group.length > 0) await mergeGroup();
+      group.push({ key: f.key, ...data });
+      groupRows += data.rows;
     }
+    await mergeGroup();
     if (merged) result.partitions++;
   }
   return result;

@@ -45,6 +45,9 @@ export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {
   const local = store instanceof LocalStore ? store : undefined;
   const temp = local ? undefined : await mkdtemp(join(tmpdir(), 'flowcut-query-'));
   const files: string[] = [];
+  const keys = new Map<string, string>();
+  const replaced = new Set<string>();
+  const present = new Set<string>();
   const skipped: SkippedFile[] = [];
   try {
     for await (const o of store.list(PARTITION_ROOT)) {
@@ -75,11 +78,19 @@ export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {
       if (bytes === undefined) continue; // deleted meanwhile (compaction, retention)
       const check = checkArchiveFile(bytes);
       if (!check.ok) skipped.push({ key: o.key, reason: check.reason });
-      else files.push(path);
+      else {
+        files.push(path);
+        keys.set(path, o.key);
+        for (const c of check.columns) present.add(c);
+        for (const r of check.replaces ?? []) replaced.add(dir + r);
+      }
     }
+    // A merged file names the files it replaces: while compaction is deleting them (or after
+    // it crashed before it could), a listing can hold both; read only the merged one.
+    if (replaced.size > 0) files.splice(0, files.length, ...files.filter((f) => !replaced.has(keys.get(f)!)));
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
-    await connection.run(viewSql(files, opts));
+    await connection.run(viewSql(files, opts, present));
     return {
       connection,
       files,
@@ -100,7 +111,7 @@ export function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 
-function viewSql(files: readonly string[], opts: ViewOptions): string {
+function viewSql(files: readonly string[], opts: ViewOptions, present: ReadonlySet<string>): string {
   const conds: string[] = [];
   // Rows carry their event time; partitions are whole hours, so trim to the exact range.
   if (opts.since !== undefined) conds.push(`coalesce("start", "end") >= ${Math.floor(opts.since / 1000)}`);
@@ -114,7 +125,10 @@ function viewSql(files: readonly string[], opts: ViewOptions): string {
   const list = files.map(sqlString).join(', ');
   // Explicit types: auto-typing would make the account a BIGINT (dropping leading zeros).
   const types = HIVE_TYPES.map(([k, t]) => `'${k}': '${t}'`).join(', ');
-  return `CREATE VIEW flows AS SELECT * FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true, hive_types = {${types}})${where}`;
+  // Every archive column, in schema order: files store only the columns they have values for.
+  const cols = ARCHIVE_SCHEMA.map((c) => (present.has(c.name) ? `"${c.name}"` : `NULL::${DUCK_TYPE[c.type]} AS "${c.name}"`));
+  const hive = HIVE_TYPES.map(([k]) => `"${k}"`);
+  return `CREATE VIEW flows AS SELECT ${[...cols, ...hive].join(', ')} FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true, hive_types = {${types}})${where}`;
 }
 
 /** Ready-made questions, as SQL over `flows`. */

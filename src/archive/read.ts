@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { parquetMetadata, parquetRead, type FileMetaData } from 'hyparquet';
 import { ARCHIVE_SCHEMA, REQUIRED_COLUMNS } from './schema.js';
 import type { ColumnValues, PhysicalType } from './parquet/writer.js';
@@ -9,7 +10,8 @@ import type { ColumnValues, PhysicalType } from './parquet/writer.js';
 
 const TYPE_OF: Record<string, PhysicalType> = { INT32: 'int32', INT64: 'int64', BYTE_ARRAY: 'string' };
 
-export type FileCheck = { ok: true; rows: number } | { ok: false; reason: string };
+/** `replaces`: for a merged (compacted) file, the names within its partition of the files it replaces. */
+export type FileCheck = { ok: true; rows: number; columns: string[]; replaces?: string[] } | { ok: false; reason: string };
 
 /** Checks the magic bytes, the footer and that the schema has the archive's core columns and types. */
 export function checkArchiveFile(bytes: Uint8Array): FileCheck {
@@ -26,10 +28,23 @@ export function checkArchiveFile(bytes: Uint8Array): FileCheck {
   for (const rg of meta.row_groups) {
     for (const cc of rg.columns) {
       const m = cc.meta_data;
-      if (m && Number(m.data_page_offset) + Number(m.total_compressed_size) > bytes.length + 1) return { ok: false, reason: 'column data lies past the end of the file' };
+      if (m === undefined) continue;
+      // The chunk starts at its dictionary page when it has one; total_compressed_size counts it.
+      const dict = m.dictionary_page_offset === undefined ? undefined : Number(m.dictionary_page_offset);
+      const start = dict !== undefined && dict > 0 && dict < Number(m.data_page_offset) ? dict : Number(m.data_page_offset);
+      if (start + Number(m.total_compressed_size) > bytes.length - 8) return { ok: false, reason: 'column data lies past the end of the file' };
     }
   }
-  return { ok: true, rows: Number(meta.num_rows) };
+  const inputs = meta.key_value_metadata?.find((kv) => kv.key === 'flowcut.inputs')?.value;
+  if (inputs !== undefined) {
+    try {
+      const replaces = JSON.parse(inputs) as unknown;
+      if (Array.isArray(replaces) && replaces.every((x) => typeof x === 'string')) return { ok: true, rows: Number(meta.num_rows), columns: [...types.keys()], replaces };
+    } catch {
+      // not ours: no inputs to hide
+    }
+  }
+  return { ok: true, rows: Number(meta.num_rows), columns: [...types.keys()] };
 }
 
 function footer(bytes: Uint8Array): FileMetaData | string {
@@ -48,25 +63,57 @@ function toArrayBuffer(b: Uint8Array): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
-/** Reads a whole archive file into archive-schema columns (missing columns are all null). */
+/**
+ * Reads a whole archive file into archive-schema columns (missing and all-null columns come back
+ * empty, i.e. all null), column chunk by column chunk: no per-row objects.
+ */
 export async function readArchiveColumns(bytes: Uint8Array): Promise<{ rows: number; columns: ColumnValues[] }> {
   const file = toArrayBuffer(bytes);
   const meta = parquetMetadata(file);
+  const n = Number(meta.num_rows);
   const present = new Set(meta.schema.slice(1).map((e) => e.name));
-  const names = ARCHIVE_SCHEMA.filter((c) => present.has(c.name)).map((c) => c.name);
-  let rows: unknown[][] = [];
-  await parquetRead({ file, metadata: meta, columns: names, onComplete: (r) => (rows = r as unknown[][]) });
-  const n = rows.length;
-  const columns = ARCHIVE_SCHEMA.map((spec): ColumnValues => {
-    const i = names.indexOf(spec.name);
-    if (i < 0) return {};
-    if (spec.type === 'string') return { strings: rows.map((r) => (r[i] === null || r[i] === undefined ? null : String(r[i]))) };
-    const a = new Float64Array(n);
-    for (let k = 0; k < n; k++) {
-      const v = rows[k]![i];
-      a[k] = v === null || v === undefined ? NaN : Number(v);
+  // Columns whose every chunk is all null need no reading (most registry fields).
+  const hasValues = new Set<string>();
+  for (const rg of meta.row_groups) {
+    for (const cc of rg.columns) {
+      const m = cc.meta_data;
+      if (m === undefined) continue;
+      const name = m.path_in_schema.join('.');
+      const nulls = m.statistics?.null_count;
+      if (nulls === undefined || Number(nulls) < Number(m.num_values)) hasValues.add(name);
     }
-    return { numbers: a };
+  }
+  const names = ARCHIVE_SCHEMA.filter((c) => present.has(c.name) && hasValues.has(c.name)).map((c) => c.name);
+  const out = new Map<string, Float64Array | (string | null)[]>();
+  for (const c of ARCHIVE_SCHEMA) {
+    if (!names.includes(c.name)) continue;
+    out.set(c.name, c.type === 'string' ? new Array<string | null>(n).fill(null) : new Float64Array(n).fill(NaN));
+  }
+  if (names.length > 0) {
+    await parquetRead({
+      file,
+      metadata: meta,
+      columns: names,
+      // hyparquet reads SNAPPY itself; GZIP (flowcut archive --compression gzip) needs zlib.
+      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) },
+      onChunk: (chunk) => {
+        const dst = out.get(chunk.columnName);
+        if (dst === undefined) return;
+        const src = chunk.columnData as ArrayLike<unknown>;
+        for (let i = 0; i < src.length; i++) {
+          const v = src[i];
+          const r = chunk.rowStart + i;
+          if (r >= n) break;
+          if (dst instanceof Float64Array) dst[r] = v === null || v === undefined ? NaN : Number(v);
+          else dst[r] = v === null || v === undefined ? null : String(v);
+        }
+      },
+    });
+  }
+  const columns = ARCHIVE_SCHEMA.map((spec): ColumnValues => {
+    const v = out.get(spec.name);
+    if (v === undefined) return {};
+    return v instanceof Float64Array ? { numbers: v } : { strings: v };
   });
   return { rows: n, columns };
 }

@@ -1,5 +1,5 @@
 import { FIELDS } from '../flowlog/fields.js';
-import type { ColumnSpec } from './parquet/writer.js';
+import type { ColumnSpec, ColumnValues } from './parquet/writer.js';
 
 /**
  * The archive's one Parquet schema: every registry field under AWS's column name and type (so
@@ -37,3 +37,25 @@ export const SCHEMA_VERSION = '1';
 export const REQUIRED_COLUMNS: readonly ColumnSpec[] = ARCHIVE_SCHEMA.filter((c) =>
   ['version', 'account_id', 'interface_id', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'packets', 'bytes', 'start', 'end', 'action', 'log_status', 'source_location', 'sub_index'].includes(c.name),
 );
+
+const REQUIRED = new Set(REQUIRED_COLUMNS.map((c) => c.name));
+
+/**
+ * What a file stores of ARCHIVE_SCHEMA-ordered columns: the required columns always, the others
+ * only when the rows have values for them. The ~75 registry fields a v2 flow log never fills
+ * would otherwise cost ~90 bytes each per file (page header, column metadata, schema entry),
+ * which is most of a small file. Readers go by name: DuckDB (union_by_name, and the query view
+ * adds absent columns as typed NULLs), Athena and readArchiveColumns read absent columns as null.
+ */
+export function storedColumns(columns: readonly ColumnValues[]): { schema: ColumnSpec[]; columns: ColumnValues[] } {
+  const schema: ColumnSpec[] = [];
+  const kept: ColumnValues[] = [];
+  ARCHIVE_SCHEMA.forEach((spec, c) => {
+    const v = columns[c]!;
+    if (REQUIRED.has(spec.name) || v.numbers !== undefined || v.strings !== undefined || v.indices !== undefined) {
+      schema.push(spec);
+      kept.push(v);
+    }
+  });
+  return { schema, columns: kept };
+}

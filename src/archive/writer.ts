@@ -3,7 +3,7 @@ import { ColumnBuffer } from './columns.js';
 import { decodeManifest, encodeManifest, manifestPrefix, type Manifest } from './manifest.js';
 import { encodeParquet, type Codec } from './parquet/writer.js';
 import { Partitioner, type Partition } from './partition.js';
-import { ARCHIVE_SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { SCHEMA_VERSION, storedColumns } from './schema.js';
 import type { ArchiveStore } from './store.js';
 import {
   compareSequence,
@@ -357,7 +357,8 @@ export class ArchiveWriter {
         const key = `${part.path}${base}.parquet`;
         files.push(key);
         jobs.push(async () => {
-          const bytes = encodeParquet(ARCHIVE_SCHEMA, buf.columns(), buf.rows, {
+          const stored = storedColumns(buf.columns());
+          const bytes = encodeParquet(stored.schema, stored.columns, buf.rows, {
             codec: this.codec,
             keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.unit': tag, 'flowcut.first': firstName, 'flowcut.last': positionName(seg.last) },
           });

@@ -7,7 +7,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snappyCompress } from './snappy.js';
-import { CODECS, encodeParquet, type Codec, type ColumnSpec } from './writer.js';
+import { CODECS, encodeParquet, type Codec, type ColumnSpec, type ColumnValues, type IntEncoding } from './writer.js';
 
 /** Snappy's decoder from hyparquet: an independent implementation to check ours against. */
 async function snappyRoundTrip(input: Uint8Array): Promise<Uint8Array> {
@@ -38,6 +38,43 @@ const rowArb = fc.record({
   b: fc.option(fc.oneof(fc.integer({ min: 0, max: 3 }), fc.maxSafeInteger(), fc.integer({ min: -(2 ** 40), max: 2 ** 40 })), { nil: null }),
   s: fc.option(fc.oneof(fc.constantFrom('ACCEPT', 'REJECT', ''), fc.string({ unit: 'grapheme' })), { nil: null }),
 });
+
+/** Rows with long runs (of nulls, of one value) and sorted stretches, so RLE runs and deltas occur. */
+const runsArb = fc
+  .array(
+    fc.record({
+      len: fc.integer({ min: 1, max: 40 }),
+      a: fc.option(fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1)), { nil: null }),
+      b: fc.option(fc.oneof(fc.integer({ min: 1_767_000_000, max: 1_768_000_000 }), fc.integer({ min: -(2 ** 30), max: 2 ** 30 }), fc.maxSafeInteger(), fc.constant(-(2 ** 53) + 1)), { nil: null }),
+      step: fc.integer({ min: -5, max: 1000 }),
+      s: fc.option(fc.constantFrom('ACCEPT', 'REJECT', 'eni-0a1', ''), { nil: null }),
+    }),
+    { maxLength: 30 },
+  )
+  .map((runs) =>
+    runs.flatMap((r) => Array.from({ length: r.len }, (_, i): Row => ({ a: r.a, b: r.b === null ? null : Math.max(Number.MIN_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, r.b + i * r.step)), s: r.s }))),
+  );
+
+/** Strings handed over dictionary-coded: indices into a value list with duplicates and nulls. */
+function indexedColumns(rows: Row[]): ColumnValues[] {
+  const values: (string | null)[] = [null, 'dup', 'dup'];
+  const indices = Int32Array.from(rows, (r, i) => {
+    if (r.s === null) return i % 2 === 0 ? -1 : 0;
+    if (r.s === 'dup') return 1 + (i % 2);
+    values.push(r.s);
+    return values.length - 1;
+  });
+  const [a, b] = columnsOf(rows);
+  return [a!, b!, { indices, values }];
+}
+
+async function readBack(bytes: Uint8Array): Promise<Row[]> {
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const got = await parquetReadObjects({ file, compressors: { GZIP: (input: Uint8Array) => gunzipSync(input) } });
+  return got.map((r) => ({ a: r.a ?? null, b: r.b === null || r.b === undefined ? null : Number(r.b), s: r.s ?? null }));
+}
+
+const FORCED: (readonly IntEncoding[])[] = [['dictionary'], ['delta'], ['plain'], ['dictionary', 'delta', 'plain']];
 
 describe('snappy', () => {
   it('round-trips through an independent decoder', async () => {
@@ -74,6 +111,30 @@ describe('encodeParquet', () => {
     );
   });
 
+  it.each(FORCED.map((e) => [e.join('+'), e] as const))('hyparquet reads back runs, deltas and dictionary-coded strings (%s)', async (_name, intEncodings) => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(runsArb, fc.array(rowArb, { maxLength: 200 })), fc.integer({ min: 1, max: 400 }), fc.constantFrom(...CODECS), fc.boolean(), async (rows, groupRows, codec, indexed) => {
+        const columns = indexed ? indexedColumns(rows) : columnsOf(rows);
+        const bytes = encodeParquet(schema, columns, rows.length, { codec, rowGroupRows: groupRows, intEncodings });
+        expect(await readBack(bytes)).toEqual(rows);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('uses DELTA_BINARY_PACKED and RLE runs where they pay; an all-null column costs a few bytes', () => {
+    const n = 100_000;
+    const rows: Row[] = Array.from({ length: n }, (_, i) => ({ a: null, b: 1_767_225_600 + Math.floor(i / 7), s: i < n / 2 ? 'ACCEPT' : null }));
+    const bytes = encodeParquet(schema, columnsOf(rows), n, { codec: 'none' });
+    const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    const [a, b, s] = meta.row_groups[0]!.columns.map((c) => c.meta_data!);
+    expect(b!.encodings).toContain('DELTA_BINARY_PACKED');
+    expect(Number(b!.total_compressed_size)).toBeLessThan(n / 4);
+    expect(Number(a!.total_compressed_size)).toBeLessThan(64);
+    expect(s!.encodings).toContain('RLE_DICTIONARY');
+    expect(Number(s!.total_compressed_size)).toBeLessThan(100);
+  });
+
   it('DuckDB reads types, nulls, dictionaries and statistics', async () => {
     const rows: Row[] = Array.from({ length: 50_000 }, (_, i) => ({
       a: i % 97 === 0 ? null : i % 7,
@@ -103,6 +164,23 @@ describe('encodeParquet', () => {
       [String(1_767_225_600_000 + 20_000 * 1000), String(1_767_225_600_000 + 39_998 * 1000)],
       [String(1_767_225_600_000 + 40_000 * 1000), String(1_767_225_600_000 + 49_999 * 1000)],
     ]);
+    c.closeSync();
+  });
+
+  it('DuckDB reads every integer encoding and dictionary-coded strings back exactly', async () => {
+    // Runs of nulls and of values, sorted stretches, random stretches, int32 and int64 extremes.
+    const rows = fc.sample(runsArb, { numRuns: 40, seed: 11 }).flat();
+    rows.push({ a: 2 ** 31 - 1, b: Number.MAX_SAFE_INTEGER, s: 'x' }, { a: -(2 ** 31), b: -Number.MAX_SAFE_INTEGER, s: null });
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    for (const intEncodings of FORCED) {
+      for (const indexed of [false, true]) {
+        const path = join(dir, `e-${intEncodings.join('')}-${indexed}.parquet`);
+        await writeFile(path, encodeParquet(schema, indexed ? indexedColumns(rows) : columnsOf(rows), rows.length, { rowGroupRows: 500, intEncodings }));
+        const got = (await c.runAndReadAll(`SELECT a, b::VARCHAR b, s FROM read_parquet('${path}', file_row_number = true) ORDER BY file_row_number`)).getRowsJS();
+        expect(got.map(([a, b, s]) => ({ a: a ?? null, b: b === null ? null : Number(b), s: s ?? null }))).toEqual(rows);
+      }
+    }
     c.closeSync();
   });
 });

@@ -5,10 +5,13 @@ import { ThriftWriter } from './thrift.js';
 
 /**
  * A Parquet encoder for flat, nullable columns of int32, int64 and strings, written straight from
- * column arrays (numbers as Float64Array with NaN for null, strings as arrays with null). It does
- * what the archive needs and no more: one data page (v1) per column chunk, dictionary encoding for
- * strings and for low-cardinality numbers, PLAIN otherwise, min/max statistics on numbers so
- * DuckDB and Athena can skip row groups, and SNAPPY or GZIP pages.
+ * column arrays (numbers as Float64Array with NaN for null, strings as arrays with null, or
+ * strings already dictionary-coded as indices into a value list). It does what the archive needs
+ * and no more: one data page (v1) per column chunk; definition levels and dictionary indices in
+ * the RLE/bit-packed hybrid (runs of nulls or of one value cost a few bytes); strings dictionary
+ * encoded; integers as whichever of a dictionary and DELTA_BINARY_PACKED comes out smaller (PLAIN
+ * only when neither applies); min/max statistics on numbers so DuckDB and Athena can skip row
+ * groups; SNAPPY or GZIP pages.
  */
 
 export type PhysicalType = 'int32' | 'int64' | 'string';
@@ -21,29 +24,52 @@ export interface ColumnSpec {
 }
 
 /**
- * One column's values for the rows being written; `numbers` for int types, `strings` otherwise.
- * Neither means every value is null (most registry fields in most files): encoded in O(1).
+ * One column's values for the rows being written: `numbers` for int types; for strings either
+ * `strings`, or `indices` (per row, an index into `values`, -1 for null; `values` may hold
+ * duplicates and nulls). None of them means every value is null (most registry fields in most
+ * files): encoded in O(1).
  */
 export interface ColumnValues {
   readonly numbers?: Float64Array;
   readonly strings?: readonly (string | null)[];
+  readonly indices?: Int32Array;
+  readonly values?: readonly (string | null)[];
 }
 
 export interface EncodeOptions {
   readonly codec?: Codec;
   readonly rowGroupRows?: number;
   readonly keyValue?: Readonly<Record<string, string>>;
+  /** Integer encodings to consider (tests force one); default all. */
+  readonly intEncodings?: readonly IntEncoding[];
 }
+
+export type IntEncoding = 'dictionary' | 'delta' | 'plain';
 
 const TYPE_CODE: Record<PhysicalType, number> = { int32: 1, int64: 2, string: 6 };
 const CONVERTED: Record<PhysicalType, number> = { string: 0 /* UTF8 */, int32: 17 /* INT_32 */, int64: 18 /* INT_64 */ };
 const CODEC_CODE: Record<Codec, number> = { none: 0, snappy: 1, gzip: 2 };
 const ENC_PLAIN = 0;
 const ENC_RLE = 3;
+const ENC_DELTA_BINARY_PACKED = 5;
 const ENC_RLE_DICTIONARY = 8;
 const PAGE_DATA = 0;
 const PAGE_DICTIONARY = 2;
 const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]);
+const ALL_INT_ENCODINGS: readonly IntEncoding[] = ['dictionary', 'delta', 'plain'];
+
+/** Strings: past this many distinct values (and half the rows), PLAIN instead of a dictionary. */
+const MAX_STRING_DICT = 1 << 18;
+/** Integers spanning less than this use a direct lookup table for their dictionary. */
+const SMALL_RANGE = 1 << 16;
+/** Integers with more distinct values than this never use a dictionary. */
+const MAX_INT_DICT = 1 << 16;
+/** DELTA_BINARY_PACKED layout: blocks of 128 values in 4 miniblocks of 32 (as parquet-mr). */
+const DELTA_BLOCK = 128;
+const DELTA_MINIBLOCKS = 4;
+const DELTA_MINI = DELTA_BLOCK / DELTA_MINIBLOCKS;
+/** Delta coding only for magnitudes where double arithmetic stays exact (zigzag of 2^52 deltas). */
+const DELTA_MAX_ABS = 2 ** 50;
 
 interface ChunkMeta {
   type: PhysicalType;
@@ -61,10 +87,48 @@ interface ChunkMeta {
 
 const encoder = new TextEncoder();
 
+/** Scratch buffers reused across columns and files (encoding is synchronous). */
+class Scratch {
+  i32 = new Int32Array(1 << 16);
+  i32b = new Int32Array(1 << 16);
+  u8 = new Uint8Array(1 << 16);
+  f64 = new Float64Array(1 << 16);
+  table = new Int32Array(SMALL_RANGE).fill(-1);
+  deltas = new Float64Array(DELTA_BLOCK);
+  alt = new ByteSink(1 << 16);
+  dict = new ByteSink(1 << 12);
+
+  ints(n: number): Int32Array {
+    if (this.i32.length < n) this.i32 = new Int32Array(grow(n));
+    return this.i32;
+  }
+  ints2(n: number): Int32Array {
+    if (this.i32b.length < n) this.i32b = new Int32Array(grow(n));
+    return this.i32b;
+  }
+  bytes(n: number): Uint8Array {
+    if (this.u8.length < n) this.u8 = new Uint8Array(grow(n));
+    return this.u8;
+  }
+  floats(n: number): Float64Array {
+    if (this.f64.length < n) this.f64 = new Float64Array(grow(n));
+    return this.f64;
+  }
+}
+
+function grow(n: number): number {
+  let c = 1 << 16;
+  while (c < n) c *= 2;
+  return c;
+}
+
+const scratch = new Scratch();
+
 /** Encodes `rows` rows of `columns` (parallel to `schema`) as a complete Parquet file. */
 export function encodeParquet(schema: readonly ColumnSpec[], columns: readonly ColumnValues[], rows: number, opts: EncodeOptions = {}): Uint8Array {
   const codec = opts.codec ?? 'snappy';
   const groupRows = Math.max(1, opts.rowGroupRows ?? 1 << 20);
+  const intEncodings = opts.intEncodings ?? ALL_INT_ENCODINGS;
   const file = new ByteSink(1 << 20);
   const page = new ByteSink(1 << 16);
   file.bytes(MAGIC);
@@ -72,7 +136,7 @@ export function encodeParquet(schema: readonly ColumnSpec[], columns: readonly C
   for (let r0 = 0; r0 < rows || (rows === 0 && groups.length === 0); r0 += groupRows) {
     const r1 = Math.min(rows, r0 + groupRows);
     const offset = file.length;
-    const chunks = schema.map((spec, i) => writeChunk(file, page, spec, columns[i]!, r0, r1, codec));
+    const chunks = schema.map((spec, i) => writeChunk(file, page, spec, columns[i]!, r0, r1, codec, intEncodings));
     groups.push({ chunks, rows: r1 - r0, bytes: chunks.reduce((s, c) => s + c.uncompressed, 0), offset });
     if (rows === 0) break;
   }
@@ -148,161 +212,420 @@ function writePage(file: ByteSink, type: number, body: Uint8Array, codec: Codec,
   return { uncompressed: hb.length + body.length, compressed: hb.length + data.length };
 }
 
-/** Dictionary indices, or undefined when a dictionary would not pay (too many distinct values). */
-interface Dict {
-  indices: Int32Array;
-  count: number;
-  values: (number | string)[];
+/** A chosen dictionary: its PLAIN page body and entry count; the data page holds the indices. */
+interface DictPage {
+  body: Uint8Array;
+  size: number;
 }
 
-function writeChunk(file: ByteSink, page: ByteSink, spec: ColumnSpec, col: ColumnValues, r0: number, r1: number, codec: Codec): ChunkMeta {
+function writeChunk(file: ByteSink, page: ByteSink, spec: ColumnSpec, col: ColumnValues, r0: number, r1: number, codec: Codec, intEncodings: readonly IntEncoding[]): ChunkMeta {
   const n = r1 - r0;
   const meta: ChunkMeta = {
     type: spec.type, name: spec.name, encodings: [ENC_RLE], numValues: n, uncompressed: 0, compressed: 0,
     dataPageOffset: 0, dictionaryPageOffset: undefined, nullCount: 0, min: Infinity, max: -Infinity,
   };
   page.reset();
-  // Definition levels: 4-byte length, then RLE runs of 0 (null) and 1 (present).
-  const lenAt = page.length;
-  page.int32(0);
-  const allNull = col.numbers === undefined && col.strings === undefined;
-  if (allNull && n > 0) rleRun(page, n, 0);
-  const nulls = allNull ? n : spec.type === 'string' ? stringLevels(page, col.strings!, r0, r1) : numberLevels(page, col.numbers!, r0, r1, meta);
-  page.view.setInt32(lenAt, page.length - lenAt - 4, true);
-  meta.nullCount = nulls;
-  const present = n - nulls;
-
-  const dict = present === 0 ? undefined : spec.type === 'string' ? stringDict(col.strings!, r0, r1, present) : numberDict(col.numbers!, r0, r1, present);
+  let encoding = ENC_PLAIN;
+  let dict: DictPage | undefined;
+  if (spec.type === 'string') {
+    const r = col.strings === undefined && col.indices === undefined ? allNull(page, n) : stringChunk(page, col, r0, r1);
+    meta.nullCount = r.nulls;
+    encoding = r.encoding;
+    dict = r.dict;
+  } else {
+    const r = col.numbers === undefined ? allNull(page, n) : numberChunk(page, spec.type, col.numbers, r0, r1, meta, intEncodings);
+    meta.nullCount = r.nulls;
+    encoding = r.encoding;
+    dict = r.dict;
+  }
   if (dict !== undefined) {
-    const dpage = new ByteSink(1024);
-    for (const v of dict.values) {
-      if (spec.type === 'string') {
-        const at = dpage.length;
-        dpage.int32(0);
-        const len = dpage.utf8(v as string); // may grow the buffer: take the view after it
-        dpage.view.setInt32(at, len, true);
-      } else if (spec.type === 'int32') dpage.int32(v as number);
-      else dpage.int64(v as number);
-    }
     meta.dictionaryPageOffset = file.length;
-    const d = writePage(file, PAGE_DICTIONARY, dpage.toBytes(), codec, (h) => h.struct(7, (x) => x.i32(1, dict.values.length).i32(2, ENC_PLAIN)));
+    const size = dict.size;
+    const d = writePage(file, PAGE_DICTIONARY, dict.body, codec, (h) => h.struct(7, (x) => x.i32(1, size).i32(2, ENC_PLAIN)));
     meta.uncompressed += d.uncompressed;
     meta.compressed += d.compressed;
-    writeIndices(page, dict.indices, dict.count, dict.values.length);
-    meta.encodings.push(ENC_PLAIN, ENC_RLE_DICTIONARY);
-  } else {
-    if (present > 0 && spec.type === 'string') plainStrings(page, col.strings!, r0, r1);
-    else if (present > 0) plainNumbers(page, spec.type, col.numbers!, r0, r1);
     meta.encodings.push(ENC_PLAIN);
   }
+  if (!meta.encodings.includes(encoding)) meta.encodings.push(encoding);
   meta.dataPageOffset = file.length;
-  const encoding = dict !== undefined ? ENC_RLE_DICTIONARY : ENC_PLAIN;
-  const p = writePage(file, PAGE_DATA, page.toBytes(), codec, (h) =>
-    h.struct(5, (x) => x.i32(1, n).i32(2, encoding).i32(3, ENC_RLE).i32(4, ENC_RLE)),
-  );
+  const p = writePage(file, PAGE_DATA, page.toBytes(), codec, (h) => h.struct(5, (x) => x.i32(1, n).i32(2, encoding).i32(3, ENC_RLE).i32(4, ENC_RLE)));
   meta.uncompressed += p.uncompressed;
   meta.compressed += p.compressed;
   return meta;
 }
 
-function rleRun(page: ByteSink, count: number, value: number): void {
-  page.varint(count * 2);
-  page.byte(value);
+interface ChunkBody {
+  nulls: number;
+  encoding: number;
+  dict: DictPage | undefined;
 }
 
-function numberLevels(page: ByteSink, v: Float64Array, r0: number, r1: number, meta: ChunkMeta): number {
-  let nulls = 0, runValue = -1, run = 0, min = Infinity, max = -Infinity;
+/** Definition levels of an all-null column: one RLE run of zeros, no values. */
+function allNull(page: ByteSink, n: number): ChunkBody {
+  page.int32(0);
+  if (n > 0) rleRun(page, n, 0, 1);
+  page.view.setInt32(0, page.length - 4, true);
+  return { nulls: n, encoding: ENC_PLAIN, dict: undefined };
+}
+
+/** Definition levels (v1 page: 4-byte length, then the hybrid at width 1). */
+function writeLevels(page: ByteSink, levels: Uint8Array, n: number, nulls: number): void {
+  const at = page.length;
+  page.int32(0);
+  if (n > 0) {
+    if (nulls === 0) rleRun(page, n, 1, 1);
+    else if (nulls === n) rleRun(page, n, 0, 1);
+    else hybrid(page, levels, 0, n, 1);
+  }
+  page.view.setInt32(at, page.length - at - 4, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strings
+
+function stringChunk(page: ByteSink, col: ColumnValues, r0: number, r1: number): ChunkBody {
+  const n = r1 - r0;
+  const idx = scratch.ints(n);
+  let values: string[];
+  if (col.indices !== undefined) values = remapIndices(col.indices, col.values ?? [], r0, r1, idx);
+  else values = dictionaryOf(col.strings!, r0, r1, idx);
+  // Levels, and the present rows' indices packed to the front.
+  const levels = scratch.bytes(n);
+  let k = 0;
+  for (let r = 0; r < n; r++) {
+    const i = idx[r]!;
+    if (i < 0) levels[r] = 0;
+    else {
+      levels[r] = 1;
+      idx[k++] = i;
+    }
+  }
+  const nulls = n - k;
+  writeLevels(page, levels, n, nulls);
+  if (k === 0) return { nulls, encoding: ENC_PLAIN, dict: undefined };
+  if (values.length > MAX_STRING_DICT && values.length * 2 > k) {
+    for (let i = 0; i < k; i++) {
+      const b = encoder.encode(values[idx[i]!]!);
+      page.int32(b.length);
+      page.bytes(b);
+    }
+    return { nulls, encoding: ENC_PLAIN, dict: undefined };
+  }
+  const d = scratch.dict;
+  d.reset();
+  for (const v of values) {
+    const at = d.length;
+    d.int32(0);
+    const len = d.utf8(v); // may grow the buffer: take the view after it
+    d.view.setInt32(at, len, true);
+  }
+  writeIndices(page, idx, k, values.length);
+  return { nulls, encoding: ENC_RLE_DICTIONARY, dict: { body: d.toBytes(), size: values.length } };
+}
+
+/** Dictionary of raw strings: `idx[r - r0]` gets the entry (-1 for null); returns the entries. */
+function dictionaryOf(v: readonly (string | null)[], r0: number, r1: number, idx: Int32Array): string[] {
+  const map = new Map<string, number>();
+  const values: string[] = [];
+  let last: string | null | undefined, lastIndex = -1;
+  for (let r = r0; r < r1; r++) {
+    const s = v[r];
+    if (s === null || s === undefined) {
+      idx[r - r0] = -1;
+      continue;
+    }
+    if (s !== last) {
+      let i = map.get(s);
+      if (i === undefined) {
+        i = values.length;
+        map.set(s, i);
+        values.push(s);
+      }
+      last = s;
+      lastIndex = i;
+    }
+    idx[r - r0] = lastIndex;
+  }
+  return values;
+}
+
+/**
+ * Indices into a caller's value list (duplicates and nulls allowed) → a dictionary of the
+ * distinct non-null values used in rows [r0, r1), in order of first use.
+ */
+function remapIndices(src: Int32Array, values: readonly (string | null)[], r0: number, r1: number, idx: Int32Array): string[] {
+  const remap = scratch.ints2(values.length + 1);
+  remap.fill(-2, 0, values.length);
+  const map = new Map<string, number>();
+  const out: string[] = [];
+  for (let r = r0; r < r1; r++) {
+    const s = src[r]!;
+    if (s < 0) {
+      idx[r - r0] = -1;
+      continue;
+    }
+    let m = remap[s]!;
+    if (m === -2) {
+      const v = values[s];
+      if (v === null || v === undefined) m = -1;
+      else {
+        const found = map.get(v);
+        if (found !== undefined) m = found;
+        else {
+          m = out.length;
+          map.set(v, m);
+          out.push(v);
+        }
+      }
+      remap[s] = m;
+    }
+    idx[r - r0] = m;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integers
+
+function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: number, r1: number, meta: ChunkMeta, allowed: readonly IntEncoding[]): ChunkBody {
+  const n = r1 - r0;
+  let nulls = 0, min = Infinity, max = -Infinity;
   for (let r = r0; r < r1; r++) {
     const x = v[r]!;
-    const level = x === x ? 1 : 0;
-    if (level === 0) nulls++;
+    if (x !== x) nulls++;
     else {
       if (x < min) min = x;
       if (x > max) max = x;
     }
-    if (level === runValue) run++;
-    else {
-      if (run > 0) rleRun(page, run, runValue);
-      runValue = level;
-      run = 1;
-    }
   }
-  if (run > 0) rleRun(page, run, runValue);
   meta.min = min;
   meta.max = max;
-  return nulls;
-}
-
-function stringLevels(page: ByteSink, v: readonly (string | null)[], r0: number, r1: number): number {
-  let nulls = 0, runValue = -1, run = 0;
-  for (let r = r0; r < r1; r++) {
-    const level = v[r] === null || v[r] === undefined ? 0 : 1;
-    nulls += 1 - level;
-    if (level === runValue) run++;
-    else {
-      if (run > 0) rleRun(page, run, runValue);
-      runValue = level;
-      run = 1;
+  // Present values, packed (a view of the input when nothing is null).
+  let vals: Float64Array;
+  const k = n - nulls;
+  if (nulls === 0) {
+    vals = v.subarray(r0, r1);
+    writeLevels(page, scratch.u8, n, 0);
+  } else {
+    const levels = scratch.bytes(n);
+    vals = scratch.floats(k);
+    let j = 0;
+    for (let r = r0; r < r1; r++) {
+      const x = v[r]!;
+      if (x !== x) levels[r - r0] = 0;
+      else {
+        levels[r - r0] = 1;
+        vals[j++] = x;
+      }
+    }
+    writeLevels(page, levels, n, nulls);
+  }
+  if (k === 0) return { nulls, encoding: ENC_PLAIN, dict: undefined };
+  const base = page.length;
+  const elem = type === 'int32' ? 4 : 8;
+  // Candidate 1: a dictionary (direct table for small ranges, a map otherwise).
+  let best: { encoding: number; bytes: Uint8Array | undefined; dict: DictPage | undefined; size: number } | undefined;
+  if (allowed.includes('dictionary')) {
+    const d = numberDictionary(vals, k, min, max);
+    if (d !== undefined) {
+      const alt = scratch.alt;
+      alt.reset();
+      writeIndices(alt, d.indices, k, d.values.length);
+      const body = new ByteSink(d.values.length * elem + 8);
+      for (const x of d.values) {
+        if (type === 'int32') body.int32(x);
+        else body.int64(x);
+      }
+      best = { encoding: ENC_RLE_DICTIONARY, bytes: alt.toBytes(), dict: { body: body.toBytes(), size: d.values.length }, size: alt.length + body.length };
     }
   }
-  if (run > 0) rleRun(page, run, runValue);
-  return nulls;
-}
-
-function stringDict(v: readonly (string | null)[], r0: number, r1: number, present: number): Dict {
-  const map = new Map<string, number>();
-  const values: string[] = [];
-  const indices = new Int32Array(present);
-  let k = 0;
-  for (let r = r0; r < r1; r++) {
-    const s = v[r];
-    if (s === null || s === undefined) continue;
-    let i = map.get(s);
-    if (i === undefined) {
-      i = values.length;
-      map.set(s, i);
-      values.push(s);
-    }
-    indices[k++] = i;
+  // Candidate 2: DELTA_BINARY_PACKED, straight into the page.
+  if (allowed.includes('delta') && Math.abs(min) < DELTA_MAX_ABS && Math.abs(max) < DELTA_MAX_ABS && max - min < 2 ** 31) {
+    deltaEncode(page, vals, k);
+    const size = page.length - base;
+    const beatsPlain = size <= k * elem || !allowed.includes('plain');
+    if ((best === undefined || size < best.size) && beatsPlain) return { nulls, encoding: ENC_DELTA_BINARY_PACKED, dict: undefined };
+    page.length = base;
   }
-  return { indices, count: k, values };
+  if (best !== undefined && (best.size < k * elem || !allowed.includes('plain'))) {
+    page.bytes(best.bytes!);
+    return { nulls, encoding: best.encoding, dict: best.dict };
+  }
+  page.ensure(k * elem);
+  for (let i = 0; i < k; i++) {
+    if (type === 'int32') page.int32(vals[i]!);
+    else page.int64(vals[i]!);
+  }
+  return { nulls, encoding: ENC_PLAIN, dict: undefined };
 }
 
-/** A dictionary for numbers only pays while distinct values stay a small share of the rows. */
-function numberDict(v: Float64Array, r0: number, r1: number, present: number): Dict | undefined {
-  const limit = Math.max(16, present >>> 2);
-  const map = new Map<number, number>();
+/** Dictionary of integers, or undefined when there are too many distinct values. */
+function numberDictionary(vals: Float64Array, k: number, min: number, max: number): { indices: Int32Array; values: number[] } | undefined {
+  const indices = scratch.ints(k);
   const values: number[] = [];
-  const indices = new Int32Array(present);
-  let k = 0;
-  for (let r = r0; r < r1; r++) {
-    const x = v[r]!;
-    if (x !== x) continue;
-    let i = map.get(x);
-    if (i === undefined) {
-      i = values.length;
-      if (i >= limit) return undefined;
-      map.set(x, i);
+  // A dictionary only pays while distinct values stay a small share of the values.
+  const limit = Math.min(MAX_INT_DICT, Math.max(16, k >>> 2));
+  if (max - min < SMALL_RANGE) {
+    const table = scratch.table;
+    let ok = true;
+    for (let i = 0; i < k; i++) {
+      const off = vals[i]! - min;
+      let e = table[off]!;
+      if (e < 0) {
+        if (values.length >= limit) {
+          ok = false;
+          break;
+        }
+        e = values.length;
+        table[off] = e;
+        values.push(vals[i]!);
+      }
+      indices[i] = e;
+    }
+    for (const x of values) table[x - min] = -1;
+    return ok ? { indices, values } : undefined;
+  }
+  const map = new Map<number, number>();
+  for (let i = 0; i < k; i++) {
+    const x = vals[i]!;
+    let e = map.get(x);
+    if (e === undefined) {
+      if (values.length >= limit) return undefined;
+      e = values.length;
+      map.set(x, e);
       values.push(x);
     }
-    indices[k++] = i;
+    indices[i] = e;
   }
-  return { indices, count: k, values };
+  return { indices, values };
 }
 
-/** Bit width, then one RLE run when every index is the same, else one bit-packed run. */
+function zigzagVarint(out: ByteSink, v: number): void {
+  out.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+}
+
+/**
+ * DELTA_BINARY_PACKED: header (block size, miniblocks per block, count, first value), then per
+ * block of 128 deltas the minimum delta, four bit widths and four miniblocks of 32 deltas minus
+ * the minimum, bit-packed; the last miniblock is padded, miniblocks past the end are omitted.
+ * Callers guarantee max - min < 2^31, so every residual fits 32 bits.
+ */
+function deltaEncode(out: ByteSink, vals: Float64Array, k: number): void {
+  out.varint(DELTA_BLOCK);
+  out.varint(DELTA_MINIBLOCKS);
+  out.varint(k);
+  zigzagVarint(out, vals[0]!);
+  const deltas = scratch.deltas;
+  for (let i = 1; i < k; i += DELTA_BLOCK) {
+    const m = Math.min(DELTA_BLOCK, k - i);
+    let minD = Infinity;
+    for (let j = 0; j < m; j++) {
+      const d = vals[i + j]! - vals[i + j - 1]!;
+      deltas[j] = d;
+      if (d < minD) minD = d;
+    }
+    for (let j = m; j < DELTA_BLOCK; j++) deltas[j] = minD;
+    zigzagVarint(out, minD);
+    out.ensure(DELTA_MINIBLOCKS + DELTA_BLOCK * 4);
+    const widthsAt = out.length;
+    out.length += DELTA_MINIBLOCKS;
+    for (let b = 0; b < DELTA_MINIBLOCKS; b++) {
+      const s = b * DELTA_MINI;
+      if (s >= m) {
+        out.buf[widthsAt + b] = 0;
+        continue;
+      }
+      let maxR = 0;
+      for (let j = s; j < s + DELTA_MINI; j++) {
+        const r = deltas[j]! - minD;
+        deltas[j] = r;
+        if (r > maxR) maxR = r;
+      }
+      const width = maxR === 0 ? 0 : 32 - Math.clz32(maxR >>> 0);
+      out.buf[widthsAt + b] = width;
+      if (width > 0) packFloats(out, deltas, s, DELTA_MINI, width);
+    }
+  }
+}
+
+/** Bit-packs `count` non-negative values below 2^width (width ≤ 32), LSB first. */
+function packFloats(out: ByteSink, a: Float64Array, from: number, count: number, width: number): void {
+  const bytes = Math.ceil((count * width) / 8);
+  out.ensure(bytes);
+  const buf = out.buf;
+  let p = out.length;
+  if (width <= 24) {
+    let acc = 0, bits = 0;
+    for (let i = from; i < from + count; i++) {
+      acc |= a[i]! << bits;
+      bits += width;
+      while (bits >= 8) {
+        buf[p++] = acc & 0xff;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+    if (bits > 0) buf[p++] = acc & 0xff;
+  } else {
+    let acc = 0, bits = 0; // acc < 2^(7 + 32): exact in a double
+    for (let i = from; i < from + count; i++) {
+      acc += a[i]! * 2 ** bits;
+      bits += width;
+      while (bits >= 8) {
+        const byte = acc % 256;
+        buf[p++] = byte;
+        acc = (acc - byte) / 256;
+        bits -= 8;
+      }
+    }
+    if (bits > 0) buf[p++] = acc;
+  }
+  out.length = out.length + bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The RLE / bit-packed hybrid
+
+/** Bit width byte, then the indices in the hybrid. */
 function writeIndices(page: ByteSink, idx: Int32Array, n: number, dictSize: number): void {
   const width = Math.max(1, 32 - Math.clz32(dictSize - 1));
   page.byte(width);
-  let constant = true;
-  for (let i = 1; i < n && constant; i++) if (idx[i] !== idx[0]) constant = false;
-  if (constant) {
-    page.varint(n * 2);
-    const v = n > 0 ? idx[0]! : 0;
-    for (let b = 0; b < Math.ceil(width / 8); b++) page.byte((v >>> (8 * b)) & 0xff);
-    return;
+  hybrid(page, idx, 0, n, width);
+}
+
+function rleRun(page: ByteSink, count: number, value: number, width: number): void {
+  page.varint(count * 2);
+  for (let b = 0; b < Math.ceil(width / 8); b++) page.byte((value >>> (8 * b)) & 0xff);
+}
+
+/**
+ * The RLE/bit-packed hybrid of values `a[from..to)` at `width` bits (≤ 24): runs of one value long
+ * enough to fill the pending bit-packed group and 8 more become RLE runs, everything else is
+ * bit-packed in groups of 8 (the last group padded with zeros; readers stop at the value count).
+ */
+function hybrid(page: ByteSink, a: Int32Array | Uint8Array, from: number, to: number, width: number): void {
+  let pend = from;
+  let i = from;
+  while (i < to) {
+    const v = a[i]!;
+    let j = i + 1;
+    while (j < to && a[j] === v) j++;
+    const run = j - i;
+    if (run >= 8) {
+      const fill = (8 - ((i - pend) & 7)) & 7;
+      if (run - fill >= 8) {
+        if (i + fill > pend) bitPacked(page, a, pend, i + fill, width);
+        rleRun(page, run - fill, v, width);
+        pend = j;
+      }
+    }
+    i = j;
   }
-  const groups = Math.ceil(n / 8);
+  if (pend < to) bitPacked(page, a, pend, to, width);
+}
+
+function bitPacked(page: ByteSink, a: Int32Array | Uint8Array, from: number, to: number, width: number): void {
+  const groups = Math.ceil((to - from) / 8);
   page.varint(groups * 2 + 1);
   const total = groups * width;
   page.ensure(total);
@@ -310,8 +633,8 @@ function writeIndices(page: ByteSink, idx: Int32Array, n: number, dictSize: numb
   let p = page.length;
   const end = p + total;
   let acc = 0, bits = 0;
-  for (let i = 0; i < n; i++) {
-    acc |= idx[i]! << bits;
+  for (let i = from; i < to; i++) {
+    acc |= a[i]! << bits;
     bits += width;
     while (bits >= 8) {
       buf[p++] = acc & 0xff;
@@ -322,24 +645,4 @@ function writeIndices(page: ByteSink, idx: Int32Array, n: number, dictSize: numb
   if (bits > 0) buf[p++] = acc & 0xff;
   while (p < end) buf[p++] = 0;
   page.length = end;
-}
-
-function plainNumbers(page: ByteSink, type: PhysicalType, v: Float64Array, r0: number, r1: number): void {
-  page.ensure((r1 - r0) * 8);
-  for (let r = r0; r < r1; r++) {
-    const x = v[r]!;
-    if (x !== x) continue;
-    if (type === 'int32') page.int32(x);
-    else page.int64(x);
-  }
-}
-
-function plainStrings(page: ByteSink, v: readonly (string | null)[], r0: number, r1: number): void {
-  for (let r = r0; r < r1; r++) {
-    const s = v[r];
-    if (s === null || s === undefined) continue;
-    const b = encoder.encode(s);
-    page.int32(b.length);
-    page.bytes(b);
-  }
 }

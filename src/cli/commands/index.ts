@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerArchive } from './archive.js';
+import { registerAthenaDdl } from './athena-ddl.js';
 import { registerCat } from './cat.js';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerScoreSeries(program);
   registerArchive(program);
   registerQuery(program);
+  registerAthenaDdl(program);
   registerSetup(program);
   registerTeardown(program);
   registerDoctor(program);
