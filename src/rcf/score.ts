@@ -84,6 +84,16 @@ function seenScore(tree: Tree, leaf: number, depth: number): number {
 /**
  * Adds the normalised score of `q` in one tree (0 for an empty tree) to
  * ws.scoreSum[0] (a typed-array slot, not a returned double: see runningBox).
+ *
+ * Most of the work of a walk is at its bottom: the query is outside the
+ * leaf's parent's box in nearly every dimension, and a few levels up in
+ * fewer and fewer. The bottom level therefore tests the parent's box in all
+ * dimensions directly (no separate pass comparing the query with the leaf),
+ * and uncached boxes with a leaf sibling, the common case for these small
+ * nodes, are built, summed and (at the bottom) tested in one fused pass
+ * instead of separate ones (copy the leaf, extend by the sibling, sum the
+ * ranges, gap loop). The same values are combined in the same order as
+ * before, so the score is bitwise the same (test/rcf/golden.test.ts).
  */
 export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
   if (tree.root === NIL) {
@@ -93,24 +103,105 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
   const D = tree.dimensions;
   const leafRef = descend(tree, q, ws);
   const depth = ws.depth;
-  const leaf = leafRef - tree.leafBase;
+  const leafBase = tree.leafBase;
+  const leaf = leafRef - leafBase;
   const norm = ws.normOfMass[tree.totalMass]!;
-  let nOut = leafOutside(tree, leaf, q, ws);
-  if (nOut === 0) {
-    ws.scoreSum[0]! += seenScore(tree, leaf, depth) * norm;
-    return;
-  }
-  let s = 1 / (depth + 1);
   const path = ws.path;
   const out = ws.outside;
+  const left = tree.left;
+  const right = tree.right;
+  const leafPoint = tree.leafPoint;
+  const values = tree.store.values;
   const boxSlot = tree.boxSlot;
   const boxes = tree.boxes;
   const boxInner = tree.boxInner;
   const stride = tree.boxStride;
   const running = ws.running;
+  let s = 1 / (depth + 1);
+  let nOut = 0;
+  let k = depth - 1;
   let runningReady = false;
   let child = leafRef;
-  for (let k = depth - 1; k >= 0; k--) {
+  if (k >= 0) {
+    // The leaf's parent. Its box contains the leaf, so a dimension where the
+    // query equals the leaf is inside it: testing the parent's box in every
+    // dimension gives the same outside set (in the same order) as the leaf
+    // test followed by the box test, without a separate pass over the leaf.
+    const n = path[k]!;
+    const slot = boxSlot[n]!;
+    const sib = left[n] === leafRef ? right[n]! : left[n]!;
+    let inner = 0;
+    let gap = 0;
+    if (slot === NIL && sib >= leafBase) {
+      // Uncached with a leaf sibling: the box is [min, max] of the two
+      // points, built, summed and tested in one pass.
+      const pb = leafPoint[leaf]! * D;
+      const ps = leafPoint[sib - leafBase]! * D;
+      for (let d = 0; d < D; d++) {
+        const l = values[pb + d]!;
+        const v = values[ps + d]!;
+        const x = q[d]!;
+        // As boxOf(leaf) then extendBox(sibling): ties keep the leaf's value.
+        const lo = v < l ? v : l;
+        const hi = v > l ? v : l;
+        running[2 * d] = lo;
+        running[2 * d + 1] = hi;
+        inner += hi - lo;
+        if (x < lo) {
+          gap += lo - x;
+          out[nOut++] = d;
+        } else if (x > hi) {
+          gap += x - hi;
+          out[nOut++] = d;
+        }
+      }
+      runningReady = true;
+    } else {
+      let box: Float32Array;
+      let b: number;
+      if (slot !== NIL) {
+        box = boxes;
+        b = slot * stride + 2;
+        inner = boxInner[slot * (D + 1)]!;
+      } else {
+        runningBox(tree, n, leafRef, ws, false);
+        inner = innerOfRunning(running, D);
+        runningReady = true;
+        box = running;
+        b = 0;
+      }
+      for (let d = 0; d < D; d++) {
+        const x = q[d]!;
+        const lo = box[b + 2 * d]!;
+        const hi = box[b + 2 * d + 1]!;
+        if (x < lo) {
+          gap += lo - x;
+          out[nOut++] = d;
+        } else if (x > hi) {
+          gap += x - hi;
+          out[nOut++] = d;
+        }
+      }
+    }
+    if (nOut === 0) {
+      // Inside the parent's box: a duplicate of the leaf, or p = 0 from here up.
+      if (leafOutside(tree, leaf, q, ws) === 0) ws.scoreSum[0]! += seenScore(tree, leaf, depth) * norm;
+      else ws.scoreSum[0]! += s * norm;
+      return;
+    }
+    const p = gap / (inner + gap);
+    s = p / (k + 1) + (1 - p) * s;
+    child = n;
+    k--;
+  } else if (leafOutside(tree, leaf, q, ws) === 0) {
+    // The root is a leaf.
+    ws.scoreSum[0]! += seenScore(tree, leaf, depth) * norm;
+    return;
+  } else {
+    ws.scoreSum[0]! += s * norm;
+    return;
+  }
+  for (; k >= 0; k--) {
     const n = path[k]!;
     const slot = boxSlot[n]!;
     let box: Float32Array;
@@ -121,9 +212,31 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
       b = slot * stride + 2;
       inner = boxInner[slot * (D + 1)]!;
     } else {
-      runningBox(tree, n, child, ws, runningReady);
-      inner = innerOfRunning(running, D);
-      runningReady = true;
+      const sib = left[n] === child ? right[n]! : left[n]!;
+      if (runningReady && sib >= leafBase) {
+        // Extend the running box by a leaf sibling and sum its ranges in one
+        // pass (the same comparisons as extendBox, the same order as innerOfRunning).
+        const ps = leafPoint[sib - leafBase]! * D;
+        inner = 0;
+        for (let d = 0; d < D; d++) {
+          const v = values[ps + d]!;
+          let lo = running[2 * d]!;
+          let hi = running[2 * d + 1]!;
+          if (v < lo) {
+            lo = v;
+            running[2 * d] = v;
+          }
+          if (v > hi) {
+            hi = v;
+            running[2 * d + 1] = v;
+          }
+          inner += hi - lo;
+        }
+      } else {
+        runningBox(tree, n, child, ws, runningReady);
+        inner = innerOfRunning(running, D);
+        runningReady = true;
+      }
       box = running;
       b = 0;
     }
