@@ -172,4 +172,23 @@ describe('leased consumer', () => {
     await until(async () => (await table.getLease('shardId-000000000000'))!.checkpoint === lastSeq, 5000, 'checkpoint after the slow flush');
     await svc.stop();
   });
+
+  it('a graceful stop checkpoints everything handed over since the last periodic checkpoint', async () => {
+    const stream = await createStream(kinesis, 2, 'stop');
+    const app = `app-${stream}`;
+    const delivered: Delivered[] = [];
+    // No periodic checkpoint can happen during the test: only the one at stop.
+    const svc = await startService({ ...settings(stream, app, 'S'), checkpointIntervalMs: 600_000 }, { kinesis, dynamo, sinks: [new RecordingSink('S', delivered)] });
+    const ev = events(3, 5);
+    await replayPayloads(kinesis, cloudWatchPayloads(ev), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    await until(() => delivered.length === ev.length, 10_000, 'delivery');
+    const table = new LeaseTable(dynamo, app);
+    for (const l of await table.listLeases()) expect(l.checkpoint).toBe('TRIM_HORIZON');
+    await svc.stop();
+    const last = new Map<string, string>();
+    for (const d of delivered) last.set(d.shardId, d.sequenceNumber);
+    const leases = await table.listLeases();
+    expect(new Map(leases.filter((l) => last.has(l.leaseKey)).map((l) => [l.leaseKey, l.checkpoint]))).toEqual(last);
+    expect(leases.every((l) => l.leaseOwner === undefined)).toBe(true);
+  });
 });

@@ -122,7 +122,9 @@ export class KinesisConsumer {
     const tasks = [...this.tasks.values()];
     for (const t of tasks) t.abort.abort();
     await Promise.allSettled(tasks.map((t) => t.done));
-    await this.checkpointAll();
+    // The finished tasks have left `this.tasks`; the last checkpoint must still cover what they
+    // handed over, or the next owner re-reads it.
+    await this.checkpointAll(tasks);
     await this.o.coordinator.releaseAll();
   }
 
@@ -134,13 +136,14 @@ export class KinesisConsumer {
    * Flushes the handler, then checkpoints every shard at what was handed over before the flush.
    * One run at a time; a call during a run waits for it and runs again.
    */
-  async checkpointAll(): Promise<void> {
+  async checkpointAll(tasks?: readonly ShardTask[]): Promise<void> {
     while (this.checkpointRun) await this.checkpointRun;
     this.checkpointRun = (async () => {
-      if (![...this.tasks.values()].some((t) => !t.ending && t.handed !== t.checkpointed)) return;
+      const current = tasks ?? [...this.tasks.values()];
+      if (!current.some((t) => !t.ending && t.handed !== t.checkpointed)) return;
       const durable = await this.o.handler.flush();
       const snapshot: Array<{ t: ShardTask; seq: string }> = [];
-      for (const t of this.tasks.values()) {
+      for (const t of current) {
         const seq = durable.get(t.shardId);
         if (t.ending || seq === undefined || seq === t.checkpointed) continue;
         // A position from an earlier hold of this lease may be ahead of a re-read; never go back.
