@@ -38,10 +38,10 @@ interface Worker {
   exited: Promise<void>;
 }
 
-function startWorker(id: string, stream: string, app: string, kinesis: string, dynamo: string, extra: string[] = ['--output', 'jsonl']): Worker {
+function startWorker(id: string, stream: string, app: string, kinesis: string, dynamo: string, extra: string[] = ['--output', 'jsonl'], checkpointMs = 1000): Worker {
   const child = spawn(
     process.execPath,
-    [CLI, 'run', '--stream', stream, '--app', app, '--worker-id', id, '--from', 'trim-horizon', '--failover-ms', String(FAILOVER_MS), '--checkpoint-interval-ms', '1000', '-v', ...extra],
+    [CLI, 'run', '--stream', stream, '--app', app, '--worker-id', id, '--from', 'trim-horizon', '--failover-ms', String(FAILOVER_MS), '--checkpoint-interval-ms', String(checkpointMs), '-v', ...extra],
     {
       env: {
         ...process.env,
@@ -110,7 +110,8 @@ describe('failover between worker processes', () => {
     const stream = await createStream(kinesis, 4, 'fo');
     const app = `app-${stream}`;
     const table = new LeaseTable(dynamo, app);
-    const w1 = startWorker('w1', stream, app, kinesisLocal.endpoint, dyn.endpoint);
+    // w1 checkpoints rarely, so that when it is killed it has read past its last checkpoint.
+    const w1 = startWorker('w1', stream, app, kinesisLocal.endpoint, dyn.endpoint, undefined, 6000);
     const w2 = startWorker('w2', stream, app, kinesisLocal.endpoint, dyn.endpoint);
     workers.push(w1, w2);
     const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
@@ -123,26 +124,30 @@ describe('failover between worker processes', () => {
     expect(await balanced()).toBe(true);
 
     const all = simEvents();
-    const chunks = 6;
+    const chunks = 12;
     const size = Math.ceil(all.length / chunks);
     const put = async (i: number) =>
       replayPayloads(kinesis, cloudWatchPayloads(all.slice(i * size, (i + 1) * size)), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
-    for (let i = 0; i < 3; i++) {
-      await put(i);
-      await sleep(150);
-    }
-    // Mid-stream: kill w1 once it has printed records past its checkpoint (an un-checkpointed tail).
-    await until(async () => {
+    const hasTail = async () => {
       const cps = new Map((await table.listLeases()).filter((l) => l.leaseOwner === 'w1').map((l) => [l.leaseKey, l.checkpoint]));
       return w1.records.some((r) => cps.has(r.shard) && (cps.get(r.shard) === 'TRIM_HORIZON' || compareSequence(r.seq, cps.get(r.shard)!) > 0));
-    }, 10_000, 'w1 to have an un-checkpointed tail');
+    };
+    // Mid-stream: kill w1 once it has printed records past its checkpoint (an un-checkpointed
+    // tail); a few chunks are kept for after the kill.
+    let next = 0;
+    while (next < chunks - 3) {
+      await put(next++);
+      await sleep(150);
+      if (await hasTail()) break;
+    }
+    await until(hasTail, 10_000, 'w1 to have an un-checkpointed tail');
     w1.child.kill('SIGKILL');
     const killedAt = Date.now();
     await w1.exited;
     const atKill = await table.listLeases();
     const w1Checkpoints = new Map(atKill.filter((l) => l.leaseOwner === 'w1').map((l) => [l.leaseKey, l.checkpoint]));
     expect(w1Checkpoints.size).toBe(2);
-    for (let i = 3; i < chunks; i++) await put(i);
+    while (next < chunks) await put(next++);
 
     await until(async () => (await owners()).every((o) => o === 'w2'), 10_000, () => `w2 to own all leases\n${w2.stderr()}`);
     const tookMs = Date.now() - killedAt;
