@@ -1,4 +1,4 @@
-import type { Origin } from '../flowlog/batch.js';
+import type { FlowBatch, Origin } from '../flowlog/batch.js';
 import type { FlowFormat } from '../flowlog/format.js';
 import { LineParser } from '../flowlog/parser.js';
 import { DecodeStats, type RecordSink } from '../flowlog/sink.js';
@@ -130,6 +130,11 @@ export class FlowDecoder {
   }
 
   /** Hands over every record parsed so far. */
+  /** A batch the sink is done with (nothing reads it any more): reused for later records. */
+  recycle(batch: FlowBatch): void {
+    this.parser.recycle(batch);
+  }
+
   flush(): void {
     this.parser.flush();
   }

@@ -27,7 +27,10 @@ export class DecodeStats {
   objects = 0;
 }
 
-/** Where decoded records go. Batches are handed over: the sink owns them after the call. */
+/**
+ * Where decoded records go. Batches are handed over: the sink owns them after the call, until it
+ * gives one back to the decoder (FlowDecoder.recycle) when nothing reads it any more.
+ */
 export interface RecordSink {
   batch(batch: FlowBatch): void;
   reject(reject: Reject): void;

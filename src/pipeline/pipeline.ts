@@ -72,6 +72,7 @@ export class Pipeline implements RecordHandler {
         const w = s.write(b);
         if (w) await w;
       }
+      this.decoder.recycle(b);
     }
   }
 

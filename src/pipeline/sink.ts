@@ -13,7 +13,10 @@ import type { Reject } from '../flowlog/sink.js';
 
 export interface Sink {
   readonly name: string;
-  /** Takes a batch (the sink must not modify it: other sinks see the same one). */
+  /**
+   * Takes a batch. The sink must not modify it (other sinks see the same one), nor read it once
+   * the call has returned (or its promise resolved): the pipeline then reuses it for new records.
+   */
   write(batch: FlowBatch): void | Promise<void>;
   /** Resolves when everything written before this call is durable. */
   flush(): Promise<void>;
