@@ -1,3 +1,5 @@
+import { IPV4_CACHE_BITS } from './fast-row.js';
+
 /**
  * Turns byte ranges into strings, returning the same string object for the same bytes.
  *
@@ -15,6 +17,12 @@ export class StringInterner {
   private readonly lengths: Int32Array;
   private readonly values: string[];
   private arena: Uint8Array;
+  /**
+   * A direct-mapped cache of IPv4 address strings keyed by their 32-bit value (-1: empty), for
+   * the compiled row parser (fast-row.ts), which computes the value while it scans the token.
+   */
+  readonly ipv4Keys = new Float64Array(1 << IPV4_CACHE_BITS).fill(-1);
+  readonly ipv4Values = new Array<string>(1 << IPV4_CACHE_BITS).fill('');
   private arenaUsed = 0;
   private count = 0;
 

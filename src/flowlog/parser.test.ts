@@ -208,6 +208,8 @@ describe('property: the compiled fast path and the general path agree on any inp
     fc.stringMatching(/^[0-9]{1,12}$/),
     fc.constantFrom('-', '--', '-5', '2.5', '99999999999', '9007199254740993', 'ACCEPT', 'eni-0a1', '10.0.0.1', '::1', 'x"y', '\u00e9t\u00e9'),
     fc.stringMatching(/^[ -~]{1,6}$/),
+    // Address-like tokens: the compiled path reads canonical IPv4 as numbers.
+    fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('00', '01', '007', '', '1234')), { minLength: 3, maxLength: 5 }).map((a) => a.join('.')),
   );
   const sep = fc.constantFrom(' ', ' ', ' ', '  ', '\t', ' \r');
   const line = fc.array(fc.tuple(token, sep), { minLength: 0, maxLength: 16 }).map((parts) => parts.map(([t, s]) => t + s).join(''));
@@ -277,5 +279,21 @@ describe('batches given back to the parser', () => {
     lines.slice(0, 8).forEach((l, i) => parser.parseString(l, origin, i + 1));
     parser.flush();
     expect(sink.records.map((r) => r.srcaddr)).toEqual(lines.slice(0, 8).map((l) => l.split(' ')[3]));
+  });
+});
+
+describe('addresses', () => {
+  it('come out exactly as written, whatever their spelling, through the IPv4 cache and past its collisions', () => {
+    const odd = ['0.0.0.0', '255.255.255.255', '010.0.0.1', '10.0.0.01', '256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '2001:db8::1', '::ffff:10.0.0.1', '10.0.0.1x', '-'];
+    const addrs: string[] = [...odd];
+    // More distinct addresses than the cache has slots, each seen twice, so slots are shared.
+    for (let i = 0; i < 9000; i++) addrs.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, `172.16.${(i * 7) & 255}.${i % 200}`);
+    const order = [...addrs, ...addrs.slice().reverse()];
+    const lines = order.map((a, i) => `2 123456789012 eni-1 ${a} ${order[(i * 13) % order.length]} 1 2 6 1 1 1700000000 1700000060 ACCEPT OK`);
+    const { records, sink } = parseLines(lines.join('\n'));
+    expect(sink.rejects).toEqual([]);
+    const tok = (v: unknown) => (v === null ? '-' : v);
+    expect(records.map((r) => tok(r.srcaddr))).toEqual(order);
+    expect(records.map((r) => tok(r.dstaddr))).toEqual(order.map((_, i) => order[(i * 13) % order.length]));
   });
 });

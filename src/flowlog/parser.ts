@@ -1,6 +1,6 @@
 import { FlowBatch, type Origin } from './batch.js';
 import { FlowFormat, FormatError, looksLikeHeader } from './format.js';
-import { compileFastRow, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
+import { compileFastRow, KIND_ADDRESS, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
 import { StringInterner } from './intern.js';
 import { clip, DecodeStats, type RecordSink } from './sink.js';
 
@@ -12,6 +12,8 @@ const QUOTE = 0x22;
 const DASH = 0x2d;
 const ZERO = 0x30;
 const INT32_MAX = 2147483647;
+/** String fields holding IP addresses (the compiled row parser reads IPv4 ones as numbers). */
+const ADDRESS_FIELDS = new Set(['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr']);
 /** Batches kept for reuse; a pipeline holds only a few in flight. */
 const MAX_SPARE = 4;
 
@@ -230,7 +232,7 @@ export class LineParser {
       if (fi >= nf) return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `too many fields: the format has ${nf}, the line has ${nf + 1 + countTokensFrom(buf, pos, limit, toNewline)}`);
       const kind = kinds[fi]!;
       const tokStart = pos;
-      if (kind === KIND_STRING) {
+      if (kind === KIND_STRING || kind === KIND_ADDRESS) {
         pos++;
         while (pos < limit && ((c = buf[pos]!) > SPACE || (c !== SPACE && c !== TAB && c !== CR && c !== stop))) pos++;
         const len = pos - tokStart;
@@ -371,7 +373,7 @@ function fastRowFor(kinds: Uint8Array): FastRow {
 }
 
 function kindsOf(format: FlowFormat): Uint8Array {
-  return Uint8Array.from(format.fields, (f) => (f.type === 'string' ? KIND_STRING : f.type === 'int32' ? KIND_INT32 : KIND_INT64));
+  return Uint8Array.from(format.fields, (f) => (f.type === 'string' ? (ADDRESS_FIELDS.has(f.name) ? KIND_ADDRESS : KIND_STRING) : f.type === 'int32' ? KIND_INT32 : KIND_INT64));
 }
 
 function countTokensFrom(buf: Buffer, pos: number, limit: number, toNewline: boolean): number {
