@@ -68,23 +68,23 @@ export function compileFastRow(kinds: Uint8Array): FastRow {
         `else { s${i}[row] = interner.get(buf, s, pos); }`,
       );
     } else if (kind === KIND_STRING) {
-      // The token is compared with the column's last value while it is scanned (k counts the
-      // bytes matched so far), so a repeated value costs one pass over its bytes.
+      // Account, ENI, action and status repeat from row to row: the column's last value is
+      // tried first, a plain byte compare followed by a separator; only on a miss is the token
+      // scanned, interned and made the last value.
       lines.push(
-        `at = ${i * LAST_MAX};`,
-        'k = c === lastBytes[at] ? 1 : 0;',
-        'pos++;',
-        'while (pos < limit && ((c = buf[pos]) > 34 || (c !== 32 && c !== 9 && c !== 13 && c !== stop))) { if (k === pos - s && c === lastBytes[at + k]) k++; pos++; }',
-        'len = pos - s;',
-        `if (k !== len || len !== lastLen[${i}]) k = -1;`,
-        `if (len === 1 && buf[s] === 45) { s${i}[row] = null; }`,
-        `else {`,
-        `  if (k === len) { s${i}[row] = lastValue[${i}]; }`,
-        `  else {`,
+        `at = ${i * LAST_MAX}; len = lastLen[${i}]; k = 0;`,
+        'if (pos + len <= limit) while (k < len && buf[pos + k] === lastBytes[at + k]) k++;',
+        `if (k === len && len > 0 && (pos + len === limit || (c = buf[pos + len]) === 32 || c === 9 || c === 13 || c === stop)) { s${i}[row] = lastValue[${i}]; pos += len; }`,
+        'else {',
+        '  pos++;',
+        '  while (pos < limit && ((c = buf[pos]) > 34 || (c !== 32 && c !== 9 && c !== 13 && c !== stop))) pos++;',
+        '  len = pos - s;',
+        `  if (len === 1 && buf[s] === 45) { s${i}[row] = null; }`,
+        '  else {',
         `    str = interner.get(buf, s, pos); s${i}[row] = str;`,
         `    if (len <= ${LAST_MAX}) { lastLen[${i}] = len; lastValue[${i}] = str; for (k = 0; k < len; k++) lastBytes[at + k] = buf[s + k]; }`,
-        `  }`,
-        `}`,
+        '  }',
+        '}',
       );
     } else {
       const max = kind === KIND_INT32 ? 2147483647 : Number.MAX_SAFE_INTEGER;
