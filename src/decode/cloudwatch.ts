@@ -29,6 +29,30 @@ const EV_EXTRACTED = Buffer.from(',"extractedFields":{');
 const EV_NEXT = Buffer.from('}},{"id":"');
 const EV_LAST = Buffer.from('}}]');
 
+type Matcher = (view: DataView, p: number) => boolean;
+
+/**
+ * A test that `pattern` stands at `p`, compiled to a few 4-byte compares: walking the events
+ * checks about 60 bytes of fixed layout per event, and a loop over them byte by byte was a tenth
+ * of the decoding time.
+ */
+function compileMatcher(pattern: Buffer): Matcher {
+  const n = pattern.length;
+  const tests: string[] = [];
+  let i = 0;
+  for (; i + 4 <= n; i += 4) tests.push(`view.getUint32(p + ${i}, true) === ${pattern.readUInt32LE(i)}`);
+  for (; i + 2 <= n; i += 2) tests.push(`view.getUint16(p + ${i}, true) === ${pattern.readUInt16LE(i)}`);
+  for (; i < n; i++) tests.push(`view.getUint8(p + ${i}) === ${pattern[i]!}`);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from constant patterns only
+  return new Function('view', 'p', `return p >= 0 && p + ${n} <= view.byteLength && ${tests.join(' && ')};`) as Matcher;
+}
+
+const AT_EV_ID = compileMatcher(EV_ID);
+const AT_EV_TS = compileMatcher(EV_TS);
+const AT_EV_MSG = compileMatcher(EV_MSG);
+const AT_EV_EXTRACTED = compileMatcher(EV_EXTRACTED);
+const AT_EV_NEXT = compileMatcher(EV_NEXT);
+
 /** Scratch for one payload's events, reused across payloads. */
 class EventRanges {
   count = 0;
@@ -191,8 +215,9 @@ export class SubscriptionPayloadDecoder {
     if (buf[p] !== 0x5b) throw new ScanError();
     p++;
     if (buf[p] === 0x5d) return p + 1;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let n = 1; ; n++) {
-      if (!matchAt(buf, p, EV_ID)) throw new ScanError();
+      if (!AT_EV_ID(view, p)) throw new ScanError();
       p += EV_ID.length;
       if (plain && buf[p + CWL_ID_LENGTH] === Q) {
         // CloudWatch event ids are 56 digits: check the quote where it should be, not search for it.
@@ -200,12 +225,12 @@ export class SubscriptionPayloadDecoder {
       } else {
         p = stringEnd(buf, p - 1, end);
       }
-      if (!matchAt(buf, p, EV_TS)) throw new ScanError();
+      if (!AT_EV_TS(view, p)) throw new ScanError();
       p += EV_TS.length;
       let t = 0;
       const ts = p;
       for (let d = buf[p]! - 0x30; d >= 0 && d <= 9; d = buf[++p]! - 0x30) t = t * 10 + d;
-      if (p === ts || !matchAt(buf, p, EV_MSG)) throw new ScanError();
+      if (p === ts || !AT_EV_MSG(view, p)) throw new ScanError();
       p += EV_MSG.length;
       if (streamInto !== undefined) {
         p = this.parser.parseQuoted(buf, p, end, streamInto, n, t);
@@ -220,8 +245,8 @@ export class SubscriptionPayloadDecoder {
       p++;
       if (buf[p] === 0x7d) {
         p++;
-      } else if (matchAt(buf, p, EV_EXTRACTED)) {
-        p = skipExtracted(buf, p + EV_EXTRACTED.length, end);
+      } else if (AT_EV_EXTRACTED(view, p)) {
+        p = skipExtracted(buf, view, p + EV_EXTRACTED.length, end);
       } else {
         throw new ScanError();
       }
@@ -310,18 +335,13 @@ function readString(buf: Buffer, p: number, end: number): [string, number] {
  * would otherwise swallow, shows up as a brace that is not the next event's `}},{"id":"`, and the
  * payload then takes the careful path. A jump can therefore never skip an event.
  */
-function skipExtracted(buf: Buffer, p: number, end: number): number {
+function skipExtracted(buf: Buffer, view: DataView, p: number, end: number): number {
   const brace = buf.indexOf(0x7b, p);
-  if (brace >= 0 && brace < end && brace - 3 >= p && matchAt(buf, brace - 3, EV_NEXT)) return brace - 1;
+  if (brace >= 0 && brace < end && brace - 3 >= p && AT_EV_NEXT(view, brace - 3)) return brace - 1;
   // The last event: its end must come before any further brace (a following payload's).
   const last = buf.indexOf(EV_LAST, p);
   if (last < 0 || last >= end || (brace >= 0 && brace < last)) throw new ScanError();
   return last + 2;
-}
-
-function matchAt(buf: Buffer, p: number, pattern: Buffer): boolean {
-  for (let i = 0; i < pattern.length; i++) if (buf[p + i] !== pattern[i]) return false;
-  return true;
 }
 
 function keyIs(buf: Buffer, ks: number, ke: number, key: Buffer): boolean {
