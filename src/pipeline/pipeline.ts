@@ -25,12 +25,15 @@ export class Pipeline implements RecordHandler {
   private readonly handed = new Map<string, string>();
   /** Kinesis records and flow records seen, for progress and benchmarks. */
   kinesisRecords = 0;
+  /** Batches are refilled once every sink is done with them, unless a sink keeps them. */
+  private readonly reuseBatches: boolean;
   kinesisBytes = 0;
 
   constructor(
     readonly sinks: readonly Sink[],
     opts: PipelineOptions = {},
   ) {
+    this.reuseBatches = !sinks.some((s) => s.keepsBatches === true);
     this.decoder = new FlowDecoder(
       {
         batch: (b) => this.pending.push(b),
@@ -72,7 +75,7 @@ export class Pipeline implements RecordHandler {
         const w = s.write(b);
         if (w) await w;
       }
-      this.decoder.recycle(b);
+      if (this.reuseBatches) this.decoder.recycle(b);
     }
   }
 

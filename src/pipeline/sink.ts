@@ -14,10 +14,13 @@ import type { Reject } from '../flowlog/sink.js';
 export interface Sink {
   readonly name: string;
   /**
-   * Takes a batch. The sink must not modify it (other sinks see the same one), nor read it once
-   * the call has returned (or its promise resolved): the pipeline then reuses it for new records.
+   * Takes a batch. The sink must not modify it (other sinks see the same one). Unless it sets
+   * `keepsBatches`, it must not read it once the call has returned (or its promise resolved):
+   * the pipeline then reuses the batch for new records.
    */
   write(batch: FlowBatch): void | Promise<void>;
+  /** True when the sink holds batches past write() (until its flush): they are never reused. */
+  readonly keepsBatches?: boolean;
   /** Resolves when everything written before this call is durable. */
   flush(): Promise<void>;
   /** Inputs that could not be decoded; optional. */

@@ -19,6 +19,7 @@ type Range = FlushResult['ranges'][number];
 
 export class ArchiveSink implements Sink {
   readonly name = 'archive';
+  readonly keepsBatches = true;
   /** Flushed ranges whose manifests are kept until a checkpoint covers them. */
   private unreleased: Range[] = [];
   private last: FlushResult | undefined;
