@@ -15,7 +15,7 @@ import { simulateTraffic } from '../sim/traffic.js';
 import type { KinesisRecordIn } from '../sources/types.js';
 
 const EVENTS_PER_RECORD = 1000;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 
 function makeLines(min: number): string[] {
   const lines: string[] = [];

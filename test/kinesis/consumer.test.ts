@@ -4,18 +4,16 @@
  * decoder to the sinks, a split mid-run loses nothing and keeps each lineage in order, a
  * graceful stop hands leases over at once, and checkpoints wait for the slowest sink.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type KinesisClient, SplitShardCommand } from '@aws-sdk/client-kinesis';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SplitShardCommand } from '@aws-sdk/client-kinesis';
 import type { FlowBatch } from '../../src/flowlog/batch.js';
 import { cloudWatchPayloads, replayPayloads, type LogEvent } from '../../src/pipeline/replay.js';
 import { startService, type Service, type ServiceSettings } from '../../src/pipeline/service.js';
 import type { Sink } from '../../src/pipeline/sink.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
 import { simulateTraffic } from '../../src/sim/traffic.js';
-import { localDynamoClient, startDynalite, type LocalDynamo } from '../support/dynalite.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
+import { useLocalAws } from '../support/local-aws.js';
 import { createStream, until } from './helpers.js';
 
 interface Delivered {
@@ -72,25 +70,11 @@ const settings = (stream: string, app: string, workerId: string): ServiceSetting
 const key = (d: Delivered) => `${d.shardId}/${d.sequenceNumber}/${d.subIndex}`;
 
 describe('leased consumer', () => {
-  let kinesisLocal: KinesisLocal;
-  let dyn: LocalDynamo;
-  let kinesis: KinesisClient;
-  let dynamo: DynamoDBClient;
   const services: Service[] = [];
-
-  beforeAll(async () => {
-    [kinesisLocal, dyn] = await Promise.all([startKinesisLocal(), startDynalite()]);
-    kinesis = localKinesisClient(kinesisLocal.endpoint);
-    dynamo = localDynamoClient(dyn.endpoint);
-  });
-  afterAll(async () => {
-    await Promise.allSettled(services.map((s) => s.stop()));
-    kinesis?.destroy();
-    dynamo?.destroy();
-    await Promise.all([kinesisLocal?.stop(), dyn?.stop()]);
-  });
+  const aws = useLocalAws({ beforeStop: async () => void (await Promise.allSettled(services.map((s) => s.stop()))) });
 
   it('balances 2 workers on 4 shards, delivers everything across a split, hands over on stop', async () => {
+    const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 4, 'cons');
     const app = `app-${stream}`;
     const delivered: Delivered[] = [];
@@ -156,6 +140,7 @@ describe('leased consumer', () => {
   });
 
   it('checkpoints only after every sink flushed durably (the slowest sink rules)', async () => {
+    const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 1, 'slow');
     const app = `app-${stream}`;
     const delivered: Delivered[] = [];
@@ -179,6 +164,7 @@ describe('leased consumer', () => {
   });
 
   it('a graceful stop checkpoints everything handed over since the last periodic checkpoint', async () => {
+    const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 2, 'stop');
     const app = `app-${stream}`;
     const delivered: Delivered[] = [];

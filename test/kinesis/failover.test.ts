@@ -5,8 +5,7 @@
  * after the dead worker's last checkpoint (the un-checkpointed tail, re-read by the survivor).
  * Needs `npm run build` first (as the other CLI tests).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,105 +13,40 @@ import { join } from 'node:path';
 import { readArchiveColumns } from '../../src/archive/read.js';
 import { COL_SEQUENCE, COL_SHARD, COL_SUB_INDEX } from '../../src/archive/schema.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { cloudWatchPayloads, replayPayloads, type LogEvent } from '../../src/pipeline/replay.js';
+import { cloudWatchPayloads, replayPayloads } from '../../src/pipeline/replay.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
 import { compareSequence } from '../../src/sources/kinesis/sequence.js';
-import { simulateTraffic } from '../../src/sim/traffic.js';
-import { localDynamoClient, startDynalite, type LocalDynamo } from '../support/dynalite.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
+import { useLocalAws } from '../support/local-aws.js';
 import { createStream, until } from './helpers.js';
+import { lineKey, simEvents, startRunWorker, type Worker } from './workers.js';
 
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
 // Generous enough that a stalled event loop on a loaded CI machine does not expire a live lease.
 const FAILOVER_MS = 3000;
 
-interface Worker {
-  readonly id: string;
-  readonly child: ChildProcess;
-  /** shard/sequence/eventIndex → the record's line fields, as printed. */
-  readonly records: Array<{ key: string; shard: string; seq: string; line: string }>;
-  stderr(): string;
-  exited: Promise<void>;
-}
-
-function startWorker(id: string, stream: string, app: string, kinesis: string, dynamo: string, extra: string[] = ['--output', 'jsonl'], checkpointMs = 1000): Worker {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'run', '--stream', stream, '--app', app, '--worker-id', id, '--from', 'trim-horizon', '--failover-ms', String(FAILOVER_MS), '--checkpoint-interval-ms', String(checkpointMs), '-v', ...extra],
-    {
-      env: {
-        ...process.env,
-        AWS_ENDPOINT_URL_KINESIS: kinesis,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo,
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
-        AWS_REGION: 'us-east-1',
-        FLOWCUT_IDLE_POLL_MS: '100',
-        FLOWCUT_SHARD_SYNC_INTERVAL_MS: '2000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const records: Worker['records'] = [];
-  let partial = '';
-  child.stdout!.on('data', (b: Buffer) => {
-    const lines = (partial + b.toString('utf8')).split('\n');
-    partial = lines.pop()!;
-    for (const l of lines) {
-      const r = JSON.parse(l) as Record<string, unknown>;
-      const shard = String(r.kinesis_shard_id), seq = String(r.kinesis_sequence_number);
-      records.push({ key: `${shard}/${seq}/${String(r.event_index)}`, shard, seq, line: `${String(r.interface_id)} ${String(r.srcaddr)}:${String(r.srcport)} ${String(r.dstaddr)}:${String(r.dstport)} ${String(r.start)} ${String(r.bytes)}` });
-    }
-  });
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-20_000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { id, child, records, stderr: () => err, exited };
-}
-
-function simEvents(): LogEvent[] {
-  return simulateTraffic({ minutes: 12, seed: 11, startSec: 1_767_600_000 })
-    .map((l) => ({ message: l.line, timestampMs: l.endSec * 1000, logStream: `${l.interfaceId}-all`, logGroup: 'vpc-flow-logs', owner: '123456789012' }))
-    .sort((a, b) => a.timestampMs - b.timestampMs);
-}
-
-/** The same text the worker's JSON gives, from the original line. */
-function lineKey(message: string): string {
-  const t = message.split(' ').map((x) => (x === '-' ? 'null' : x));
-  return `${t[2]} ${t[3]}:${t[5]} ${t[4]}:${t[6]} ${t[10]} ${t[9]}`;
-}
+const startWorker = (id: string, stream: string, app: string, kinesis: string, dynamo: string, extra?: string[], checkpointMs?: number): Worker =>
+  startRunWorker({ id, stream, app, kinesis, dynamo, failoverMs: FAILOVER_MS, ...(extra ? { extra } : {}), ...(checkpointMs ? { checkpointMs } : {}) });
 
 describe('failover between worker processes', () => {
-  let kinesisLocal: KinesisLocal;
-  let dyn: LocalDynamo;
-  let kinesis: KinesisClient;
-  let dynamo: DynamoDBClient;
   const workers: Worker[] = [];
-
-  beforeAll(async () => {
-    if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
-    [kinesisLocal, dyn] = await Promise.all([startKinesisLocal(), startDynalite()]);
-    kinesis = localKinesisClient(kinesisLocal.endpoint);
-    dynamo = localDynamoClient(dyn.endpoint);
-  });
-  afterAll(async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    kinesis?.destroy();
-    dynamo?.destroy();
-    await Promise.all([kinesisLocal?.stop(), dyn?.stop()]);
+  const aws = useLocalAws({
+    beforeStart: () => {
+      if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
+    },
+    beforeStop: async () => {
+      for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.exited));
+    },
   });
 
   it('survives kill -9 of a worker: shards move within the failover time, nothing is lost', async () => {
+    const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 4, 'fo');
     const app = `app-${stream}`;
     const table = new LeaseTable(dynamo, app);
     // w1 checkpoints rarely, so that when it is killed it has read past its last checkpoint.
-    const w1 = startWorker('w1', stream, app, kinesisLocal.endpoint, dyn.endpoint, undefined, 6000);
-    const w2 = startWorker('w2', stream, app, kinesisLocal.endpoint, dyn.endpoint);
+    const w1 = startWorker('w1', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint, undefined, 6000);
+    const w2 = startWorker('w2', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint);
     workers.push(w1, w2);
     const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
     const balanced = async () => (await owners()).filter((o) => o === 'w1').length === 2 && (await owners()).filter((o) => o === 'w2').length === 2;
@@ -178,13 +112,14 @@ describe('failover between worker processes', () => {
   });
 
   it('leaves every record exactly once in the Parquet archive across a kill -9', async () => {
+    const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 2, 'foa');
     const app = `app-${stream}`;
     const table = new LeaseTable(dynamo, app);
     const dir = await mkdtemp(join(tmpdir(), 'flowcut-archive-'));
     const archive = ['--output', 'none', '--archive', dir];
-    const w1 = startWorker('w1', stream, app, kinesisLocal.endpoint, dyn.endpoint, archive);
-    const w2 = startWorker('w2', stream, app, kinesisLocal.endpoint, dyn.endpoint, archive);
+    const w1 = startWorker('w1', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint, archive);
+    const w2 = startWorker('w2', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint, archive);
     workers.push(w1, w2);
     const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
     await until(async () => (await owners()).sort().join() === 'w1,w2', 20_000, '1/1 balance');
