@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { FlowDecoder, type DecoderOptions } from '../decode/decoder.js';
 import type { Reject } from '../flowlog/sink.js';
 import type { ObjectIn } from '../sources/types.js';
+import { compactedInto } from './housekeeping.js';
 import { OBJECT_ROOT } from './manifest.js';
 import type { ArchiveStore } from './store.js';
 import { objectIdOf, type ObjectUnit } from './units.js';
@@ -21,8 +22,8 @@ export interface BackfillOptions {
   readonly writer: ArchiveWriter;
   readonly decoder?: Omit<DecoderOptions, 'drain'>;
   readonly onReject?: (r: Reject) => void;
-  /** Called after each object, archived or skipped. */
-  readonly onObject?: (e: { location: string; skipped: boolean; records: number; files: number }) => void;
+  /** Called after each object, archived, skipped or refused. */
+  readonly onObject?: (e: { location: string; skipped: boolean; records: number; files: number; refused?: Refusal }) => void;
   /** Archive objects again even when the archive says they are done (same names: overwritten). */
   readonly force?: boolean;
   readonly signal?: AbortSignal;
@@ -37,6 +38,19 @@ export interface BackfillSummary {
   bytes: number;
   /** Files left by crashed earlier runs, removed before their objects were archived again. */
   recovered: number;
+  /** Objects not archived again because their earlier records now sit in merged files. */
+  refused: Refusal[];
+}
+
+/**
+ * An object that was archived, then compacted, and is asked to be archived again (`force`, or it
+ * changed): its earlier records live inside merged files beside other objects' records, so new
+ * files would duplicate them. Nothing is written for it; the way out is to drop those files.
+ */
+export interface Refusal {
+  readonly location: string;
+  /** The merged files holding its earlier records. */
+  readonly mergedInto: readonly string[];
 }
 
 /** A location that names the same input whatever the working directory was. */
@@ -58,7 +72,7 @@ export function objectRecordKey(objectId: string): string {
 export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: BackfillOptions): Promise<BackfillSummary> {
   const { writer } = opts;
   const store: ArchiveStore = writer.store;
-  const summary: BackfillSummary = { objects: 0, skipped: 0, records: 0, rejected: 0, files: 0, bytes: 0, recovered: 0 };
+  const summary: BackfillSummary = { objects: 0, skipped: 0, records: 0, rejected: 0, files: 0, bytes: 0, recovered: 0, refused: [] };
   let current: ObjectUnit | undefined;
   let rejected = 0;
   let ranges: CoveredRange[] = [];
@@ -89,6 +103,15 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
       summary.skipped++;
       opts.onObject?.({ location, skipped: true, records: previous.records, files: previous.files.length });
       continue;
+    }
+    if (previous !== undefined) {
+      const merged = await compactedInto(store, previous.files);
+      if (merged.size > 0) {
+        const refused: Refusal = { location, mergedInto: [...new Set(merged.values())].sort() };
+        summary.refused.push(refused);
+        opts.onObject?.({ location, skipped: true, records: 0, files: 0, refused });
+        continue;
+      }
     }
     summary.recovered += (await writer.recoverObject(objectId)).deletedFiles.length;
     current = { objectId, location };

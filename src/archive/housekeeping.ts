@@ -17,7 +17,11 @@ import { hashHex } from './units.js';
  */
 
 export const COMPACTION_ROOT = `${STATE_ROOT}compactions/`;
-/** Key-value metadata of a merged file: the names (within its partition) of the files it replaces. */
+/**
+ * Key-value metadata of a merged file: the names (within its partition) of the files it replaces,
+ * including those an input merged file replaced, so that the record of where a file's rows went
+ * survives compaction of compacted files (backfill relies on it, see compactedInto).
+ */
 export const INPUTS_KEY = 'flowcut.inputs';
 
 interface MergeRecord {
@@ -94,7 +98,7 @@ export async function compactArchive(store: ArchiveStore, opts: CompactOptions):
     if (files.length < 2) continue;
     let merged = false;
     // Read, check, and merge into files of at most maxRecords, each written as soon as it is full.
-    let group: { key: string; rows: number; columns: ColumnValues[] }[] = [];
+    let group: { key: string; replaces: readonly string[]; rows: number; columns: ColumnValues[] }[] = [];
     let groupRows = 0;
     const mergeGroup = async (): Promise<void> => {
       const g = group;
@@ -103,12 +107,13 @@ export async function compactArchive(store: ArchiveStore, opts: CompactOptions):
       if (g.length < 2) return;
       const inputs = g.map((x) => x.key).sort();
       const output = `${dir}c-${hashHex(inputs.join('\n'), 24)}.parquet`;
+      const replaced = [...new Set([...inputs.map((i) => i.slice(dir.length)), ...g.flatMap((x) => x.replaces)])].sort();
       const recordKey = `${COMPACTION_ROOT}${hashHex(output, 24)}.json`;
       const record: MergeRecord = { version: 1, output, inputs };
       await store.put(recordKey, new TextEncoder().encode(JSON.stringify(record)));
       const { rows, columns } = concat(g);
       const stored = storedColumns(columns);
-      await store.put(output, encodeParquet(stored.schema, stored.columns, rows, { codec: opts.codec ?? 'snappy', keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length), [INPUTS_KEY]: JSON.stringify(inputs.map((i) => i.slice(dir.length))) } }));
+      await store.put(output, encodeParquet(stored.schema, stored.columns, rows, { codec: opts.codec ?? 'snappy', keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length), [INPUTS_KEY]: JSON.stringify(replaced) } }));
       await store.delete(inputs.filter((i) => i !== output));
       await store.delete([recordKey]);
       result.inputs += inputs.length;
@@ -119,13 +124,14 @@ export async function compactArchive(store: ArchiveStore, opts: CompactOptions):
     for (const f of files) {
       const bytes = await store.get(f.key);
       if (bytes === undefined) continue; // deleted meanwhile (a writer's rollback, retention)
-      if (!checkArchiveFile(bytes).ok) {
+      const check = checkArchiveFile(bytes);
+      if (!check.ok) {
         result.skipped++;
         continue;
       }
       const data = await readArchiveColumns(bytes);
       if (groupRows + data.rows > opts.maxRecords && group.length > 0) await mergeGroup();
-      group.push({ key: f.key, ...data });
+      group.push({ key: f.key, replaces: check.replaces ?? [], ...data });
       groupRows += data.rows;
     }
     await mergeGroup();
@@ -181,4 +187,41 @@ export async function retainArchive(store: ArchiveStore, opts: { retainDays: num
   }
   if (!opts.dryRun) await store.delete(keys);
   return { partitions: parts.size, files: keys.length, cutoffMs, keys };
+}
+
+/**
+ * Where the rows of archive files that no longer exist went: for each of `keys` that is gone,
+ * the merged file of its partition that replaced it (directly or through earlier merges), if
+ * any. A file that is gone with no merged file naming it was removed (retention, a rollback).
+ * Reads the merged files of the partitions concerned, so it is for rare paths (re-archiving).
+ */
+export async function compactedInto(store: ArchiveStore, keys: readonly string[]): Promise<Map<string, string>> {
+  const byDir = new Map<string, string[]>();
+  for (const k of keys) {
+    const dir = k.slice(0, k.lastIndexOf('/') + 1);
+    let list = byDir.get(dir);
+    if (!list) byDir.set(dir, (list = []));
+    list.push(k);
+  }
+  const found = new Map<string, string>();
+  for (const [dir, wanted] of byDir) {
+    const present = new Set<string>();
+    const merged: string[] = [];
+    for await (const o of store.list(dir)) {
+      if (o.key.slice(dir.length).includes('/')) continue;
+      present.add(o.key);
+      if (o.key.slice(dir.length).startsWith('c-') && o.key.endsWith('.parquet')) merged.push(o.key);
+    }
+    const gone = wanted.filter((k) => !present.has(k));
+    if (gone.length === 0) continue;
+    for (const m of merged) {
+      const bytes = await store.get(m);
+      if (bytes === undefined) continue;
+      const check = checkArchiveFile(bytes);
+      if (!check.ok || check.replaces === undefined) continue;
+      const names = new Set(check.replaces);
+      for (const k of gone) if (names.has(k.slice(dir.length)) && !found.has(k)) found.set(k, m);
+    }
+  }
+  return found;
 }

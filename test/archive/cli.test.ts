@@ -70,6 +70,21 @@ describe('flowcut archive and query on local disk', () => {
     expect(files.some((f) => f.startsWith('_flowcut/manifests/') && f.endsWith('.json'))).toBe(false);
   });
 
+  it('refuses to archive an object again once compaction merged it with others, and says why', async () => {
+    const merged = join(tmp, 'archive-compacted');
+    expect((await flowcut(['archive', input, '--to', merged, '-q', '--chunk-records', '700'])).code).toBe(0);
+    const compact = await flowcut(['archive', 'compact', '--archive', merged, '--min-age', '0']);
+    expect(compact.code, compact.stderr).toBe(0);
+    expect(compact.stderr).toMatch(/compacted [1-9]\d* partition/);
+    const forced = await flowcut(['archive', input, '--to', merged, '--force']);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toMatch(/not archived again: it was archived before and its files were since compacted into .*c-[0-9a-f]+\.parquet/);
+    // The simulated object is refused; extra.log, alone in its partition, was not compacted and goes through.
+    expect(forced.stderr).toMatch(/1 object\(s\) archived.*1 refused/);
+    const q = await flowcut(['query', COUNT_SQL, '--archive', merged]);
+    expect(JSON.parse(q.stdout)).toEqual({ n: expected.records, d: expected.records, bytes: expected.bytes });
+  });
+
   it('keeps AWS column types, and hive keys do not replace file columns', async () => {
     const q = await flowcut(['query', `SELECT column_name, column_type FROM (DESCRIBE flows) WHERE column_name IN ('version','srcport','protocol','packets','start','account_id','region','aws-account-id','aws-region','hour','sub_index') ORDER BY 1`, '--archive', archive, '-o', 'csv']);
     expect(q.stdout.trim().split('\n')).toEqual([

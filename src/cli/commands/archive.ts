@@ -46,7 +46,7 @@ export function registerArchive(program: Command): void {
     .option('-f, --format <format>', "format of lines without a header: AWS's '${field} ...' string, field names, or 'default'")
     .addOption(new Option('--input <kind>', 'what the bytes hold (auto detects)').choices(INPUT_KINDS).default('auto'))
     .option('--rejects <file>', 'write lines and payloads that could not be decoded to FILE (JSON lines)')
-    .option('--force', 'archive objects again even when the archive has them (their files are replaced, not duplicated)')
+    .option('--force', 'archive objects again even when the archive has them (their files are replaced, not duplicated; refused, with exit code 1, for objects whose files were since compacted)')
     .option('--region <region>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--endpoint-url <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)')
     .option('-q, --quiet', 'no progress or summary on stderr')
@@ -141,6 +141,13 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
       },
       onObject: (e) => {
         seen++;
+        if (e.refused) {
+          process.stderr.write(
+            `flowcut: ${e.location}: not archived again: it was archived before and its files were since compacted into ${e.refused.mergedInto.join(', ')}, ` +
+              'so new files would duplicate its old records there. To replace it, delete those merged files (they may hold other ' +
+              'objects\' records too) and archive the objects of their hours again with --force.\n',
+          );
+        }
         records += e.skipped ? 0 : e.records;
         if (!opts.quiet && Date.now() - lastProgress > 2000) {
           lastProgress = Date.now();
@@ -158,8 +165,10 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
       if (summary.skipped > 0) parts.push(`${summary.skipped} already archived (skipped; --force to redo)`);
       if (summary.recovered > 0) parts.push(`${summary.recovered} file(s) of an interrupted run removed`);
       if (summary.rejected > 0) parts.push(`${summary.rejected} rejected${opts.rejects ? ` (kept in ${opts.rejects})` : ' (use --rejects FILE to keep them)'}`);
+      if (summary.refused.length > 0) parts.push(`${summary.refused.length} refused (compacted since archived; see above)`);
       process.stderr.write(`flowcut: ${parts.join(', ')} in ${s.toFixed(1)} s to ${store.url}\n`);
     }
+    if (summary.refused.length > 0) throw new CliError(`${summary.refused.length} object(s) not archived again (compacted since archived)`, 1);
   } catch (err) {
     if (stop.signal.aborted) throw new CliError('interrupted; run the same command again to resume', 130);
     throw toCliError(err);
