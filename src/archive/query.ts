@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -105,6 +105,54 @@ export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {
     if (temp) await rm(temp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** The SQL failed (DuckDB's message): a mistake in the query, not in the archive. */
+export class QueryError extends Error {
+  override name = 'QueryError';
+}
+
+export interface QueryResult {
+  readonly names: string[];
+  readonly rows: unknown[][];
+  /** Files the answering view read, and files it left out (foreign, truncated, misplaced). */
+  readonly files: readonly string[];
+  readonly skipped: readonly SkippedFile[];
+}
+
+/**
+ * Runs `sql` over a view of the archive. Compaction and retention may delete files between the
+ * view's listing and DuckDB's read of them (on local disk; S3 files are copied first); the query
+ * then fails on a file that is gone, and is run again on a fresh listing, which sees the merged
+ * file instead. Any other failure, or the same one `attempts` times, is thrown.
+ */
+export async function queryArchive(
+  store: ArchiveStore,
+  sql: string,
+  opts: ViewOptions & { attempts?: number; viewOpened?: (view: ArchiveView, attempt: number) => Promise<void> } = {},
+): Promise<QueryResult> {
+  const attempts = opts.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    const view = await openArchiveView(store, opts);
+    try {
+      await opts.viewOpened?.(view, attempt);
+      try {
+        const reader = await view.connection.runAndReadAll(sql);
+        return { names: reader.columnNames(), rows: reader.getRowsJS(), files: view.files, skipped: view.skipped };
+      } catch (err) {
+        if (attempt >= attempts || !(await someGone(view.files))) throw new QueryError((err as Error).message);
+      }
+    } finally {
+      await view.close();
+    }
+  }
+}
+
+async function someGone(paths: readonly string[]): Promise<boolean> {
+  for (const p of paths) {
+    if (!(await access(p).then(() => true, () => false))) return true;
+  }
+  return false;
 }
 
 export function sqlString(s: string): string {

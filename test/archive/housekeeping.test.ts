@@ -8,7 +8,7 @@ import { compactArchive, retainArchive } from '../../src/archive/housekeeping.js
 import { MANIFEST_ROOT } from '../../src/archive/manifest.js';
 import { parsePartitionPath, PARTITION_ROOT } from '../../src/archive/partition.js';
 import type { Codec } from '../../src/archive/parquet/writer.js';
-import { openArchiveView } from '../../src/archive/query.js';
+import { openArchiveView, queryArchive, QueryError } from '../../src/archive/query.js';
 import { LocalStore, type ArchiveStore, type StoredObject } from '../../src/archive/store.js';
 import { ArchiveWriter, type FlushResult } from '../../src/archive/writer.js';
 import { FlowDecoder } from '../../src/decode/decoder.js';
@@ -170,6 +170,32 @@ describe('compaction', () => {
     await compactArchive(store, { minAgeMs: 0, maxRecords: 1_000_000 });
     expect(await archived(store)).toEqual([...expected, ...more].sort());
     expect([...(await filesPerPartition(store)).values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a query whose files compaction deletes before DuckDB reads them is answered from a fresh listing', async () => {
+    const store = new LocalStore(join(dir, 'q'));
+    const expected = await archiveObjects(store, trafficObjects(Date.UTC(2026, 0, 5, 7) / 1000, 30, 200, 'q'));
+    const sql = 'SELECT count(*) AS n, sum(bytes) AS b FROM flows';
+    const whole = await queryArchive(store, sql);
+    // Compaction runs after the view listed the files and before the query reads them.
+    const attempts: number[] = [];
+    const raced = await queryArchive(store, sql, {
+      viewOpened: async (view, attempt) => {
+        attempts.push(attempt);
+        if (attempt === 1) {
+          expect(view.files.length).toBeGreaterThan(1);
+          expect((await compactArchive(store, { minAgeMs: 0, maxRecords: 1_000_000 })).outputs).toBeGreaterThan(0);
+        }
+      },
+    });
+    expect(attempts).toEqual([1, 2]);
+    expect(raced.rows).toEqual(whole.rows);
+    expect(Number(raced.rows[0]![0])).toBe(expected.length);
+    expect(raced.files).toHaveLength(1);
+    // A mistake in the SQL is not retried.
+    const tries: number[] = [];
+    await expect(queryArchive(store, 'SELECT nope FROM flows', { viewOpened: async (_v, a) => void tries.push(a) })).rejects.toThrow(QueryError);
+    expect(tries).toEqual([1]);
   });
 
   it('respects --max-records and --min-age, and reads GZIP archives', async () => {

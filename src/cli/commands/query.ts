@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { openArchiveView, QUESTIONS, type ViewOptions } from '../../archive/query.js';
+import { queryArchive, QueryError, QUESTIONS, type ViewOptions } from '../../archive/query.js';
 import type { ArchiveStore } from '../../archive/store.js';
 import { CliError } from '../errors.js';
 import { positiveInt, withStore } from './archive.js';
@@ -89,24 +89,19 @@ async function run(sql: string, opts: QueryOpts): Promise<void> {
   const range: ViewOptions = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
   const output: Output = opts.output ?? (process.stdout.isTTY ? 'table' : 'jsonl');
   await withStore(opts.archive, opts, async (store: ArchiveStore) => {
-    const view = await openArchiveView(store, range);
+    let result;
     try {
-      if (!opts.quiet) {
-        for (const s of view.skipped) process.stderr.write(`flowcut: skipped ${s.key}: ${s.reason}\n`);
-      }
-      let reader;
-      try {
-        reader = await view.connection.runAndReadAll(sql);
-      } catch (err) {
-        throw new CliError(`query failed: ${(err as Error).message}`);
-      }
-      const names = reader.columnNames();
-      const rows = reader.getRowsJS().map((r) => r.map(plain));
-      process.stdout.write(format(output, names, rows));
-      if (!opts.quiet) process.stderr.write(`flowcut: ${rows.length} row(s) from ${view.files.length} file(s)\n`);
-    } finally {
-      await view.close();
+      result = await queryArchive(store, sql, range);
+    } catch (err) {
+      if (err instanceof QueryError) throw new CliError(`query failed: ${err.message}`);
+      throw err;
     }
+    if (!opts.quiet) {
+      for (const s of result.skipped) process.stderr.write(`flowcut: skipped ${s.key}: ${s.reason}\n`);
+    }
+    const rows = result.rows.map((r) => r.map(plain));
+    process.stdout.write(format(output, result.names, rows));
+    if (!opts.quiet) process.stderr.write(`flowcut: ${rows.length} row(s) from ${result.files.length} file(s)\n`);
   });
 }
 
