@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SplitShardCommand } from '@aws-sdk/client-kinesis';
+import { MergeShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import type { FlowBatch } from '../../src/flowlog/batch.js';
 import { cloudWatchPayloads, replayPayloads, type LogEvent } from '../../src/pipeline/replay.js';
 import { startService, type Service, type ServiceSettings } from '../../src/pipeline/service.js';
@@ -73,21 +73,29 @@ describe('leased consumer', () => {
   const services: Service[] = [];
   const aws = useLocalAws({ beforeStop: async () => void (await Promise.allSettled(services.map((s) => s.stop()))) });
 
-  it('balances 2 workers on 4 shards, delivers everything across a split, hands over on stop', async () => {
+  /** Workers A and B on a new stream of `shards` shards, each holding half of them, settled. */
+  async function twoBalancedWorkers(shards: number, prefix: string) {
     const { kinesis, dynamo } = aws;
-    const stream = await createStream(kinesis, 4, 'cons');
+    const stream = await createStream(kinesis, shards, prefix);
     const app = `app-${stream}`;
     const delivered: Delivered[] = [];
     const start = (w: string) => startService(settings(stream, app, w), { kinesis, dynamo, sinks: [new RecordingSink(w, delivered)] });
     const a = await start('A');
     const b = await start('B');
     services.push(a, b);
-    const balanced = () => a.coordinator.heldLeases().length === 2 && b.coordinator.heldLeases().length === 2;
-    await until(balanced, 10_000, () => `2/2, have ${a.coordinator.heldLeases().length}/${b.coordinator.heldLeases().length}`);
+    const half = shards / 2;
+    const balanced = () => a.coordinator.heldLeases().length === half && b.coordinator.heldLeases().length === half;
+    await until(balanced, 10_000, () => `${half}/${half}, have ${a.coordinator.heldLeases().length}/${b.coordinator.heldLeases().length}`);
     // A lease taken to balance may still be read by its old owner until its next renewal, and
     // records put then are delivered twice (at least once, legitimately): let the balance settle.
     await sleep(FAILOVER_MS + 500);
     expect(balanced()).toBe(true);
+    return { stream, app, delivered, a, b };
+  }
+
+  it('balances 2 workers on 4 shards, delivers everything across a split, hands over on stop', async () => {
+    const { kinesis, dynamo } = aws;
+    const { stream, app, delivered, a, b } = await twoBalancedWorkers(4, 'cons');
 
     const all = events(20, 7);
     const half = Math.floor(all.length / 2);
@@ -137,6 +145,34 @@ describe('leased consumer', () => {
     await sleep(400);
     expect(delivered.length).toBe(all.length);
     await b.stop();
+  });
+
+  it('reads a merged shard only after both its parents ended, held by different workers, losing nothing', async () => {
+    const { kinesis, dynamo } = aws;
+    const { stream, app, delivered, a, b } = await twoBalancedWorkers(2, 'merge');
+
+    const all = events(12, 9);
+    const half = Math.floor(all.length / 2);
+    await replayPayloads(kinesis, cloudWatchPayloads(all.slice(0, half), { windowMs: 60_000 }), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    const parents = ['shardId-000000000000', 'shardId-000000000001'];
+    await kinesis.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: parents[0], AdjacentShardToMerge: parents[1] }));
+    await replayPayloads(kinesis, cloudWatchPayloads(all.slice(half), { windowMs: 60_000 }), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+
+    const unique = () => new Map(delivered.map((d) => [key(d), d]));
+    await until(() => unique().size >= all.length, 30_000, () => `all ${all.length} records, have ${unique().size}`);
+    expect([...unique().values()].map((d) => d.line).sort()).toEqual(all.map((e) => e.message).sort());
+    expect(delivered.length).toBe(all.length);
+
+    const leases = await new LeaseTable(dynamo, app).listLeases();
+    const child = leases.find((l) => !parents.includes(l.leaseKey))!;
+    expect([...child.parentShardIds].sort()).toEqual(parents);
+    for (const p of parents) expect(leases.find((l) => l.leaseKey === p)!.checkpoint).toBe('SHARD_END');
+    // Both parents were read to their end (by two workers) before any record of the child.
+    const lastParent = Math.max(...delivered.map((d, i) => (parents.includes(d.shardId) ? i : -1)));
+    const firstChild = delivered.findIndex((d) => d.shardId === child.leaseKey);
+    expect(firstChild).toBeGreaterThan(lastParent);
+    expect(new Set(delivered.filter((d) => parents.includes(d.shardId)).map((d) => d.worker)).size).toBe(2);
+    await Promise.all([a.stop(), b.stop()]);
   });
 
   it('checkpoints only after every sink flushed durably (the slowest sink rules)', async () => {
