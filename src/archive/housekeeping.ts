@@ -190,10 +190,12 @@ export async function retainArchive(store: ArchiveStore, opts: { retainDays: num
 }
 
 /**
- * Where the rows of archive files that no longer exist went: for each of `keys` that is gone,
- * the merged file of its partition that replaced it (directly or through earlier merges), if
- * any. A file that is gone with no merged file naming it was removed (retention, a rollback).
- * Reads the merged files of the partitions concerned, so it is for rare paths (re-archiving).
+ * Which of `keys` a merged file of their partition holds (directly or through earlier merges),
+ * and which merged file that is. Usually the file is gone, merged and deleted; it can also still
+ * exist when a compaction stopped between writing the merged file and deleting its inputs (its
+ * copy is then hidden from queries and deleted by the next compaction). A key no merged file
+ * names is its own (or was removed: retention, a rollback). Reads the merged files of the
+ * partitions concerned, so it is for rare paths (re-archiving).
  */
 export async function compactedInto(store: ArchiveStore, keys: readonly string[]): Promise<Map<string, string>> {
   const byDir = new Map<string, string[]>();
@@ -205,22 +207,18 @@ export async function compactedInto(store: ArchiveStore, keys: readonly string[]
   }
   const found = new Map<string, string>();
   for (const [dir, wanted] of byDir) {
-    const present = new Set<string>();
     const merged: string[] = [];
     for await (const o of store.list(dir)) {
-      if (o.key.slice(dir.length).includes('/')) continue;
-      present.add(o.key);
-      if (o.key.slice(dir.length).startsWith('c-') && o.key.endsWith('.parquet')) merged.push(o.key);
+      const name = o.key.slice(dir.length);
+      if (!name.includes('/') && name.startsWith('c-') && name.endsWith('.parquet')) merged.push(o.key);
     }
-    const gone = wanted.filter((k) => !present.has(k));
-    if (gone.length === 0) continue;
     for (const m of merged) {
       const bytes = await store.get(m);
       if (bytes === undefined) continue;
       const check = checkArchiveFile(bytes);
       if (!check.ok || check.replaces === undefined) continue;
       const names = new Set(check.replaces);
-      for (const k of gone) if (names.has(k.slice(dir.length)) && !found.has(k)) found.set(k, m);
+      for (const k of wanted) if (names.has(k.slice(dir.length)) && !found.has(k)) found.set(k, m);
     }
   }
   return found;

@@ -75,7 +75,9 @@ export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {
           await writeFile(path, bytes);
         }
       }
-      if (bytes === undefined) continue; // deleted meanwhile (compaction, retention)
+      // Deleted since the listing (compaction, retention): the listing is stale, and may lack
+      // the merged file that now holds these rows. A view built on it would answer short.
+      if (bytes === undefined) throw new ArchiveChangedError(`${o.key} was deleted while the query's view was being built`);
       const check = checkArchiveFile(bytes);
       if (!check.ok) skipped.push({ key: o.key, reason: check.reason });
       else {
@@ -90,7 +92,14 @@ export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {
     if (replaced.size > 0) files.splice(0, files.length, ...files.filter((f) => !replaced.has(keys.get(f)!)));
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
-    await connection.run(viewSql(files, opts, present));
+    try {
+      await connection.run(viewSql(files, opts, present));
+    } catch (err) {
+      connection.closeSync();
+      db.closeSync();
+      if (await someGone(files)) throw new ArchiveChangedError(`a file was deleted while the query's view was being built: ${(err as Error).message}`);
+      throw err;
+    }
     return {
       connection,
       files,
@@ -112,6 +121,14 @@ export class QueryError extends Error {
   override name = 'QueryError';
 }
 
+/**
+ * Files of the archive were deleted (by compaction or retention) between the listing a view was
+ * built on and their reading: the view would be incomplete. Build it again.
+ */
+export class ArchiveChangedError extends Error {
+  override name = 'ArchiveChangedError';
+}
+
 export interface QueryResult {
   readonly names: string[];
   readonly rows: unknown[][];
@@ -121,10 +138,11 @@ export interface QueryResult {
 }
 
 /**
- * Runs `sql` over a view of the archive. Compaction and retention may delete files between the
- * view's listing and DuckDB's read of them (on local disk; S3 files are copied first); the query
- * then fails on a file that is gone, and is run again on a fresh listing, which sees the merged
- * file instead. Any other failure, or the same one `attempts` times, is thrown.
+ * Runs `sql` over a view of the archive. Compaction and retention may delete files after the
+ * view's listing: found while the view is built (a listed file is gone) or while DuckDB reads
+ * (the query fails on a file that is gone), the listing is stale and may lack the merged file
+ * that now holds those rows, so the view is built again from a fresh listing. After `attempts`
+ * such tries an ArchiveChangedError is thrown; a failure of the SQL itself is a QueryError.
  */
 export async function queryArchive(
   store: ArchiveStore,
@@ -133,14 +151,21 @@ export async function queryArchive(
 ): Promise<QueryResult> {
   const attempts = opts.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
-    const view = await openArchiveView(store, opts);
+    let view: ArchiveView;
+    try {
+      view = await openArchiveView(store, opts);
+    } catch (err) {
+      if (err instanceof ArchiveChangedError && attempt < attempts) continue;
+      throw err;
+    }
     try {
       await opts.viewOpened?.(view, attempt);
       try {
         const reader = await view.connection.runAndReadAll(sql);
         return { names: reader.columnNames(), rows: reader.getRowsJS(), files: view.files, skipped: view.skipped };
       } catch (err) {
-        if (attempt >= attempts || !(await someGone(view.files))) throw new QueryError((err as Error).message);
+        if (!(await someGone(view.files))) throw new QueryError((err as Error).message);
+        if (attempt >= attempts) throw new ArchiveChangedError(`files were deleted during the query ${attempts} times: ${(err as Error).message}`);
       }
     } finally {
       await view.close();

@@ -8,7 +8,7 @@ import { compactArchive, retainArchive } from '../../src/archive/housekeeping.js
 import { MANIFEST_ROOT } from '../../src/archive/manifest.js';
 import { parsePartitionPath, PARTITION_ROOT } from '../../src/archive/partition.js';
 import type { Codec } from '../../src/archive/parquet/writer.js';
-import { openArchiveView, queryArchive, QueryError } from '../../src/archive/query.js';
+import { ArchiveChangedError, openArchiveView, queryArchive, QueryError } from '../../src/archive/query.js';
 import { LocalStore, type ArchiveStore, type StoredObject } from '../../src/archive/store.js';
 import { ArchiveWriter, type FlushResult } from '../../src/archive/writer.js';
 import { FlowDecoder } from '../../src/decode/decoder.js';
@@ -192,6 +192,35 @@ describe('compaction', () => {
     expect(raced.rows).toEqual(whole.rows);
     expect(Number(raced.rows[0]![0])).toBe(expected.length);
     expect(raced.files).toHaveLength(1);
+    // Compaction between the view's listing and its reading of the files: the listing is stale
+    // (it lacks the merged file), so the view is built again instead of answering short.
+    await archiveObjects(store, trafficObjects(Date.UTC(2026, 0, 5, 7, 30) / 1000, 20, 150, 'r'));
+    const full = await queryArchive(store, sql);
+    let listings = 0;
+    const racing = new (class extends LocalStore {
+      armed = true;
+      override async *list(prefix: string): AsyncGenerator<StoredObject> {
+        if (prefix !== PARTITION_ROOT) return yield* super.list(prefix);
+        listings++;
+        const items: StoredObject[] = [];
+        for await (const o of super.list(prefix)) items.push(o);
+        if (this.armed) {
+          this.armed = false;
+          expect((await compactArchive(this, { minAgeMs: 0, maxRecords: 1_000_000, now: Date.now() + 60_000 })).outputs).toBeGreaterThan(0);
+        }
+        yield* items;
+      }
+    })(store.root);
+    await expect(openArchiveView(racing)).rejects.toThrow(ArchiveChangedError);
+    expect((await queryArchive(store, sql)).rows).toEqual(full.rows);
+    // Again with new small files, through queryArchive: answered in full from a second listing.
+    const more = await archiveObjects(store, trafficObjects(Date.UTC(2026, 0, 5, 7, 50) / 1000, 8, 150, 's'));
+    const fuller = await queryArchive(store, sql);
+    expect(Number(fuller.rows[0]![0])).toBe(Number(full.rows[0]![0]) + more.length);
+    racing.armed = true;
+    listings = 0;
+    expect((await queryArchive(racing, sql)).rows).toEqual(fuller.rows);
+    expect(listings).toBe(3); // the first view's listing, the compaction's own, the second view's
     // A mistake in the SQL is not retried.
     const tries: number[] = [];
     await expect(queryArchive(store, 'SELECT nope FROM flows', { viewOpened: async (_v, a) => void tries.push(a) })).rejects.toThrow(QueryError);

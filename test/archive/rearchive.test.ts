@@ -106,6 +106,33 @@ describe('archiving an object again after compaction', () => {
     expect(have.get('/data/flows-0.log')!.filter((n) => n === 1)).toHaveLength(150);
   });
 
+  it('is refused too when a compaction stopped after writing the merged file, before deleting the originals', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flowcut-rearchive-'));
+    let failDeletes = true;
+    // The compaction "crashes" at its first delete of partition files: merged file written, originals still there.
+    const store = new (class extends LocalStore {
+      override async delete(keys: readonly string[]): Promise<void> {
+        if (failDeletes && keys.some((k) => k.startsWith(PARTITION_ROOT))) throw new Error('injected crash');
+        await super.delete(keys);
+      }
+    })(dir);
+    const input = objects(2, 150, 9);
+    failDeletes = false;
+    await archiveObjects(asInput(input), { writer: new ArchiveWriter({ store, chunkRecords: 100 }) });
+    failDeletes = true;
+    await expect(compactArchive(store, { minAgeMs: 0, maxRecords: 10_000 })).rejects.toThrow('injected crash');
+    failDeletes = false;
+    const changed = [{ ...input[0]!, text: input[0]!.text + input[1]!.text.split('\n')[1] + '\n' }];
+    const again = await archiveObjects(asInput(changed), { writer: new ArchiveWriter({ store, chunkRecords: 100 }) });
+    expect(again.refused.map((r) => r.location)).toEqual(['/data/flows-0.log']);
+    // The next compaction finishes the interrupted one; each record is then in the archive once.
+    await compactArchive(store, { minAgeMs: 0, maxRecords: 10_000 });
+    for (const counts of (await copies(store)).values()) {
+      expect(counts.filter((n) => n !== undefined)).toHaveLength(150);
+      expect(counts.every((n) => n === undefined || n === 1)).toBe(true);
+    }
+  });
+
   it('finds where a file went only through merged files that name it', async () => {
     dir = await mkdtemp(join(tmpdir(), 'flowcut-rearchive-'));
     const store = new LocalStore(dir);

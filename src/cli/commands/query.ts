@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { queryArchive, QueryError, QUESTIONS, type ViewOptions } from '../../archive/query.js';
+import { ArchiveChangedError, queryArchive, QueryError, QUESTIONS, type ViewOptions } from '../../archive/query.js';
 import type { ArchiveStore } from '../../archive/store.js';
 import { CliError } from '../errors.js';
 import { positiveInt, withStore } from './archive.js';
@@ -94,6 +94,7 @@ async function run(sql: string, opts: QueryOpts): Promise<void> {
       result = await queryArchive(store, sql, range);
     } catch (err) {
       if (err instanceof QueryError) throw new CliError(`query failed: ${err.message}`);
+      if (err instanceof ArchiveChangedError) throw new CliError(`the archive kept changing under the query (compaction or retention running?); run it again: ${err.message}`, 1);
       throw err;
     }
     if (!opts.quiet) {
