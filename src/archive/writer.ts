@@ -183,10 +183,49 @@ export class ArchiveWriter {
     for (const u of this.units.values()) if (u.kind === 'kinesis' || partialObjects) this.seal(u);
     const segments = this.sealed;
     this.sealed = [];
-    for (const s of segments) this.pendingRecords -= s.records;
-    const run = this.chain.then(() => this.write(segments));
+    // A failed write keeps its segments for the next flush (same names: rewritten whole), or the
+    // next flush would report positions past records that were never written.
+    const run = this.chain.then(() =>
+      this.write(segments).then(
+        (result) => {
+          for (const s of segments) this.pendingRecords -= s.records;
+          return result;
+        },
+        (err: unknown) => {
+          const kept: Segment[] = [];
+          for (const s of segments) {
+            if (this.droppedTags.has(s.unit.tag)) this.pendingRecords -= s.records;
+            else kept.push(s);
+          }
+          this.sealed = [...kept, ...this.sealed];
+          throw err;
+        },
+      ),
+    );
     this.chain = run.catch(() => {});
     return run;
+  }
+
+  /** Tags dropped while a flush was running: its failed segments of them are not kept. */
+  private droppedTags = new Set<string>();
+
+  /**
+   * Forgets everything of a Kinesis shard not yet written (its lease went to another worker,
+   * which re-reads it from the checkpoint): open data and segments kept from a failed flush.
+   */
+  dropShard(streamName: string, shardId: string): void {
+    const tag = kinesisTag(streamName, shardId);
+    const unit = this.units.get(tag);
+    if (unit?.open) this.pendingRecords -= unit.open.records;
+    this.units.delete(tag);
+    if (this.lastUnit === unit) {
+      this.lastUnit = undefined;
+      this.lastOrigin = undefined;
+    }
+    for (const s of this.sealed) if (s.unit.tag === tag) this.pendingRecords -= s.records;
+    this.sealed = this.sealed.filter((s) => s.unit.tag !== tag);
+    this.droppedTags.add(tag);
+    void this.chain.then(() => this.droppedTags.delete(tag));
   }
 
   /** Deletes the manifests of ranges the caller has checkpointed (they are only needed for recovery). */

@@ -59,3 +59,46 @@ describe('pipeline batches', () => {
     expect(sink.seen).toEqual(expected);
   });
 });
+
+describe('pipeline flush after a failed archive write', () => {
+  it('writes the records of the failed flush with the next one, so its positions never skip them', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { LocalStore } = await import('../archive/store.js');
+    const { ArchiveWriter } = await import('../archive/writer.js');
+    const { readArchiveColumns } = await import('../archive/read.js');
+    const { COL_SEQUENCE } = await import('../archive/schema.js');
+    const { ArchiveSink } = await import('./sinks/archive.js');
+    const dir = await mkdtemp(join(tmpdir(), 'flowcut-flushfail-'));
+    let failPuts = false;
+    const store = new (class extends LocalStore {
+      override async put(key: string, data: Uint8Array): Promise<void> {
+        if (failPuts && key.endsWith('.parquet')) throw new Error('injected: S3 unavailable');
+        await super.put(key, data);
+      }
+    })(dir);
+    try {
+      const pipeline = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+      const recs = kinesisRecords(3, 50).map((r) => ({ ...r, streamName: 'flows' }));
+      await pipeline.handle('shardId-000000000000', recs.slice(0, 2));
+      failPuts = true;
+      await expect(pipeline.flush()).rejects.toThrow('injected');
+      failPuts = false;
+      await pipeline.handle('shardId-000000000000', recs.slice(2));
+      const positions = await pipeline.flush();
+      expect(positions.get('shardId-000000000000')).toBe(recs[2]!.sequenceNumber);
+      // Every record up to that position is in the archive, once.
+      const seen = new Map<string, number>();
+      for await (const o of store.list('AWSLogs/')) {
+        if (!o.key.endsWith('.parquet')) continue;
+        const { rows, columns } = await readArchiveColumns(await readFile(join(dir, o.key)));
+        for (let r = 0; r < rows; r++) seen.set(columns[COL_SEQUENCE]!.strings![r]!, (seen.get(columns[COL_SEQUENCE]!.strings![r]!) ?? 0) + 1);
+      }
+      expect([...seen.keys()].sort()).toEqual(recs.map((r) => r.sequenceNumber).sort());
+      expect([...seen.values()]).toEqual([50, 50, 50]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -175,6 +175,27 @@ describe('leased consumer', () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  it('retries a failure before reading (a sink failing to start the shard) instead of leaving the lease held and unread', async () => {
+    const { kinesis, dynamo } = aws;
+    const stream = await createStream(kinesis, 1, 'flaky');
+    const app = `app-${stream}`;
+    const delivered: Delivered[] = [];
+    const sink = new (class extends RecordingSink {
+      starts = 0;
+      async shardStarting(): Promise<void> {
+        if (this.starts++ === 0) throw new Error('injected: archive recovery failed');
+      }
+    })('A', delivered);
+    const all = events(3, 4);
+    await replayPayloads(kinesis, cloudWatchPayloads(all, { windowMs: 60_000 }), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    const a = await startService(settings(stream, app, 'A'), { kinesis, dynamo, sinks: [sink] });
+    services.push(a);
+    await until(() => delivered.length >= all.length, 15_000, () => `all ${all.length} records, have ${delivered.length}`);
+    expect(sink.starts).toBe(2);
+    expect(delivered.map((d) => d.line).sort()).toEqual(all.map((e) => e.message).sort());
+    await a.stop();
+  });
+
   it('checkpoints only after every sink flushed durably (the slowest sink rules)', async () => {
     const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 1, 'slow');

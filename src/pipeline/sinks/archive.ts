@@ -45,12 +45,15 @@ export class ArchiveSink implements Sink {
     this.unreleased.push(...result.ranges);
   }
 
-  async shardStopped(_streamName: string, shardId: string): Promise<void> {
+  async shardStopped(streamName: string, shardId: string): Promise<void> {
     this.pending.delete(shardId);
+    this.writer.dropShard(streamName, shardId); // what a failed flush kept of it
   }
 
   async shardStarting(streamName: string, shardId: string, checkpoint: string | null): Promise<void> {
-    this.pending.delete(shardId); // of an earlier hold of this lease: it is re-read from the checkpoint
+    // Of an earlier hold of this lease (pending, or kept by a failed flush): it is re-read from the checkpoint.
+    this.pending.delete(shardId);
+    this.writer.dropShard(streamName, shardId);
     await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint }]);
   }
 

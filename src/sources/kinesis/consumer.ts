@@ -117,7 +117,10 @@ export class KinesisConsumer {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.o.coordinator.stop();
+    // Take nothing more, but keep renewing until the leases are released: the final flush can
+    // take longer than the failover time, and a lease that expired meanwhile would be taken
+    // and recovered by another worker while this one's last files are still being written.
+    await this.o.coordinator.stopTaking();
     this.stopping.abort();
     const tasks = [...this.tasks.values()];
     for (const t of tasks) t.abort.abort();
@@ -198,17 +201,20 @@ export class KinesisConsumer {
     // whole failover time, so its last batch and flush of this shard are over before we start
     // (fewer duplicates, and its sinks' writes can't land after our recovery).
     if (stolen) await abortableSleep(this.o.coordinator.failoverMs, signal);
-    await this.waitForParents(task, lease);
+    // The steps before reading are retried like reading itself: a task that gave up here would
+    // leave its lease held and renewed, and the shard (and its children) unread.
+    await this.retrying(task, () => this.waitForParents(task, lease));
     let position = startPositionOf(lease);
     if (position.type === 'SHARD_END') {
       // Finished by an earlier owner (that may have died before releasing it); make sure the
       // children exist, then let it go.
-      await this.syncShards();
-      await this.o.coordinator.release(task.shardId);
+      await this.retrying(task, () => this.syncShards());
+      await this.retrying(task, () => this.o.coordinator.release(task.shardId));
       return;
     }
     if (position.type === 'AFTER_SEQUENCE_NUMBER') task.handed = task.checkpointed = position.sequenceNumber;
-    await this.o.handler.shardStarting?.(this.o.streamName, task.shardId, position.type === 'AFTER_SEQUENCE_NUMBER' ? position.sequenceNumber : null);
+    const from = position.type === 'AFTER_SEQUENCE_NUMBER' ? position.sequenceNumber : null;
+    await this.retrying(task, async () => this.o.handler.shardStarting?.(this.o.streamName, task.shardId, from));
     this.emit({ type: 'shard-start', shardId: task.shardId, position: lease.checkpoint });
     for (let attempt = 0; ; attempt++) {
       try {
@@ -239,6 +245,19 @@ export class KinesisConsumer {
         await abortableSleep(backoffMs(attempt, 30_000), signal).catch(() => {});
         if (signal.aborted) return;
         if (task.handed !== undefined) position = { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: task.handed };
+      }
+    }
+  }
+
+  /** Runs `step` until it succeeds, backing off between failures; stops when the task does. */
+  private async retrying<T>(task: ShardTask, step: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        if (task.abort.signal.aborted || error instanceof Stopped) throw new Stopped();
+        this.emit({ type: 'shard-error', shardId: task.shardId, error });
+        await abortableSleep(backoffMs(attempt, 30_000), task.abort.signal);
       }
     }
   }

@@ -99,6 +99,12 @@ export class LeaseCoordinator {
     loop(this.takeLeases, this.takeIntervalMs, 0);
   }
 
+  /** Takes no more leases; renewals go on (see stop). */
+  async stopTaking(): Promise<void> {
+    this.stopped = true;
+    await this.takeInFlight;
+  }
+
   /** Stops the background loops; held leases stay held until released or expired. */
   async stop(): Promise<void> {
     this.running = false;

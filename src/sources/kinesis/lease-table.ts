@@ -175,9 +175,9 @@ export class LeaseTable {
     const switched = lease.leaseOwner !== owner;
     return this.conditionalUpdate(
       lease,
-      `SET leaseCounter = :next, leaseOwner = :owner${switched ? ', ownerSwitchesSinceCheckpoint = ownerSwitchesSinceCheckpoint + :one' : ''} REMOVE checkpointOwner`,
+      `SET leaseCounter = :next, leaseOwner = :owner${switched ? ', ownerSwitchesSinceCheckpoint = if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one' : ''} REMOVE checkpointOwner`,
       'leaseCounter = :counter',
-      { ':owner': { S: owner }, ...(switched ? { ':one': { N: '1' } } : {}) },
+      { ':owner': { S: owner }, ...(switched ? { ':one': { N: '1' }, ':zero': { N: '0' } } : {}) },
       {
         leaseCounter: lease.leaseCounter + 1,
         leaseOwner: owner,
