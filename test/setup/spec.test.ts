@@ -36,6 +36,8 @@ describe('setup flags', () => {
     expect(filterPatternFor(f)).toBe('[version, interface_id, tcp_flags, pkt_srcaddr]');
     expect(patternFieldCount(filterPatternFor(FlowFormat.DEFAULT))).toBe(14);
     expect(patternFieldCount('')).toBeUndefined();
+    // '...' matches any number of fields: nothing to compare a record's field count with.
+    expect(patternFieldCount('[..., action="REJECT", ...]')).toBeUndefined();
   });
 
   it('quotes CLI arguments for a POSIX shell', () => {
@@ -55,31 +57,23 @@ describe("the consumer's least-privilege policy", () => {
         {
           Sid: 'ReadFlowStream',
           Effect: 'Allow',
-          Action: [
-            'kinesis:DescribeStream',
-            'kinesis:DescribeStreamSummary',
-            'kinesis:ListShards',
-            'kinesis:GetShardIterator',
-            'kinesis:GetRecords',
-            'kinesis:ListStreamConsumers',
-            'kinesis:RegisterStreamConsumer',
-          ],
+          Action: ['kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords', 'kinesis:RegisterStreamConsumer'],
           Resource: 'arn:aws:kinesis:eu-west-1:123456789012:stream/vpc-flows',
         },
         {
           Sid: 'EnhancedFanOut',
           Effect: 'Allow',
-          Action: ['kinesis:DescribeStreamConsumer', 'kinesis:SubscribeToShard', 'kinesis:DeregisterStreamConsumer'],
+          Action: ['kinesis:DescribeStreamConsumer', 'kinesis:SubscribeToShard'],
           Resource: 'arn:aws:kinesis:eu-west-1:123456789012:stream/vpc-flows/consumer/*',
         },
         {
           Sid: 'Leases',
           Effect: 'Allow',
-          Action: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:Query'],
-          Resource: ['arn:aws:dynamodb:eu-west-1:123456789012:table/flowcut-vpc-flows', 'arn:aws:dynamodb:eu-west-1:123456789012:table/flowcut-vpc-flows/index/*'],
+          Action: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'],
+          Resource: 'arn:aws:dynamodb:eu-west-1:123456789012:table/flowcut-vpc-flows',
         },
-        { Sid: 'ArchiveObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], Resource: 'arn:aws:s3:::arch/flows/*' },
-        { Sid: 'ArchiveList', Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::arch', Condition: { StringLike: { 's3:prefix': ['flows/*'] } } },
+        { Sid: 'ArchiveObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], Resource: 'arn:aws:s3:::arch/flows/*' },
+        { Sid: 'ArchiveList', Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::arch' },
         { Sid: 'WriteFindings', Effect: 'Allow', Action: 'kinesis:PutRecords', Resource: 'arn:aws:kinesis:eu-west-1:123456789012:stream/findings' },
       ],
     });
@@ -104,5 +98,16 @@ describe('flowcut teardown', () => {
     } finally {
       process.stdin.isTTY = tty;
     }
+  });
+});
+
+describe('an archive bucket in another region', () => {
+  it('exists (S3 answers HEAD with 301 and the region in a header), instead of failing setup', async () => {
+    const { headBucket } = await import('../../src/aws/setup/steps/bucket.js');
+    const sent: unknown[] = [];
+    const redirect = Object.assign(new Error('Unknown'), { name: '301', $metadata: { httpStatusCode: 301 }, $response: { headers: { 'x-amz-bucket-region': 'eu-central-1' } } });
+    const ctx = { clients: { s3: { send: async (cmd: { input: unknown }) => { sent.push(cmd.input); throw redirect; } } } };
+    expect(await headBucket(ctx as unknown as Parameters<typeof headBucket>[0], 'flows-archive')).toEqual({ state: 'exists', region: 'eu-central-1' });
+    expect(sent).toEqual([{ Bucket: 'flows-archive' }]);
   });
 });

@@ -45,7 +45,6 @@ export const arns = {
   /** ... and its log streams (CreateLogStream, PutLogEvents act on `log-group:NAME:*`). */
   logGroupStreams: (p: Place, name: string) => `arn:${p.partition}:logs:${p.region}:${p.account}:log-group:${name}:*`,
   table: (p: Place, name: string) => `arn:${p.partition}:dynamodb:${p.region}:${p.account}:table/${name}`,
-  tableIndexes: (p: Place, name: string) => `arn:${p.partition}:dynamodb:${p.region}:${p.account}:table/${name}/index/*`,
   bucket: (p: Place, name: string) => `arn:${p.partition}:s3:::${name}`,
   objects: (p: Place, bucket: string, prefix: string) => `arn:${p.partition}:s3:::${bucket}/${prefix}*`,
   flowLogs: (p: Place) => `arn:${p.partition}:ec2:${p.region}:${p.account}:vpc-flow-log/*`,

@@ -152,12 +152,14 @@ async function checkRole(ctx: SetupContext, roleArn: string | undefined, streamA
     add({ name: 'role', status: 'fail', detail: `${roleArn} does not exist: delivery fails`, fix: 'run flowcut setup again (it recreates the role)' });
     return;
   }
-  const principal = `logs.${ctx.region}.amazonaws.com`;
+  // The regional principal (what setup writes, as AWS's subscription guide) or the global one.
+  const principals = [`logs.${ctx.region}.amazonaws.com`, 'logs.amazonaws.com'];
   const trust = JSON.stringify(parsePolicy(role.AssumeRolePolicyDocument) ?? {});
-  if (!trust.includes(principal)) {
-    add({ name: 'role trust', status: 'fail', detail: `${name} does not trust ${principal}`, fix: 'run flowcut setup again (it restores the trust policy)' });
+  const trusted = principals.find((p) => trust.includes(`"${p}"`));
+  if (trusted === undefined) {
+    add({ name: 'role trust', status: 'fail', detail: `${name} does not trust ${principals[0]}`, fix: 'run flowcut setup again (it restores the trust policy)' });
   } else {
-    add({ name: 'role trust', status: 'pass', detail: `${name} trusts ${principal}` });
+    add({ name: 'role trust', status: 'pass', detail: `${name} trusts ${trusted}` });
   }
   if (streamArn === undefined) return;
   // The policy simulator evaluates every policy on the role (inline, managed, boundary) as IAM would.

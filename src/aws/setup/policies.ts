@@ -82,45 +82,37 @@ export function flowLogPermissionsPolicy(p: Place, logGroup: string): PolicyDocu
   );
 }
 
-/** Actions the flowcut consumer (polling or enhanced fan-out) needs on the input stream. */
+/**
+ * Actions the flowcut consumer (polling or enhanced fan-out) calls on the input stream, and no
+ * others (src/sources/kinesis: DescribeStreamSummary, ListShards, GetShardIterator, GetRecords,
+ * RegisterStreamConsumer; on the consumer: DescribeStreamConsumer, SubscribeToShard).
+ */
 export const CONSUMER_STREAM_ACTIONS = [
-  'kinesis:DescribeStream',
   'kinesis:DescribeStreamSummary',
   'kinesis:ListShards',
   'kinesis:GetShardIterator',
   'kinesis:GetRecords',
-  'kinesis:ListStreamConsumers',
   'kinesis:RegisterStreamConsumer',
 ];
-export const CONSUMER_EFO_ACTIONS = ['kinesis:DescribeStreamConsumer', 'kinesis:SubscribeToShard', 'kinesis:DeregisterStreamConsumer'];
-export const CONSUMER_LEASE_ACTIONS = [
-  'dynamodb:DescribeTable',
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:Scan',
-  'dynamodb:Query',
-];
+export const CONSUMER_EFO_ACTIONS = ['kinesis:DescribeStreamConsumer', 'kinesis:SubscribeToShard'];
+/** The lease table is created by setup; the consumer only creates it when it is missing (local runs). */
+export const CONSUMER_LEASE_ACTIONS = ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'];
 
 /** The policy to attach to whatever runs `flowcut` as a consumer (task role, instance profile). */
 export function consumerPolicy(p: Place, spec: SetupSpec): PolicyDocument {
   const s: PolicyStatement[] = [
     { Sid: 'ReadFlowStream', Effect: 'Allow', Action: CONSUMER_STREAM_ACTIONS, Resource: arns.stream(p, spec.stream) },
     { Sid: 'EnhancedFanOut', Effect: 'Allow', Action: CONSUMER_EFO_ACTIONS, Resource: arns.streamConsumers(p, spec.stream) },
-    { Sid: 'Leases', Effect: 'Allow', Action: CONSUMER_LEASE_ACTIONS, Resource: [arns.table(p, spec.leaseTable), arns.tableIndexes(p, spec.leaseTable)] },
+    { Sid: 'Leases', Effect: 'Allow', Action: CONSUMER_LEASE_ACTIONS, Resource: arns.table(p, spec.leaseTable) },
   ];
   if (spec.archive) {
     const { bucket, prefix } = spec.archive;
     s.push(
-      { Sid: 'ArchiveObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], Resource: arns.objects(p, bucket, prefix) },
-      {
-        Sid: 'ArchiveList',
-        Effect: 'Allow',
-        Action: 's3:ListBucket',
-        Resource: arns.bucket(p, bucket),
-        ...(prefix === '' ? {} : { Condition: { StringLike: { 's3:prefix': [`${prefix}*`] } } }),
-      },
+      // Delete: manifests released after checkpoints, files rolled back by recovery.
+      { Sid: 'ArchiveObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], Resource: arns.objects(p, bucket, prefix) },
+      // Without a prefix condition: S3 answers a GetObject of a missing key with 404 only to a
+      // caller allowed to list the bucket (403 otherwise), and that request has no s3:prefix.
+      { Sid: 'ArchiveList', Effect: 'Allow', Action: 's3:ListBucket', Resource: arns.bucket(p, bucket) },
     );
   }
   if (spec.outputStream) {

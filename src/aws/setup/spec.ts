@@ -184,5 +184,7 @@ export function filterPatternFor(format: FlowFormat): string {
 /** Number of fields a space-delimited pattern names; undefined for other patterns. */
 export function patternFieldCount(pattern: string): number | undefined {
   const m = /^\s*\[(.*)\]\s*$/.exec(pattern);
-  return m ? m[1]!.split(',').length : undefined;
+  // `...` stands for any number of fields: no count to compare with.
+  if (!m || m[1]!.split(',').some((f) => f.trim() === '...')) return undefined;
+  return m[1]!.split(',').length;
 }

@@ -102,14 +102,25 @@ export class LeaseTable {
     readonly tableName: string,
   ) {}
 
-  /** Creates the table (KCL's key schema and owner index) unless it exists; waits until ACTIVE. */
+  /**
+   * Creates the table (KCL's key schema and owner index) unless it exists; waits until ACTIVE.
+   * Looks first: a consumer running with the least-privilege policy setup prints (no
+   * CreateTable) finds the table setup made instead of being refused.
+   */
   async ensureTable(signal?: AbortSignal): Promise<void> {
-    try {
-      await this.client.send(
-        new CreateTableCommand(leaseTableSchema(this.tableName)),
-      );
-    } catch (err) {
-      if (!(err instanceof ResourceInUseException || (err instanceof Error && err.name === 'ResourceInUseException'))) throw err;
+    const exists = await this.client.send(new DescribeTableCommand({ TableName: this.tableName }), { abortSignal: signal }).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof Error && err.name === 'ResourceNotFoundException') return false;
+        throw err;
+      },
+    );
+    if (!exists) {
+      try {
+        await this.client.send(new CreateTableCommand(leaseTableSchema(this.tableName)));
+      } catch (err) {
+        if (!(err instanceof ResourceInUseException || (err instanceof Error && err.name === 'ResourceInUseException'))) throw err;
+      }
     }
     for (let i = 0; ; i++) {
       const d = await this.client.send(new DescribeTableCommand({ TableName: this.tableName }), { abortSignal: signal });

@@ -11,6 +11,13 @@ export async function headBucket(ctx: SetupContext, bucket: string): Promise<{ s
   } catch (err) {
     if (isAwsError(err, 'NotFound', 'NoSuchBucket') || httpStatus(err) === 404) return { state: 'missing' };
     if (httpStatus(err) === 403) return { state: 'foreign' };
+    // A bucket in another region answers 301 with its region in a header (the client does not
+    // follow region redirects): it exists, elsewhere.
+    if (httpStatus(err) === 301) {
+      const headers = (err as { $response?: { headers?: Record<string, string | undefined> } }).$response?.headers;
+      const region = headers?.['x-amz-bucket-region'];
+      return { state: 'exists', ...(region ? { region } : {}) };
+    }
     throw err;
   }
 }
