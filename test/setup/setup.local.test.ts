@@ -257,6 +257,13 @@ describe('flowcut setup (checks before changing anything)', () => {
     expect(applied[0]!.done).toBeUndefined();
     expect(h.logs.filters.get('/vpc/flows-e')![0]!.filterPattern).toBe('[version, srcaddr, dstaddr, action]');
   });
+
+  it('uses the empty pattern (every record) for a flow log whose format has a field it does not know, instead of failing', async () => {
+    h.logs.groups.set('/vpc/flows-g', { tags: {} });
+    h.ec2.flowLogs.push({ FlowLogId: 'fl-0000000000000000f', ResourceId: 'vpc-0ff', LogGroupName: '/vpc/flows-g', LogFormat: '${version} ${srcaddr} ${field-of-the-future}', TrafficType: 'ALL' });
+    await setup({ stream: 'flows-g', logGroup: '/vpc/flows-g' });
+    expect(h.logs.filters.get('/vpc/flows-g')![0]!.filterPattern).toBe('');
+  });
 });
 
 describe('flowcut setup --dry-run', () => {

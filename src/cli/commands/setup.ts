@@ -86,6 +86,13 @@ async function runSetup(opts: SetupOptions): Promise<void> {
     if (opts.dryRun) throw new CliError('--emit and --dry-run are alternatives: --emit already changes nothing');
     const template = cloudFormationTemplate(spec);
     process.stdout.write(opts.templateFormat === 'json' ? JSON.stringify(template, null, 2) + '\n' : toYaml(template));
+    // The roles have fixed names (the consumer policy and doctor refer to them), which
+    // CloudFormation accepts only with this capability.
+    if (!opts.quiet) {
+      process.stderr.write(
+        `flowcut: deploy with: aws cloudformation deploy --template-file FILE --stack-name flowcut-${spec.stream} --capabilities CAPABILITY_NAMED_IAM\n`,
+      );
+    }
     return;
   }
   const timeout = Number(opts.waitTimeout);

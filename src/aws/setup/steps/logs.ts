@@ -81,7 +81,17 @@ export async function desiredPattern(ctx: SetupContext): Promise<{ pattern: stri
   if (spec.flowLog) return { pattern: filterPatternFor(spec.flowLog.format), source: 'the flow log setup creates' };
   const r = await ctx.clients.ec2.send(new DescribeFlowLogsCommand({ Filter: [{ Name: 'log-group-name', Values: [spec.logGroup] }] }));
   const formats = [...new Set((r.FlowLogs ?? []).map((f) => f.LogFormat).filter((f): f is string => !!f))];
-  if (formats.length === 1) return { pattern: filterPatternFor(FlowFormat.parse(formats[0]!)), source: `the format of flow log ${r.FlowLogs![0]!.FlowLogId}` };
+  if (formats.length === 1) {
+    let format: FlowFormat;
+    try {
+      format = FlowFormat.parse(formats[0]!);
+    } catch {
+      // A field newer than our registry: its name is unknown, so no per-field pattern; the empty
+      // pattern still delivers every record.
+      return { pattern: '', source: `flow log ${r.FlowLogs![0]!.FlowLogId} has a format with fields flowcut does not know (${formats[0]!}): empty pattern matches all` };
+    }
+    return { pattern: filterPatternFor(format), source: `the format of flow log ${r.FlowLogs![0]!.FlowLogId}` };
+  }
   // Several formats into one group: only an empty pattern matches them all.
   if (formats.length > 1) return { pattern: '', source: 'flow logs of different formats deliver to this group (empty pattern matches all)' };
   return { pattern: filterPatternFor(FlowFormat.DEFAULT), source: 'the default v2 format (no flow log found for the group)' };
