@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateStreamCommand,
@@ -10,7 +10,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { shardIteratorRequest, tailKinesis, type TailEvent, type TailKinesisOptions } from './kinesis-tail.js';
 import type { KinesisRecordIn } from './types.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../../test/support/local-servers.js';
+import type { KinesisLocal } from '../../test/support/local-servers.js';
+import { useKinesisLocal } from '../../test/support/local-aws.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -118,14 +119,7 @@ describe('tailKinesis against kinesis-local', () => {
   let server: KinesisLocal;
   let client: KinesisClient;
 
-  beforeAll(async () => {
-    server = await startKinesisLocal();
-    client = localKinesisClient(server.endpoint);
-  });
-  afterAll(async () => {
-    client?.destroy();
-    await server?.stop();
-  });
+  useKinesisLocal({}, (s, c) => ((server = s), (client = c)));
 
   it('from trim-horizon reads every record of a 2-shard stream in per-shard order, then idles out', async () => {
     const stream = await createStream(client, 2);
@@ -297,14 +291,7 @@ describe('tailKinesis iterator expiry (kinesis-local with a movable clock)', () 
   let server: KinesisLocal;
   let client: KinesisClient;
 
-  beforeAll(async () => {
-    server = await startKinesisLocal({ clockStepMs: 301_000 });
-    client = localKinesisClient(server.endpoint);
-  });
-  afterAll(async () => {
-    client?.destroy();
-    await server?.stop();
-  });
+  useKinesisLocal({ clockStepMs: 301_000 }, (s, c) => ((server = s), (client = c)));
 
   it('renews an expired iterator after the last record seen, without loss or duplicates', async () => {
     const stream = await createStream(client, 1);

@@ -8,7 +8,8 @@ import { type KinesisClient, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { createKinesisEfoClient } from '../../src/aws/clients.js';
 import { efoReader } from '../../src/sources/kinesis/efo-reader.js';
 import type { ReaderEvent, ShardBatch } from '../../src/sources/kinesis/records.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
+import type { KinesisLocal } from '../support/local-servers.js';
+import { useKinesisLocal } from '../support/local-aws.js';
 import { createStream, HALF, putText } from './helpers.js';
 
 const dec = new TextDecoder();
@@ -17,16 +18,11 @@ describe('enhanced fan-out reader', () => {
   let server: KinesisLocal;
   let client: KinesisClient;
   let efo: KinesisClient;
-  beforeAll(async () => {
-    server = await startKinesisLocal();
-    client = localKinesisClient(server.endpoint);
+  useKinesisLocal({}, (s, c) => ((server = s), (client = c)));
+  beforeAll(() => {
     efo = createKinesisEfoClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   });
-  afterAll(async () => {
-    efo?.destroy();
-    client?.destroy();
-    await server?.stop();
-  });
+  afterAll(() => efo?.destroy());
 
   it('reads, resubscribes without loss or duplicates, and ends a split shard', async () => {
     const stream = await createStream(client, 1, 'efo');

@@ -2,11 +2,12 @@
  * The polling shard reader against kinesis-local: throttling (injected, since kinesis-local
  * never throttles) and iterator expiry (real, by moving kinesis-local's clock 5+ minutes).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type KinesisClient, ProvisionedThroughputExceededException, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { pollingReader, type KinesisSender } from '../../src/sources/kinesis/polling-reader.js';
 import type { ReaderEvent, ShardBatch } from '../../src/sources/kinesis/records.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
+import type { KinesisLocal } from '../support/local-servers.js';
+import { useKinesisLocal } from '../support/local-aws.js';
 import { createStream, HALF, putText } from './helpers.js';
 
 const dec = new TextDecoder();
@@ -14,15 +15,8 @@ const dec = new TextDecoder();
 describe('polling reader', () => {
   let server: KinesisLocal;
   let client: KinesisClient;
-  beforeAll(async () => {
-    // Each advanceClock() jumps past the 300 s iterator lifetime.
-    server = await startKinesisLocal({ clockStepMs: 301_000 });
-    client = localKinesisClient(server.endpoint);
-  });
-  afterAll(async () => {
-    client?.destroy();
-    await server?.stop();
-  });
+  // Each advanceClock() jumps past the 300 s iterator lifetime.
+  useKinesisLocal({ clockStepMs: 301_000 }, (s, c) => ((server = s), (client = c)));
 
   it('backs off on ProvisionedThroughputExceededException and loses nothing', async () => {
     const stream = await createStream(client, 1, 'thr');

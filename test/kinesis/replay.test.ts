@@ -17,7 +17,8 @@ import { pollingReader } from '../../src/sources/kinesis/polling-reader.js';
 import { listAllShards } from '../../src/sources/kinesis/shard-sync.js';
 import { FlowDecoder } from '../../src/decode/decoder.js';
 import { CollectingSink } from '../support/collect.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
+import type { KinesisLocal } from '../support/local-servers.js';
+import { useKinesisLocal } from '../support/local-aws.js';
 import { createStream } from './helpers.js';
 
 const ev = (logStream: string, t: number, message = `2 123456789012 ${logStream.replace('-all', '')} 10.0.0.1 10.0.0.2 1 2 6 1 40 ${t / 1000} ${t / 1000} ACCEPT OK`): LogEvent => ({
@@ -80,14 +81,11 @@ describe('replay into kinesis-local', () => {
   let server: KinesisLocal;
   let client: KinesisClient;
   let dir: string;
+  useKinesisLocal({}, (s, c) => ((server = s), (client = c)));
   beforeAll(async () => {
-    server = await startKinesisLocal();
-    client = localKinesisClient(server.endpoint);
     dir = await mkdtemp(join(tmpdir(), 'flowcut-replay-'));
   });
   afterAll(async () => {
-    client?.destroy();
-    await server?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

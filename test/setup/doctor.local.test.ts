@@ -2,30 +2,17 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDoctor, formatChecks, type Check } from '../../src/aws/setup/doctor.js';
 import { applyAll, SetupContext } from '../../src/aws/setup/engine.js';
 import { resolveSpec } from '../../src/aws/setup/spec.js';
 import { setupSteps } from '../../src/aws/setup/steps/index.js';
 import { FlowFormat } from '../../src/flowlog/format.js';
-import { startDynalite, type LocalDynamo } from '../support/dynalite.js';
-import { startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
 import { awsError } from './fakes.js';
-import { harness, REGION, type Harness } from './harness.js';
+import { REGION, useHarness, type Harness } from './harness.js';
 
-let kinesisLocal: KinesisLocal;
-let dynalite: LocalDynamo;
 let h: Harness;
-
-beforeAll(async () => {
-  [kinesisLocal, dynalite] = await Promise.all([startKinesisLocal(), startDynalite()]);
-  h = harness(kinesisLocal.endpoint, dynalite.endpoint);
-});
-
-afterAll(async () => {
-  h?.destroy();
-  await Promise.all([kinesisLocal?.stop(), dynalite?.stop()]);
-});
+useHarness((x) => (h = x));
 
 const OPTS = { windowMs: 10 * 60_000, maxReadsPerShard: 5, lagWarnMs: 60_000 };
 const byName = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.name, c]));

@@ -5,6 +5,8 @@ import { SetupContext, type SetupEnv } from '../../src/aws/setup/engine.js';
 import { resolveSpec, type SetupInput } from '../../src/aws/setup/spec.js';
 import { localDynamoClient } from '../support/dynalite.js';
 import { localKinesisClient } from '../support/local-servers.js';
+import { beforeAll } from 'vitest';
+import { useLocalAws } from '../support/local-aws.js';
 import { fakeEc2, fakeIam, fakeLogs, fakeS3 } from './fakes.js';
 
 /** kinesis-mock's default account: the stream ARN carries it, and setup derives everything from that. */
@@ -83,3 +85,16 @@ export function harness(kinesisEndpoint: string, dynamoEndpoint: string): Harnes
 
 /** Commands that change something, by the verbs AWS uses. */
 export const MUTATING = /^(Create|Put|Update|Delete|Tag|Add|Attach|Detach|Start|Register)/;
+
+/**
+ * kinesis-local, dynalite and a harness over them for the calling test file: `ready` gets the
+ * harness before the tests; all is stopped after them.
+ */
+export function useHarness(ready: (h: Harness) => void): void {
+  let h: Harness | undefined;
+  const aws = useLocalAws({ beforeStop: async () => h?.destroy() });
+  beforeAll(() => {
+    h = harness(aws.kinesisEndpoint, aws.dynamoEndpoint);
+    ready(h);
+  });
+}

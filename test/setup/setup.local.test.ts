@@ -9,30 +9,17 @@ import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand 
 import { CreateLogGroupCommand, PutRetentionPolicyCommand, PutSubscriptionFilterCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateBucketCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyAll, inspectAll, SetupError } from '../../src/aws/setup/engine.js';
 import { formatApplied, formatPlan } from '../../src/aws/setup/report.js';
 import { DEFAULT_FLOW_LOG_FORMAT, type SetupInput } from '../../src/aws/setup/spec.js';
 import { setupSteps } from '../../src/aws/setup/steps/index.js';
 import { formatTeardown, planTeardown, runTeardown } from '../../src/aws/setup/teardown.js';
-import { startDynalite, type LocalDynamo } from '../support/dynalite.js';
-import { startKinesisLocal, type KinesisLocal } from '../support/local-servers.js';
 import { commandNames } from './fakes.js';
-import { ACCOUNT, harness, MUTATING, REGION, type Harness } from './harness.js';
+import { ACCOUNT, MUTATING, REGION, useHarness, type Harness } from './harness.js';
 
-let kinesisLocal: KinesisLocal;
-let dynalite: LocalDynamo;
 let h: Harness;
-
-beforeAll(async () => {
-  [kinesisLocal, dynalite] = await Promise.all([startKinesisLocal(), startDynalite()]);
-  h = harness(kinesisLocal.endpoint, dynalite.endpoint);
-});
-
-afterAll(async () => {
-  h?.destroy();
-  await Promise.all([kinesisLocal?.stop(), dynalite?.stop()]);
-});
+useHarness((x) => (h = x));
 
 const TAGS = [
   { Key: 'flowcut:managed', Value: 'true' },

@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { localDynamoClient, startDynalite, type LocalDynamo } from './dynalite.js';
-import { localKinesisClient, startKinesisLocal, type KinesisLocal } from './local-servers.js';
+import { localKinesisClient, startKinesisLocal, type KinesisLocal, type KinesisLocalOptions } from './local-servers.js';
 
 export interface LocalAws {
   readonly kinesisEndpoint: string;
@@ -35,4 +35,22 @@ export function useLocalAws(hooks: { beforeStart?: () => void; beforeStop?: () =
     await Promise.all([kinesisLocal?.stop(), dyn?.stop()]);
   });
   return aws;
+}
+
+/**
+ * kinesis-local alone for the calling describe block: started before its tests, `ready` gets
+ * the server and a client for it; both stopped after its tests.
+ */
+export function useKinesisLocal(options: KinesisLocalOptions, ready: (server: KinesisLocal, client: KinesisClient) => void): void {
+  let server: KinesisLocal | undefined;
+  let client: KinesisClient | undefined;
+  beforeAll(async () => {
+    server = await startKinesisLocal(options);
+    client = localKinesisClient(server.endpoint);
+    ready(server, client);
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await server?.stop();
+  });
 }
