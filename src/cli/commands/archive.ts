@@ -8,12 +8,11 @@ import { openStore, type ArchiveStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { createS3Client } from '../../aws/clients.js';
 import { INPUT_KINDS, type InputKind } from '../../decode/decoder.js';
-import { FlowFormat, FormatError } from '../../flowlog/format.js';
 import type { Reject } from '../../flowlog/sink.js';
 import { listLocalObjects } from '../../sources/files.js';
 import { listS3Objects } from '../../sources/s3.js';
 import type { ObjectIn } from '../../sources/types.js';
-import { CliError } from '../errors.js';
+import { CliError, formatOption } from '../errors.js';
 
 interface AwsOpts {
   region?: string;
@@ -108,13 +107,7 @@ Examples:
 async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
   if (sources.length === 0) throw new CliError('archive needs at least one SOURCE (or a sub-command: compact, retain)');
   if (opts.to === undefined) throw new CliError('archive needs --to DIR or --to s3://bucket/prefix');
-  let format: FlowFormat | undefined;
-  try {
-    format = opts.format === undefined ? undefined : FlowFormat.parse(opts.format);
-  } catch (err) {
-    if (err instanceof FormatError) throw new CliError(err.message);
-    throw err;
-  }
+  const format = formatOption(opts.format);
   const chunkRecords = positiveInt(opts.chunkRecords, '--chunk-records');
   const rejectsFile: WriteStream | undefined = opts.rejects ? createWriteStream(opts.rejects, { flags: 'a' }) : undefined;
   let shown = 0;

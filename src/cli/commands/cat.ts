@@ -4,13 +4,12 @@ import { createKinesisClient, createS3Client } from '../../aws/clients.js';
 import { FlowDecoder, INPUT_KINDS, type InputKind } from '../../decode/decoder.js';
 import type { FlowBatch } from '../../flowlog/batch.js';
 import { FilterError, parseCondition, RecordFilter } from '../../flowlog/filter.js';
-import { FlowFormat, FormatError } from '../../flowlog/format.js';
 import type { Reject } from '../../flowlog/sink.js';
 import { listLocalObjects } from '../../sources/files.js';
 import { tailKinesis, type TailFrom } from '../../sources/kinesis-tail.js';
 import { listS3Objects } from '../../sources/s3.js';
 import type { ObjectIn } from '../../sources/types.js';
-import { CliError } from '../errors.js';
+import { CliError, formatOption } from '../errors.js';
 import { createWriter, OUTPUTS, type OutputKind, type RecordWriter } from '../output.js';
 
 interface CatOptions {
@@ -72,14 +71,13 @@ function collect(value: string, previous: string[]): string[] {
 
 async function runCat(sources: string[], opts: CatOptions): Promise<void> {
   let filter: RecordFilter;
-  let format: FlowFormat | undefined;
   try {
     filter = new RecordFilter(opts.where.map(parseCondition));
-    format = opts.format === undefined ? undefined : FlowFormat.parse(opts.format);
   } catch (err) {
-    if (err instanceof FilterError || err instanceof FormatError) throw new CliError(err.message);
+    if (err instanceof FilterError) throw new CliError(err.message);
     throw err;
   }
+  const format = formatOption(opts.format);
   const limit = opts.limit === undefined ? Infinity : positiveInt(opts.limit, '--limit');
   const from = parseFrom(opts.from);
   const idleMs = opts.exitWhenIdle === undefined ? undefined : positiveInt(opts.exitWhenIdle, '--exit-when-idle') * 1000;

@@ -2,12 +2,11 @@ import { Command, Option } from 'commander';
 import { createKinesisClient, createS3Client } from '../../aws/clients.js';
 import { FlowDecoder, INPUT_KINDS, type InputKind } from '../../decode/decoder.js';
 import type { FlowBatch } from '../../flowlog/batch.js';
-import { FlowFormat, FormatError } from '../../flowlog/format.js';
 import { cloudWatchPayloads, controlPayload, logEventsOf, replayPayloads, type Distribution, type LogEvent, type Payload } from '../../pipeline/replay.js';
 import { listLocalObjects } from '../../sources/files.js';
 import { listS3Objects } from '../../sources/s3.js';
 import type { ObjectIn } from '../../sources/types.js';
-import { CliError } from '../errors.js';
+import { CliError, formatOption } from '../errors.js';
 
 interface ReplayCliOptions {
   stream: string;
@@ -61,13 +60,7 @@ async function runReplay(sources: string[], opts: ReplayCliOptions): Promise<voi
   if (opts.max !== undefined && (!(max > 0) || !Number.isInteger(max))) throw new CliError(`--max must be a positive whole number, not '${opts.max}'`);
   const windowS = Number(opts.window);
   if (!(windowS > 0)) throw new CliError(`--window must be a positive number of seconds, not '${opts.window}'`);
-  let format: FlowFormat | undefined;
-  try {
-    format = opts.format === undefined ? undefined : FlowFormat.parse(opts.format);
-  } catch (err) {
-    if (err instanceof FormatError) throw new CliError(err.message);
-    throw err;
-  }
+  const format = formatOption(opts.format);
   const aws = { ...(opts.region ? { region: opts.region } : {}), ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}) };
 
   // Decode everything first: CloudWatch delivers in time order, and inputs needn't be.
