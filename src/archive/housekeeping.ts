@@ -1,3 +1,4 @@
+import { loadZstd } from '../decode/zstd.js';
 import { readArchiveColumns, checkArchiveFile } from './read.js';
 import { decodeManifest, MANIFEST_ROOT, STATE_ROOT } from './manifest.js';
 import { encodeParquet, type Codec, type ColumnValues } from './parquet/writer.js';
@@ -33,7 +34,9 @@ interface MergeRecord {
 export interface CompactOptions {
   readonly minAgeMs: number;
   readonly maxRecords: number;
+  /** Page compression of merged files (default zstd). */
   readonly codec?: Codec;
+  readonly level?: number;
   readonly now?: number;
 }
 
@@ -113,7 +116,9 @@ export async function compactArchive(store: ArchiveStore, opts: CompactOptions):
       await store.put(recordKey, new TextEncoder().encode(JSON.stringify(record)));
       const { rows, columns } = concat(g);
       const stored = storedColumns(columns);
-      await store.put(output, encodeParquet(stored.schema, stored.columns, rows, { codec: opts.codec ?? 'snappy', keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length), [INPUTS_KEY]: JSON.stringify(replaced) } }));
+      const codec = opts.codec ?? 'zstd';
+      if (codec === 'zstd') await loadZstd();
+      await store.put(output, encodeParquet(stored.schema, stored.columns, rows, { codec, ...(opts.level !== undefined ? { level: opts.level } : {}), keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.compacted': String(inputs.length), [INPUTS_KEY]: JSON.stringify(replaced) } }));
       await store.delete(inputs.filter((i) => i !== output));
       await store.delete([recordKey]);
       result.inputs += inputs.length;

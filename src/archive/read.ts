@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { parquetMetadata, parquetRead, type FileMetaData } from 'hyparquet';
 import { ARCHIVE_SCHEMA, REQUIRED_COLUMNS } from './schema.js';
 import type { ColumnValues, PhysicalType } from './parquet/writer.js';
+import { loadZstd, zstdDecompress } from '../decode/zstd.js';
 
 /**
  * Reading archive files back: footer checks (is this one of ours?) and whole-file column reads
@@ -59,6 +60,14 @@ function footer(bytes: Uint8Array): FileMetaData | string {
   }
 }
 
+/** No page of ours inflates past this; a header that says more is damage, not data. */
+const MAX_PAGE_BYTES = 1 << 30;
+
+function pageLimit(outputLength: number): number {
+  if (!(outputLength >= 0 && outputLength <= MAX_PAGE_BYTES)) throw new Error(`a page claims to inflate to ${outputLength} bytes`);
+  return Math.max(1, outputLength);
+}
+
 function toArrayBuffer(b: Uint8Array): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
@@ -90,12 +99,16 @@ export async function readArchiveColumns(bytes: Uint8Array): Promise<{ rows: num
     out.set(c.name, c.type === 'string' ? new Array<string | null>(n).fill(null) : new Float64Array(n).fill(NaN));
   }
   if (names.length > 0) {
+    await loadZstd();
     await parquetRead({
       file,
       metadata: meta,
       columns: names,
-      // hyparquet reads SNAPPY itself; GZIP (flowcut archive --compression gzip) needs zlib.
-      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) },
+      // hyparquet reads SNAPPY itself; GZIP and ZSTD come from here.
+      compressors: {
+        GZIP: (input: Uint8Array, outputLength: number) => new Uint8Array(gunzipSync(input, { maxOutputLength: pageLimit(outputLength) })),
+        ZSTD: (input: Uint8Array, outputLength: number) => zstdDecompress(input, pageLimit(outputLength)),
+      },
       onChunk: (chunk) => {
         const dst = out.get(chunk.columnName);
         if (dst === undefined) return;

@@ -2,6 +2,7 @@ import type { FlowBatch, Origin } from '../flowlog/batch.js';
 import { ColumnBuffer } from './columns.js';
 import { decodeManifest, encodeManifest, manifestPrefix, type Manifest } from './manifest.js';
 import { encodeParquet, type Codec } from './parquet/writer.js';
+import { loadZstd } from '../decode/zstd.js';
 import { Partitioner, type Partition } from './partition.js';
 import { SCHEMA_VERSION, storedColumns } from './schema.js';
 import type { ArchiveStore } from './store.js';
@@ -19,7 +20,10 @@ import {
 
 export interface ArchiveOptions {
   readonly store: ArchiveStore;
+  /** Page compression (default zstd). */
   readonly codec?: Codec;
+  /** ZSTD level (default DEFAULT_ZSTD_LEVEL). */
+  readonly level?: number;
   /** Region for records that carry none (no `region` field, no S3 key); default 'unknown'. */
   readonly defaultRegion?: string;
   /** Roll a unit's file set after this many records (default 1,000,000). */
@@ -114,6 +118,7 @@ const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000,
 export class ArchiveWriter {
   readonly store: ArchiveStore;
   private readonly codec: Codec;
+  private readonly level: number | undefined;
   private readonly partitioner: Partitioner;
   private readonly maxRecords: number;
   private readonly maxBytes: number;
@@ -133,7 +138,8 @@ export class ArchiveWriter {
 
   constructor(opts: ArchiveOptions) {
     this.store = opts.store;
-    this.codec = opts.codec ?? 'snappy';
+    this.codec = opts.codec ?? 'zstd';
+    this.level = opts.level;
     this.partitioner = new Partitioner(opts.defaultRegion ?? 'unknown');
     this.maxRecords = opts.maxRecords ?? DEFAULTS.maxRecords;
     this.maxBytes = opts.maxBytes ?? DEFAULTS.maxBytes;
@@ -383,6 +389,7 @@ export class ArchiveWriter {
   }
 
   private async write(segments: Segment[]): Promise<FlushResult> {
+    if (this.codec === 'zstd') await loadZstd();
     const ranges: CoveredRange[] = [];
     const jobs: (() => Promise<number>)[] = [];
     const manifests: (() => Promise<void>)[] = [];
@@ -399,6 +406,7 @@ export class ArchiveWriter {
           const stored = storedColumns(buf.columns());
           const bytes = encodeParquet(stored.schema, stored.columns, buf.rows, {
             codec: this.codec,
+            ...(this.level !== undefined ? { level: this.level } : {}),
             keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.unit': tag, 'flowcut.first': firstName, 'flowcut.last': positionName(seg.last) },
           });
           await this.store.put(key, bytes);

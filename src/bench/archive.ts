@@ -27,7 +27,7 @@ import type { RecordSink } from '../flowlog/sink.js';
 import { simulateTraffic } from '../sim/traffic.js';
 
 const TARGET = Number(process.env.BENCH_RECORDS ?? 10_000_000);
-const CODEC = (process.env.BENCH_CODEC ?? 'snappy') as Codec;
+const CODEC = (process.env.BENCH_CODEC ?? 'zstd') as Codec;
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 const FLOW_LOG = 'fl-0123456789abcdef0';

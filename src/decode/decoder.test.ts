@@ -1,3 +1,4 @@
+import { loadZstd, zstdCompress } from './zstd.js';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -377,6 +378,31 @@ describe('S3 Parquet objects', () => {
     expect(records[1]).toEqual({ version: 5, account_id: '123456789012', interface_id: 'eni-1', srcaddr: '10.0.0.1', srcport: 1001, bytes: 1000, start: 1767225600, flow_direction: 'ingress', traffic_path: null });
     expect(records[7]).toMatchObject({ srcaddr: null, srcport: null, traffic_path: null });
     expect(records[n - 1]!.bytes).toBe((n - 1) * 1000);
+  });
+
+  it('reads ZSTD and SNAPPY pages too, and refuses pages that would inflate past the limit', async () => {
+    await loadZstd();
+    const n = 20_000;
+    const zstd = Buffer.from(parquetWriteBuffer({ columnData: columns(n), codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => zstdCompress(b, 3) } }));
+    const snappy = Buffer.from(parquetWriteBuffer({ columnData: columns(n), codec: 'SNAPPY' }));
+    const { sink, dec } = decoder();
+    await dec.decodeObject(memoryObject('z.parquet', [zstd]));
+    await dec.decodeObject(memoryObject('s.parquet', [snappy]));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(2 * n);
+    expect(sink.records[n + 1]).toEqual(sink.records[1]);
+    expect(sink.records[n - 1]!.bytes).toBe((n - 1) * 1000);
+    // Page headers are believed only up to the object's inflation limit (a ZSTD or SNAPPY bomb).
+    const limit = Math.max(zstd.length, snappy.length) + 1;
+    const small = decoder({ limits: { maxInflatedBytes: limit } });
+    await small.dec.decodeObject(memoryObject('z.parquet', [zstd]));
+    await small.dec.decodeObject(memoryObject('s.parquet', [snappy]));
+    small.dec.flush();
+    expect(small.sink.rejects.map((r) => [r.location, r.reason])).toEqual([
+      ['z.parquet', `Parquet pages inflate to more than ${limit} bytes; refused`],
+      ['s.parquet', `Parquet pages inflate to more than ${limit} bytes; refused`],
+    ]);
   });
 
   it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {

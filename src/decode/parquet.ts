@@ -1,10 +1,11 @@
 import { gunzipSync } from 'node:zlib';
-import { parquetMetadata, parquetRead, type FileMetaData } from 'hyparquet';
+import { parquetMetadata, parquetRead, snappyUncompress, type FileMetaData } from 'hyparquet';
 import { FlowBatch, type Origin } from '../flowlog/batch.js';
 import { fieldByName } from '../flowlog/fields.js';
 import { FlowFormat } from '../flowlog/format.js';
 import type { LineParser } from '../flowlog/parser.js';
 import { DecodeError } from './errors.js';
+import { loadZstd, zstdDecompress } from './zstd.js';
 
 export function isParquet(buf: Uint8Array): boolean {
   return buf.length >= 8 && buf[0] === 0x50 && buf[1] === 0x41 && buf[2] === 0x52 && buf[3] === 0x31;
@@ -14,7 +15,7 @@ const ROWS_PER_READ = 65536;
 
 /**
  * Decodes a flow-log Parquet object (AWS's S3 Parquet delivery: underscore column names, INT_32,
- * INT_64 and STRING types, GZIP pages). Columns that are not flow-log fields are ignored; the
+ * INT_64 and STRING types, GZIP pages; SNAPPY and ZSTD too). Columns that are not flow-log fields are ignored; the
  * record format is the flow-log columns in file order.
  */
 export async function decodeParquet(buf: Buffer, origin: Origin, parser: LineParser, maxInflatedBytes: number): Promise<void> {
@@ -30,13 +31,22 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
   if (flowColumns.length === 0) throw new DecodeError(`Parquet file has no flow-log columns (columns: ${columns.join(', ')})`);
   const format = FlowFormat.fromNames(flowColumns);
   let inflated = 0;
+  // Page headers say what a page inflates to; the sum is capped before anything is inflated.
+  const budget = (outputLength: number): number => {
+    inflated += outputLength;
+    if (!(outputLength >= 0) || inflated > maxInflatedBytes) throw new DecodeError(`Parquet pages inflate to more than ${maxInflatedBytes} bytes; refused`);
+    return outputLength;
+  };
   const compressors = {
-    GZIP: (input: Uint8Array, outputLength: number): Uint8Array => {
-      inflated += outputLength;
-      if (inflated > maxInflatedBytes) throw new DecodeError(`Parquet pages inflate to more than ${maxInflatedBytes} bytes; refused`);
-      return gunzipSync(input, { maxOutputLength: Math.max(outputLength, 1) });
+    GZIP: (input: Uint8Array, outputLength: number): Uint8Array => gunzipSync(input, { maxOutputLength: Math.max(budget(outputLength), 1) }),
+    ZSTD: (input: Uint8Array, outputLength: number): Uint8Array => zstdDecompress(input, budget(outputLength)),
+    SNAPPY: (input: Uint8Array, outputLength: number): Uint8Array => {
+      const out = new Uint8Array(budget(outputLength));
+      snappyUncompress(input, out);
+      return out;
     },
   };
+  if (metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data?.codec === 'ZSTD'))) await loadZstd();
   const total = Number(metadata.num_rows);
   for (let rowStart = 0; rowStart < total; rowStart += ROWS_PER_READ) {
     const rowEnd = Math.min(total, rowStart + ROWS_PER_READ);

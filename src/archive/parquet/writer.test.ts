@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadZstd, zstdDecompress } from '../../decode/zstd.js';
+import { SeededRandom } from '../../sim/random.js';
 import { snappyCompress } from './snappy.js';
 import { CODECS, encodeParquet, type Codec, type ColumnSpec, type ColumnValues, type IntEncoding } from './writer.js';
 
@@ -68,9 +70,17 @@ function indexedColumns(rows: Row[]): ColumnValues[] {
   return [a!, b!, { indices, values }];
 }
 
+/** hyparquet reads SNAPPY itself; the others come from zlib and zstd's own library. */
+const compressors = {
+  GZIP: (input: Uint8Array) => gunzipSync(input),
+  ZSTD: (input: Uint8Array, outputLength: number) => zstdDecompress(input, outputLength),
+};
+
+beforeAll(loadZstd);
+
 async function readBack(bytes: Uint8Array): Promise<Row[]> {
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const got = await parquetReadObjects({ file, compressors: { GZIP: (input: Uint8Array) => gunzipSync(input) } });
+  const got = await parquetReadObjects({ file, compressors });
   return got.map((r) => ({ a: r.a ?? null, b: r.b === null || r.b === undefined ? null : Number(r.b), s: r.s ?? null }));
 }
 
@@ -104,7 +114,7 @@ describe('encodeParquet', () => {
         const meta = parquetMetadata(file);
         expect(Number(meta.num_rows)).toBe(rows.length);
         expect(meta.key_value_metadata).toEqual([{ key: 'k', value: 'v' }]);
-        const got = await parquetReadObjects({ file, compressors: { GZIP: (input: Uint8Array) => gunzipSync(input) } });
+        const got = await parquetReadObjects({ file, compressors });
         expect(got.map((r) => ({ a: r.a ?? null, b: r.b === null || r.b === undefined ? null : Number(r.b), s: r.s ?? null }))).toEqual(rows);
       }),
       { numRuns: 40 },
@@ -174,13 +184,46 @@ describe('encodeParquet', () => {
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     for (const intEncodings of FORCED) {
-      for (const indexed of [false, true]) {
-        const path = join(dir, `e-${intEncodings.join('')}-${indexed}.parquet`);
-        await writeFile(path, encodeParquet(schema, indexed ? indexedColumns(rows) : columnsOf(rows), rows.length, { rowGroupRows: 500, intEncodings }));
+      for (const [indexed, codec] of [[false, 'snappy'], [true, 'snappy'], [false, 'zstd'], [true, 'zstd']] as const) {
+        const path = join(dir, `e-${intEncodings.join('')}-${indexed}-${codec}.parquet`);
+        await writeFile(path, encodeParquet(schema, indexed ? indexedColumns(rows) : columnsOf(rows), rows.length, { rowGroupRows: 500, intEncodings, codec }));
         const got = (await c.runAndReadAll(`SELECT a, b::VARCHAR b, s FROM read_parquet('${path}', file_row_number = true) ORDER BY file_row_number`)).getRowsJS();
         expect(got.map(([a, b, s]) => ({ a: a ?? null, b: b === null ? null : Number(b), s: s ?? null }))).toEqual(rows);
       }
     }
     c.closeSync();
   });
+
+  it('under zstd, picks for each column the encoding that compresses smallest', () => {
+    // Columns where each encoding wins once: ephemeral ports beside a few service ports (PLAIN
+    // compresses best), times rising with jitter (deltas), 50 distinct large values (a dictionary).
+    const n = 200_000;
+    const random = new SeededRandom(7);
+    const rnd = (): number => random.next();
+    const ports = Float64Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 32_768 + Math.floor(rnd() * 28_000) : [443, 5432, 8080][i % 3]!));
+    const times = Float64Array.from({ length: n }, (_, i) => 1_767_225_600 + Math.floor(i / 200) + Math.floor(rnd() * 20));
+    const few = Array.from({ length: 50 }, () => Math.floor(rnd() * 2 ** 40));
+    const counts = Float64Array.from({ length: n }, () => few[Math.floor(rnd() * few.length)]!);
+    const specs: ColumnSpec[] = [{ name: 'p', type: 'int32' }, { name: 't', type: 'int64' }, { name: 'c', type: 'int64' }];
+    const cols: ColumnValues[] = [{ numbers: ports }, { numbers: times }, { numbers: counts }];
+    const sizeOf = (c: number, intEncodings?: readonly IntEncoding[]): number => {
+      const bytes = encodeParquet([specs[c]!], [cols[c]!], n, { codec: 'zstd', ...(intEncodings ? { intEncodings } : {}) });
+      const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      return Number(meta.row_groups[0]!.columns[0]!.meta_data!.total_compressed_size);
+    };
+    for (let c = 0; c < specs.length; c++) {
+      const forced = (['dictionary', 'delta', 'plain'] as const).map((e) => sizeOf(c, [e]));
+      const best = Math.min(...forced), worst = Math.max(...forced);
+      // The choice comes from a sample: within 3% of the best, and the encodings differ by more.
+      expect(sizeOf(c)).toBeLessThanOrEqual(best * 1.03);
+      expect(forced.indexOf(best)).toBe(c === 0 ? 2 : c === 1 ? 1 : 0);
+      expect(worst).toBeGreaterThan(best * 1.2);
+    }
+  });
+
+  it('refuses a ZSTD level outside 1–22', () => {
+    expect(() => encodeParquet(schema, columnsOf([]), 0, { codec: 'zstd', level: 0 })).toThrow(/ZSTD level/);
+    expect(() => encodeParquet(schema, columnsOf([]), 0, { codec: 'zstd', level: 23 })).toThrow(/ZSTD level/);
+  });
 });
+

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { ByteSink } from './bytes.js';
 import { snappyCompress } from './snappy.js';
 import { ThriftWriter } from './thrift.js';
+import { zstdCompress } from '../../decode/zstd.js';
 
 /**
  * A Parquet encoder for flat, nullable columns of int32, int64 and strings, written straight from
@@ -9,14 +10,26 @@ import { ThriftWriter } from './thrift.js';
  * strings already dictionary-coded as indices into a value list). It does what the archive needs
  * and no more: one data page (v1) per column chunk; definition levels and dictionary indices in
  * the RLE/bit-packed hybrid (runs of nulls or of one value cost a few bytes); strings dictionary
- * encoded; integers as whichever of a dictionary and DELTA_BINARY_PACKED comes out smaller (PLAIN
- * only when neither applies); min/max statistics on numbers so DuckDB and Athena can skip row
- * groups; SNAPPY or GZIP pages.
+ * encoded; integers as whichever of a dictionary, DELTA_BINARY_PACKED and PLAIN comes out smaller;
+ * min/max statistics on numbers so DuckDB and Athena can skip row groups; ZSTD, SNAPPY or GZIP
+ * pages.
+ *
+ * With an entropy coder (ZSTD, GZIP) the encodings are chosen for what they compress to, not for
+ * their raw size: each candidate's page is compressed on a sample and the smallest wins (PLAIN
+ * ports, four bytes a value, compress to less than their bit-packed dictionary indices, in which
+ * the compressor finds no byte patterns); dictionary indices are bit-packed at whole-byte widths
+ * and dictionaries ordered by frequency, so repeated values stay repeated bytes.
  */
 
 export type PhysicalType = 'int32' | 'int64' | 'string';
-export type Codec = 'snappy' | 'gzip' | 'none';
-export const CODECS: readonly Codec[] = ['snappy', 'gzip', 'none'];
+export type Codec = 'zstd' | 'snappy' | 'gzip' | 'none';
+export const CODECS: readonly Codec[] = ['zstd', 'snappy', 'gzip', 'none'];
+/**
+ * Level 2: on bench:archive's simulated day the smallest files of levels 1–5 (≈0.57× AWS's gzip
+ * text) at about twice level 6's speed; on the labeled real captures in ../shared level 3 is
+ * ~2% smaller and level 6 ~6%, for --zstd-level to choose.
+ */
+export const DEFAULT_ZSTD_LEVEL = 2;
 
 export interface ColumnSpec {
   readonly name: string;
@@ -42,13 +55,24 @@ export interface EncodeOptions {
   readonly keyValue?: Readonly<Record<string, string>>;
   /** Integer encodings to consider (tests force one); default all. */
   readonly intEncodings?: readonly IntEncoding[];
+  /** ZSTD level (1–22, default DEFAULT_ZSTD_LEVEL); call loadZstd() before encoding ZSTD. */
+  readonly level?: number;
+}
+
+/** How pages are compressed, and what that means for choosing encodings. */
+interface Packing {
+  readonly codec: Codec;
+  readonly level: number;
+  /** ZSTD and GZIP: choose encodings by compressed size, byte-aligned dictionary indices. */
+  readonly entropy: boolean;
+  readonly intEncodings: readonly IntEncoding[];
 }
 
 export type IntEncoding = 'dictionary' | 'delta' | 'plain';
 
 const TYPE_CODE: Record<PhysicalType, number> = { int32: 1, int64: 2, string: 6 };
 const CONVERTED: Record<PhysicalType, number> = { string: 0 /* UTF8 */, int32: 17 /* INT_32 */, int64: 18 /* INT_64 */ };
-const CODEC_CODE: Record<Codec, number> = { none: 0, snappy: 1, gzip: 2 };
+const CODEC_CODE: Record<Codec, number> = { none: 0, snappy: 1, gzip: 2, zstd: 6 };
 const ENC_PLAIN = 0;
 const ENC_RLE = 3;
 const ENC_DELTA_BINARY_PACKED = 5;
@@ -64,6 +88,8 @@ const MAX_STRING_DICT = 1 << 18;
 const SMALL_RANGE = 1 << 16;
 /** Integers with more distinct values than this never use a dictionary. */
 const MAX_INT_DICT = 1 << 16;
+/** Rows of a column sampled to choose its encoding under an entropy coder. */
+const TRIAL_ROWS = 65_536;
 /** DELTA_BINARY_PACKED layout: blocks of 128 values in 4 miniblocks of 32 (as parquet-mr). */
 const DELTA_BLOCK = 128;
 const DELTA_MINIBLOCKS = 4;
@@ -96,6 +122,9 @@ class Scratch {
   table = new Int32Array(SMALL_RANGE).fill(-1);
   deltas = new Float64Array(DELTA_BLOCK);
   alt = new ByteSink(1 << 16);
+  alt2 = new ByteSink(1 << 16);
+  plain = new ByteSink(1 << 16);
+  delta = new ByteSink(1 << 16);
   dict = new ByteSink(1 << 12);
 
   ints(n: number): Int32Array {
@@ -128,7 +157,9 @@ const scratch = new Scratch();
 export function encodeParquet(schema: readonly ColumnSpec[], columns: readonly ColumnValues[], rows: number, opts: EncodeOptions = {}): Uint8Array {
   const codec = opts.codec ?? 'snappy';
   const groupRows = Math.max(1, opts.rowGroupRows ?? 1 << 20);
-  const intEncodings = opts.intEncodings ?? ALL_INT_ENCODINGS;
+  const level = opts.level ?? DEFAULT_ZSTD_LEVEL;
+  if (codec === 'zstd' && !(Number.isInteger(level) && level >= 1 && level <= 22)) throw new RangeError(`ZSTD level must be an integer from 1 to 22, got ${level}`);
+  const packing: Packing = { codec, level, entropy: codec === 'zstd' || codec === 'gzip', intEncodings: opts.intEncodings ?? ALL_INT_ENCODINGS };
   const file = new ByteSink(1 << 20);
   const page = new ByteSink(1 << 16);
   file.bytes(MAGIC);
@@ -136,7 +167,7 @@ export function encodeParquet(schema: readonly ColumnSpec[], columns: readonly C
   for (let r0 = 0; r0 < rows || (rows === 0 && groups.length === 0); r0 += groupRows) {
     const r1 = Math.min(rows, r0 + groupRows);
     const offset = file.length;
-    const chunks = schema.map((spec, i) => writeChunk(file, page, spec, columns[i]!, r0, r1, codec, intEncodings));
+    const chunks = schema.map((spec, i) => writeChunk(file, page, spec, columns[i]!, r0, r1, packing));
     groups.push({ chunks, rows: r1 - r0, bytes: chunks.reduce((s, c) => s + c.uncompressed, 0), offset });
     if (rows === 0) break;
   }
@@ -195,14 +226,22 @@ function plainNumber(type: PhysicalType, v: number): Uint8Array {
   return b.toBytes();
 }
 
-function compress(codec: Codec, body: Uint8Array): Uint8Array {
-  if (codec === 'snappy') return snappyCompress(body);
-  if (codec === 'gzip') return gzipSync(body, { level: 6 });
-  return body;
+function compress(packing: Packing, body: Uint8Array): Uint8Array {
+  switch (packing.codec) {
+    case 'zstd':
+      return zstdCompress(body, packing.level);
+    case 'snappy':
+      return snappyCompress(body);
+    case 'gzip':
+      return gzipSync(body, { level: 6 });
+    case 'none':
+      return body;
+  }
 }
 
-function writePage(file: ByteSink, type: number, body: Uint8Array, codec: Codec, header: (w: ThriftWriter) => void): { uncompressed: number; compressed: number } {
-  const data = compress(codec, body);
+/** `compressed`: the body already compressed (by an encoding trial that covered all of it). */
+function writePage(file: ByteSink, type: number, body: Uint8Array, packing: Packing, header: (w: ThriftWriter) => void, compressed?: Uint8Array): { uncompressed: number; compressed: number } {
+  const data = compressed ?? compress(packing, body);
   const h = new ThriftWriter();
   h.i32(1, type).i32(2, body.length).i32(3, data.length);
   header(h);
@@ -216,9 +255,11 @@ function writePage(file: ByteSink, type: number, body: Uint8Array, codec: Codec,
 interface DictPage {
   body: Uint8Array;
   size: number;
+  /** The body compressed, when a trial already did it. */
+  compressed?: Uint8Array | undefined;
 }
 
-function writeChunk(file: ByteSink, page: ByteSink, spec: ColumnSpec, col: ColumnValues, r0: number, r1: number, codec: Codec, intEncodings: readonly IntEncoding[]): ChunkMeta {
+function writeChunk(file: ByteSink, page: ByteSink, spec: ColumnSpec, col: ColumnValues, r0: number, r1: number, packing: Packing): ChunkMeta {
   const n = r1 - r0;
   const meta: ChunkMeta = {
     type: spec.type, name: spec.name, encodings: [ENC_RLE], numValues: n, uncompressed: 0, compressed: 0,
@@ -227,28 +268,30 @@ function writeChunk(file: ByteSink, page: ByteSink, spec: ColumnSpec, col: Colum
   page.reset();
   let encoding = ENC_PLAIN;
   let dict: DictPage | undefined;
+  let compressed: Uint8Array | undefined;
   if (spec.type === 'string') {
-    const r = col.strings === undefined && col.indices === undefined ? allNull(page, n) : stringChunk(page, col, r0, r1);
+    const r = col.strings === undefined && col.indices === undefined ? allNull(page, n) : stringChunk(page, col, r0, r1, packing);
     meta.nullCount = r.nulls;
     encoding = r.encoding;
     dict = r.dict;
   } else {
-    const r = col.numbers === undefined ? allNull(page, n) : numberChunk(page, spec.type, col.numbers, r0, r1, meta, intEncodings);
+    const r = col.numbers === undefined ? allNull(page, n) : numberChunk(page, spec.type, col.numbers, r0, r1, meta, packing);
     meta.nullCount = r.nulls;
     encoding = r.encoding;
     dict = r.dict;
+    compressed = r.compressed;
   }
   if (dict !== undefined) {
     meta.dictionaryPageOffset = file.length;
     const size = dict.size;
-    const d = writePage(file, PAGE_DICTIONARY, dict.body, codec, (h) => h.struct(7, (x) => x.i32(1, size).i32(2, ENC_PLAIN)));
+    const d = writePage(file, PAGE_DICTIONARY, dict.body, packing, (h) => h.struct(7, (x) => x.i32(1, size).i32(2, ENC_PLAIN)), dict.compressed);
     meta.uncompressed += d.uncompressed;
     meta.compressed += d.compressed;
     meta.encodings.push(ENC_PLAIN);
   }
   if (!meta.encodings.includes(encoding)) meta.encodings.push(encoding);
   meta.dataPageOffset = file.length;
-  const p = writePage(file, PAGE_DATA, page.toBytes(), codec, (h) => h.struct(5, (x) => x.i32(1, n).i32(2, encoding).i32(3, ENC_RLE).i32(4, ENC_RLE)));
+  const p = writePage(file, PAGE_DATA, page.toBytes(), packing, (h) => h.struct(5, (x) => x.i32(1, n).i32(2, encoding).i32(3, ENC_RLE).i32(4, ENC_RLE)), compressed);
   meta.uncompressed += p.uncompressed;
   meta.compressed += p.compressed;
   return meta;
@@ -258,6 +301,8 @@ interface ChunkBody {
   nulls: number;
   encoding: number;
   dict: DictPage | undefined;
+  /** The whole data page compressed, when a trial already did it. */
+  compressed?: Uint8Array | undefined;
 }
 
 /** Definition levels of an all-null column: one RLE run of zeros, no values. */
@@ -283,7 +328,7 @@ function writeLevels(page: ByteSink, levels: Uint8Array, n: number, nulls: numbe
 // ---------------------------------------------------------------------------------------------
 // Strings
 
-function stringChunk(page: ByteSink, col: ColumnValues, r0: number, r1: number): ChunkBody {
+function stringChunk(page: ByteSink, col: ColumnValues, r0: number, r1: number, packing: Packing): ChunkBody {
   const n = r1 - r0;
   const idx = scratch.ints(n);
   let values: string[];
@@ -311,6 +356,13 @@ function stringChunk(page: ByteSink, col: ColumnValues, r0: number, r1: number):
     }
     return { nulls, encoding: ENC_PLAIN, dict: undefined };
   }
+  if (packing.entropy) {
+    const renumber = useOrder(idx, k, values.length);
+    for (let i = 0; i < k; i++) idx[i] = renumber[idx[i]!]!;
+    const byUse = new Array<string>(values.length);
+    for (let i = 0; i < values.length; i++) byUse[renumber[i]!] = values[i]!;
+    values = byUse;
+  }
   const d = scratch.dict;
   d.reset();
   for (const v of values) {
@@ -319,7 +371,7 @@ function stringChunk(page: ByteSink, col: ColumnValues, r0: number, r1: number):
     const len = d.utf8(v); // may grow the buffer: take the view after it
     d.view.setInt32(at, len, true);
   }
-  writeIndices(page, idx, k, values.length);
+  writeIndices(page, idx, k, values.length, packing.entropy);
   return { nulls, encoding: ENC_RLE_DICTIONARY, dict: { body: d.toBytes(), size: values.length } };
 }
 
@@ -387,7 +439,8 @@ function remapIndices(src: Int32Array, values: readonly (string | null)[], r0: n
 // ---------------------------------------------------------------------------------------------
 // Integers
 
-function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: number, r1: number, meta: ChunkMeta, allowed: readonly IntEncoding[]): ChunkBody {
+function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: number, r1: number, meta: ChunkMeta, packing: Packing): ChunkBody {
+  const allowed = packing.intEncodings;
   const n = r1 - r0;
   let nulls = 0, min = Infinity, max = -Infinity;
   for (let r = r0; r < r1; r++) {
@@ -421,6 +474,7 @@ function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: nu
     writeLevels(page, levels, n, nulls);
   }
   if (k === 0) return { nulls, encoding: ENC_PLAIN, dict: undefined };
+  if (packing.entropy) return numberByTrial(page, type, vals, k, nulls, min, max, packing);
   const base = page.length;
   const elem = type === 'int32' ? 4 : 8;
   // Candidate 1: a dictionary (direct table for small ranges, a map otherwise).
@@ -430,13 +484,9 @@ function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: nu
     if (d !== undefined) {
       const alt = scratch.alt;
       alt.reset();
-      writeIndices(alt, d.indices, k, d.values.length);
-      const body = new ByteSink(d.values.length * elem + 8);
-      for (const x of d.values) {
-        if (type === 'int32') body.int32(x);
-        else body.int64(x);
-      }
-      best = { encoding: ENC_RLE_DICTIONARY, bytes: alt.toBytes(), dict: { body: body.toBytes(), size: d.values.length }, size: alt.length + body.length };
+      writeIndices(alt, d.indices, k, d.values.length, false);
+      const body = plainValues(type, d.values);
+      best = { encoding: ENC_RLE_DICTIONARY, bytes: alt.toBytes(), dict: { body, size: d.values.length }, size: alt.length + body.length };
     }
   }
   // Candidate 2: DELTA_BINARY_PACKED, straight into the page.
@@ -451,12 +501,85 @@ function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: nu
     page.bytes(best.bytes!);
     return { nulls, encoding: best.encoding, dict: best.dict };
   }
-  page.ensure(k * elem);
-  for (let i = 0; i < k; i++) {
-    if (type === 'int32') page.int32(vals[i]!);
-    else page.int64(vals[i]!);
-  }
+  writePlain(page, type, vals, k);
   return { nulls, encoding: ENC_PLAIN, dict: undefined };
+}
+
+function writePlain(out: ByteSink, type: PhysicalType, vals: Float64Array | readonly number[], k: number): void {
+  out.ensure(k * (type === 'int32' ? 4 : 8));
+  for (let i = 0; i < k; i++) {
+    if (type === 'int32') out.int32(vals[i]!);
+    else out.int64(vals[i]!);
+  }
+}
+
+function plainValues(type: PhysicalType, values: readonly number[]): Uint8Array {
+  const body = new ByteSink(values.length * 8 + 8);
+  writePlain(body, type, values, values.length);
+  return body.toBytes();
+}
+
+/**
+ * Integers under an entropy coder. Each allowed encoding is tried on the first TRIAL_ROWS rows
+ * (dictionary indices against the whole column's dictionary, so widths are the real ones) and
+ * compressed; the smallest estimate of the whole column (the sample's share scaled up, plus the
+ * dictionary page) is written. A page no bigger than the sample is tried whole, and the winner's
+ * compressed bytes are kept, so small files are not compressed twice.
+ */
+function numberByTrial(page: ByteSink, type: PhysicalType, vals: Float64Array, k: number, nulls: number, min: number, max: number, packing: Packing): ChunkBody {
+  const allowed = packing.intEncodings;
+  const base = page.length;
+  const m = Math.min(k, TRIAL_ROWS);
+  const whole = m === k;
+  const levels = page.buf.slice(0, base);
+  type Writer = (out: ByteSink, rows: number) => void;
+  let best: { encoding: number; write: Writer; dict: DictPage | undefined; estimate: number; sink: ByteSink | undefined; compressed: Uint8Array | undefined } | undefined;
+  const trial = (encoding: number, sink: ByteSink, write: Writer, dict: DictPage | undefined): void => {
+    sink.reset();
+    if (whole) sink.bytes(levels);
+    write(sink, m);
+    const c = compress(packing, sink.toBytes());
+    let estimate = whole ? c.length : (c.length * k) / m;
+    if (dict !== undefined) {
+      // Whole: a dictionary is at most MAX_INT_DICT values, and a prefix of one ordered by value
+      // compresses unlike the rest. The winner's is written as compressed here.
+      dict.compressed = compress(packing, dict.body);
+      estimate += dict.compressed.length;
+    }
+    if (best === undefined || estimate < best.estimate) best = { encoding, write, dict, estimate, sink: whole ? sink : undefined, compressed: whole ? c : undefined };
+  };
+  if (allowed.includes('dictionary')) {
+    const d = numberDictionary(vals, k, min, max);
+    if (d !== undefined) {
+      const full = d.indices;
+      // Two orders: by use (heavy-tailed counts: common values get common bytes) and by value
+      // (times: a row's index stays close to its neighbours', so high bytes repeat).
+      const orders = [valueOrder(d.values), useOrder(full, k, d.values.length)];
+      for (let o = 0; o < orders.length; o++) {
+        const renumber = orders[o]!;
+        const values = new Array<number>(d.values.length);
+        for (let i = 0; i < values.length; i++) values[renumber[i]!] = d.values[i]!;
+        const write: Writer = (out, rows) => {
+          const idx = scratch.ints2(rows);
+          for (let i = 0; i < rows; i++) idx[i] = renumber[full[i]!]!;
+          writeIndices(out, idx, rows, values.length, true);
+        };
+        trial(ENC_RLE_DICTIONARY, o === 0 ? scratch.alt : scratch.alt2, write, { body: plainValues(type, values), size: values.length });
+      }
+    }
+  }
+  if (allowed.includes('delta') && Math.abs(min) < DELTA_MAX_ABS && Math.abs(max) < DELTA_MAX_ABS && max - min < 2 ** 31) {
+    trial(ENC_DELTA_BINARY_PACKED, scratch.delta, (out, rows) => deltaEncode(out, vals, rows), undefined);
+  }
+  if (allowed.includes('plain') || best === undefined) {
+    trial(ENC_PLAIN, scratch.plain, (out, rows) => writePlain(out, type, vals, rows), undefined);
+  }
+  const win = best!;
+  if (win.sink !== undefined) {
+    page.reset();
+    page.bytes(win.sink.buf.subarray(0, win.sink.length));
+  } else win.write(page, k);
+  return { nulls, encoding: win.encoding, dict: win.dict, compressed: win.compressed };
 }
 
 /** Dictionary of integers, or undefined when there are too many distinct values. */
@@ -586,9 +709,13 @@ function packFloats(out: ByteSink, a: Float64Array, from: number, count: number,
 // ---------------------------------------------------------------------------------------------
 // The RLE / bit-packed hybrid
 
-/** Bit width byte, then the indices in the hybrid. */
-function writeIndices(page: ByteSink, idx: Int32Array, n: number, dictSize: number): void {
-  const width = Math.max(1, 32 - Math.clz32(dictSize - 1));
+/**
+ * Bit width byte, then the indices in the hybrid. `aligned`: widths rounded up to whole bytes,
+ * so that a compressor sees a repeated value as repeated bytes.
+ */
+function writeIndices(page: ByteSink, idx: Int32Array, n: number, dictSize: number, aligned: boolean): void {
+  const bits = Math.max(1, 32 - Math.clz32(dictSize - 1));
+  const width = aligned ? Math.ceil(bits / 8) * 8 : bits;
   page.byte(width);
   hybrid(page, idx, 0, n, width);
 }
@@ -645,4 +772,27 @@ function bitPacked(page: ByteSink, a: Int32Array | Uint8Array, from: number, to:
   if (bits > 0) buf[p++] = acc & 0xff;
   while (p < end) buf[p++] = 0;
   page.length = end;
+}
+
+/**
+ * A dictionary's renumbering by descending use (ties: first use first): under byte-aligned
+ * widths the common values then get the same small, frequent bytes. `renumber[old] = new`.
+ */
+function useOrder(idx: Int32Array, k: number, n: number): Int32Array {
+  const count = new Float64Array(n);
+  for (let i = 0; i < k; i++) count[idx[i]!]!++;
+  // One native numeric sort of (rows - count) * 2^21 + entry: counts descending, then entries.
+  for (let e = 0; e < n; e++) count[e] = (k - count[e]!) * 2 ** 21 + e;
+  count.sort();
+  const renumber = new Int32Array(n);
+  for (let j = 0; j < n; j++) renumber[count[j]! % 2 ** 21] = j;
+  return renumber;
+}
+
+/** A dictionary of distinct numbers' renumbering in ascending order of value. `renumber[old] = new`. */
+function valueOrder(values: readonly number[]): Int32Array {
+  const sorted = Float64Array.from(values).sort();
+  const at = new Map<number, number>();
+  for (let j = 0; j < sorted.length; j++) at.set(sorted[j]!, j);
+  return Int32Array.from(values, (v) => at.get(v)!);
 }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { archiveObjects } from '../../archive/backfill.js';
 import { compactArchive, retainArchive } from '../../archive/housekeeping.js';
-import { CODECS, type Codec } from '../../archive/parquet/writer.js';
+import { CODECS, DEFAULT_ZSTD_LEVEL, type Codec } from '../../archive/parquet/writer.js';
 import { openStore, type ArchiveStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { createS3Client } from '../../aws/clients.js';
@@ -25,6 +25,7 @@ interface ArchiveOpts extends AwsOpts {
   format?: string;
   input: InputKind;
   compression: Codec;
+  zstdLevel: string;
   defaultRegion?: string;
   chunkRecords: string;
   force?: boolean;
@@ -39,7 +40,8 @@ export function registerArchive(program: Command): void {
     .description('Archive VPC Flow Logs (files, directories, S3 prefixes) as partitioned Parquet, exactly once; resumable.')
     .argument('[source...]', 'file, directory or s3://bucket/prefix')
     .option('--to <dest>', 'archive location: a directory or s3://bucket/prefix')
-    .addOption(new Option('--compression <codec>', 'Parquet page compression').choices(CODECS).default('snappy'))
+    .addOption(new Option('--compression <codec>', 'Parquet page compression (zstd: smallest files; snappy: fastest to write)').choices(CODECS).default('zstd'))
+    .option('--zstd-level <n>', 'zstd level, 1 (fastest) to 22 (smallest)', String(DEFAULT_ZSTD_LEVEL))
     .option('--default-region <region>', "partition region for records with no region field and no S3 key (default 'unknown')")
     .option('--chunk-records <n>', 'records per output file per input object and partition (deterministic chunks)', '250000')
     .option('-f, --format <format>', "format of lines without a header: AWS's '${field} ...' string, field names, or 'default'")
@@ -73,14 +75,15 @@ Examples:
     .requiredOption('--archive <dest>', 'archive location: a directory or s3://bucket/prefix')
     .option('--min-age <seconds>', 'only merge files at least this old (keep above the writer roll age)', '300')
     .option('--max-records <n>', 'records per merged file', '2000000')
-    .addOption(new Option('--compression <codec>', 'Parquet page compression').choices(CODECS).default('snappy'))
+    .addOption(new Option('--compression <codec>', 'Parquet page compression (zstd: smallest files; snappy: fastest to write)').choices(CODECS).default('zstd'))
+    .option('--zstd-level <n>', 'zstd level, 1 (fastest) to 22 (smallest)', String(DEFAULT_ZSTD_LEVEL))
     .option('--region <region>', 'AWS region')
     .option('--endpoint-url <url>', 'S3 endpoint')
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (_o: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<{ archive: string; minAge: string; maxRecords: string; compression: Codec; quiet?: boolean } & AwsOpts>();
+      const opts = cmd.optsWithGlobals<{ archive: string; minAge: string; maxRecords: string; compression: Codec; zstdLevel: string; quiet?: boolean } & AwsOpts>();
       await withStore(opts.archive, opts, async (store) => {
-        const r = await compactArchive(store, { minAgeMs: positiveInt(opts.minAge, '--min-age', true) * 1000, maxRecords: positiveInt(opts.maxRecords, '--max-records'), codec: opts.compression });
+        const r = await compactArchive(store, { minAgeMs: positiveInt(opts.minAge, '--min-age', true) * 1000, maxRecords: positiveInt(opts.maxRecords, '--max-records'), codec: opts.compression, level: zstdLevel(opts.zstdLevel) });
         if (!opts.quiet) process.stderr.write(`flowcut: compacted ${r.partitions} partition(s): ${r.inputs} files into ${r.outputs} (${r.records.toLocaleString('en-US')} records)${r.skipped ? `, ${r.skipped} unreadable file(s) left alone` : ''}\n`);
       });
     });
@@ -104,6 +107,12 @@ Examples:
     });
 }
 
+function zstdLevel(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 22) throw new CliError(`--zstd-level must be an integer from 1 to 22, got '${v}'`);
+  return n;
+}
+
 async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
   if (sources.length === 0) throw new CliError('archive needs at least one SOURCE (or a sub-command: compact, retain)');
   if (opts.to === undefined) throw new CliError('archive needs --to DIR or --to s3://bucket/prefix');
@@ -120,7 +129,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
   const t0 = Date.now();
   try {
     const store = openStore(opts.to, getS3);
-    const writer = new ArchiveWriter({ store, codec: opts.compression, chunkRecords, maxRecords: Math.max(chunkRecords, 1_000_000), ...(opts.defaultRegion ? { defaultRegion: opts.defaultRegion } : {}) });
+    const writer = new ArchiveWriter({ store, codec: opts.compression, level: zstdLevel(opts.zstdLevel), chunkRecords, maxRecords: Math.max(chunkRecords, 1_000_000), ...(opts.defaultRegion ? { defaultRegion: opts.defaultRegion } : {}) });
     let lastProgress = Date.now();
     let seen = 0, records = 0;
     const summary = await archiveObjects(allObjects(sources, getS3, stop.signal), {

@@ -1,0 +1,40 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadZstd, zstdCompress, zstdDecompress, zstdFrameContentSize } from './zstd.js';
+
+beforeAll(loadZstd);
+
+describe('zstd', () => {
+  it('round-trips any bytes at any level', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 5000 }), fc.array(fc.constantFrom(...'abcab '), { maxLength: 100_000 }).map((a) => new TextEncoder().encode(a.join('')))), fc.integer({ min: 1, max: 19 }), (input, level) => {
+        expect(zstdDecompress(zstdCompress(input, level), input.length)).toEqual(input);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('reads the content size in each of the frame header forms', () => {
+    // 1-byte (single segment), 2-byte (+256), 4-byte sizes.
+    for (const n of [0, 100, 255, 256, 1000, 65_791, 65_792, 300_000]) {
+      expect(zstdFrameContentSize(zstdCompress(new Uint8Array(n).fill(7), 3))).toBe(n);
+    }
+  });
+
+  it('refuses a frame that declares another size than the page header, and bytes that are not zstd', () => {
+    const frame = zstdCompress(new Uint8Array(1000).fill(1), 3);
+    expect(() => zstdDecompress(frame, 999)).toThrow(/declares 1000 bytes, its page header 999/);
+    // A bomb's header would make the library allocate what it claims; it is refused first.
+    expect(() => zstdDecompress(frame, 2 ** 31)).toThrow(/declares 1000 bytes/);
+    expect(() => zstdDecompress(new TextEncoder().encode('not a zstd frame'), 16)).toThrow(/not a zstd frame/);
+    expect(zstdFrameContentSize(new Uint8Array([1, 2, 3]))).toBe('not-zstd');
+  });
+
+  it('fails cleanly on a corrupt frame', () => {
+    const frame = zstdCompress(new TextEncoder().encode('flow '.repeat(2000)), 3);
+    const bad = frame.slice(0, frame.length - 4);
+    expect(() => zstdDecompress(bad, 10_000)).toThrow();
+    // The module still works afterwards.
+    expect(zstdDecompress(frame, 10_000).length).toBe(10_000);
+  });
+});
