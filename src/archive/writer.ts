@@ -1,7 +1,7 @@
 import type { FlowBatch, Origin } from '../flowlog/batch.js';
 import { ColumnBuffer } from './columns.js';
 import { decodeManifest, encodeManifest, manifestPrefix, type Manifest } from './manifest.js';
-import { encodeParquet, type Codec } from './parquet/writer.js';
+import { EncodingMemory, encodeParquet, type Codec } from './parquet/writer.js';
 import { loadZstd } from '../decode/zstd.js';
 import { Partitioner, type Partition } from './partition.js';
 import { SCHEMA_VERSION, storedColumns } from './schema.js';
@@ -119,6 +119,8 @@ export class ArchiveWriter {
   readonly store: ArchiveStore;
   private readonly codec: Codec;
   private readonly level: number | undefined;
+  /** Which encodings won per column: most flushes then skip the encoders' trials. */
+  private readonly encodings = new EncodingMemory();
   private readonly partitioner: Partitioner;
   private readonly maxRecords: number;
   private readonly maxBytes: number;
@@ -407,6 +409,7 @@ export class ArchiveWriter {
           const bytes = encodeParquet(stored.schema, stored.columns, buf.rows, {
             codec: this.codec,
             ...(this.level !== undefined ? { level: this.level } : {}),
+            memory: this.encodings,
             keyValue: { 'flowcut.schema': SCHEMA_VERSION, 'flowcut.unit': tag, 'flowcut.first': firstName, 'flowcut.last': positionName(seg.last) },
           });
           await this.store.put(key, bytes);

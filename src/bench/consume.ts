@@ -29,12 +29,15 @@ import { ArchiveSink } from '../pipeline/sinks/archive.js';
 import { CountingSink } from '../pipeline/sinks/counting.js';
 import { ArchiveWriter } from '../archive/writer.js';
 import { LocalStore } from '../archive/store.js';
+import type { Codec } from '../archive/parquet/writer.js';
 import { simulateTraffic } from '../sim/traffic.js';
 import type { KinesisRecordIn } from '../sources/types.js';
 
 const SHARD_BYTES_PER_S = 2 * 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const E2E_PAYLOADS = Number(process.env.BENCH_E2E_PAYLOADS ?? 2000);
+/** The archive's page compression (the writer's default, zstd, unless BENCH_CODEC says otherwise). */
+const CODEC = (process.env.BENCH_CODEC ?? 'zstd') as Codec;
 
 function payloads(minEvents: number, flowsPerEniMinute: number): Payload[] {
   const events: LogEvent[] = [];
@@ -65,7 +68,7 @@ async function pipelineBench(label: string, records: KinesisRecordIn[], target: 
   for (let round = 0; round <= ROUNDS; round++) {
     const counter = new CountingSink();
     const dir = target === 'archive' ? await mkdtemp(join(tmpdir(), 'flowcut-bench-')) : undefined;
-    const archive = dir !== undefined ? new ArchiveWriter({ store: new LocalStore(dir) }) : undefined;
+    const archive = dir !== undefined ? new ArchiveWriter({ store: new LocalStore(dir), codec: CODEC }) : undefined;
     const pipeline = new Pipeline(archive ? [new ArchiveSink(archive)] : [counter]);
     const t0 = performance.now();
     // GetRecords-sized handovers (500 records); a flush, what precedes every checkpoint, every
@@ -128,7 +131,7 @@ console.log('decode → sinks, records from memory (no network):');
 const busyRecords = asRecords(payloads(1_500_000, 3000));
 const busy = await pipelineBench('busy ENIs', busyRecords);
 await pipelineBench('quieter ENIs', asRecords(payloads(300_000, 400)));
-console.log('decode → Parquet archive on local disk (snappy; a durable flush every 500 Kinesis records):');
+console.log(`decode → Parquet archive on local disk (${CODEC}; a durable flush every 500 Kinesis records):`);
 const archived = await pipelineBench('busy ENIs', busyRecords, 'archive', 1);
 console.log(`=> one core keeps up with ${fmt(busy, 1)} fully loaded shards (2 MB/s each) of busy-VPC flow-log payloads through decode and parse,`);
 console.log(`   ${fmt(archived, 1)} through decode, parse and the archive (goal ≥ 8)`);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { CODECS, DEFAULT_ZSTD_LEVEL } from '../archive/parquet/writer.js';
 
 export const CONSUMERS = ['polling', 'efo'] as const;
 export const RUN_OUTPUTS = ['jsonl', 'none'] as const;
@@ -27,6 +28,9 @@ export const runConfigSchema = z
     efoConsumerName: z.string().min(1).max(128).optional(),
     from: fromSchema.default('latest'),
     archive: z.string().min(1).optional(),
+    /** zstd: smallest files; snappy: the most records per second through the archive. */
+    archiveCompression: z.enum(CODECS).default('zstd'),
+    archiveZstdLevel: z.coerce.number().int().min(1).max(22).default(DEFAULT_ZSTD_LEVEL),
     output: z.enum(RUN_OUTPUTS).optional(),
     failoverMs: positiveMs.default(10_000),
     checkpointIntervalMs: positiveMs.default(10_000),
@@ -51,6 +55,8 @@ const ENV: Record<string, keyof RunConfig> = {
   FLOWCUT_EFO_CONSUMER_NAME: 'efoConsumerName',
   FLOWCUT_FROM: 'from',
   FLOWCUT_ARCHIVE: 'archive',
+  FLOWCUT_ARCHIVE_COMPRESSION: 'archiveCompression',
+  FLOWCUT_ARCHIVE_ZSTD_LEVEL: 'archiveZstdLevel',
   FLOWCUT_OUTPUT: 'output',
   FLOWCUT_FAILOVER_MS: 'failoverMs',
   FLOWCUT_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',

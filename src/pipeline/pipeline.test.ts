@@ -101,4 +101,46 @@ describe('pipeline flush after a failed archive write', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("drops a stopped shard's buffered records, and keeps every other record exact while batches are refilled", async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { LocalStore } = await import('../archive/store.js');
+    const { ArchiveWriter } = await import('../archive/writer.js');
+    const { readArchiveColumns } = await import('../archive/read.js');
+    const { ARCHIVE_SCHEMA, COL_SHARD } = await import('../archive/schema.js');
+    const { ArchiveSink } = await import('./sinks/archive.js');
+    const dir = await mkdtemp(join(tmpdir(), 'flowcut-drop-'));
+    try {
+      const store = new LocalStore(dir);
+      const pipeline = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+      const kept = kinesisRecords(30, 200).map((r) => ({ ...r, streamName: 'flows', shardId: 'shardId-000000000001' }));
+      const lost = kinesisRecords(10, 200).map((r) => ({ ...r, streamName: 'flows' }));
+      // Several handovers, so the pipeline refills batches the archive has already copied.
+      for (let i = 0; i < 30; i += 5) {
+        await pipeline.handle('shardId-000000000001', kept.slice(i, i + 5));
+        if (i < 10) await pipeline.handle('shardId-000000000000', lost.slice(i, i + 5));
+      }
+      await pipeline.shardStopped('flows', 'shardId-000000000000');
+      await pipeline.flush();
+      const srcport = ARCHIVE_SCHEMA.findIndex((c) => c.name === 'srcport');
+      const srcaddr = ARCHIVE_SCHEMA.findIndex((c) => c.name === 'srcaddr');
+      const seen: string[] = [];
+      const shards = new Set<string | null>();
+      for await (const o of store.list('AWSLogs/')) {
+        if (!o.key.endsWith('.parquet')) continue;
+        const { rows, columns } = await readArchiveColumns(await readFile(join(dir, o.key)));
+        for (let r = 0; r < rows; r++) {
+          seen.push(`${columns[srcaddr]!.strings![r]}:${columns[srcport]!.numbers![r]}`);
+          shards.add(columns[COL_SHARD]!.strings![r]!);
+        }
+      }
+      expect([...shards]).toEqual(['shardId-000000000001']);
+      expect(seen).toEqual(Array.from({ length: 30 * 200 }, (_, i) => `10.0.${i >> 8}.${i & 255}:${1024 + i}`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -85,6 +85,19 @@ describe('flowcut archive and query on local disk', () => {
     expect(JSON.parse(q.stdout)).toEqual({ n: expected.records, d: expected.records, bytes: expected.bytes });
   });
 
+  it('writes ZSTD pages by default and SNAPPY on request; a bad --zstd-level is an error', async () => {
+    const snappy = join(tmp, 'archive-snappy');
+    expect((await flowcut(['archive', input, '--to', snappy, '-q', '--compression', 'snappy'])).code).toBe(0);
+    const codecs = async (dir: string) => (await flowcut(['query', `SELECT DISTINCT compression FROM parquet_metadata('${dir}/AWSLogs/**/*.parquet') ORDER BY 1`, '--archive', dir, '-o', 'csv'])).stdout.trim().split('\n');
+    expect(await codecs(archive)).toEqual(['compression', 'ZSTD']);
+    expect(await codecs(snappy)).toEqual(['compression', 'SNAPPY']);
+    const q = await flowcut(['query', COUNT_SQL, '--archive', snappy]);
+    expect(JSON.parse(q.stdout)).toEqual({ n: expected.records, d: expected.records, bytes: expected.bytes });
+    const bad = await flowcut(['archive', input, '--to', join(tmp, 'never'), '--zstd-level', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--zstd-level must be an integer from 1 to 22, got '0'/);
+  });
+
   it('keeps AWS column types, and hive keys do not replace file columns', async () => {
     const q = await flowcut(['query', `SELECT column_name, column_type FROM (DESCRIBE flows) WHERE column_name IN ('version','srcport','protocol','packets','start','account_id','region','aws-account-id','aws-region','hour','sub_index') ORDER BY 1`, '--archive', archive, '-o', 'csv']);
     expect(q.stdout.trim().split('\n')).toEqual([

@@ -160,6 +160,10 @@ describe('run configuration', () => {
     expect(cfg).toMatchObject({ stream: 'from-file', app: 'app-env', failoverMs: 2500, from: 'trim-horizon', consumer: 'polling', checkpointIntervalMs: 10_000 });
     expect(() => loadRunConfig({}, undefined, { FLOWCUT_FROM: 'yesterday' })).toThrow(/from \(from environment variable FLOWCUT_FROM\): must be 'trim-horizon', 'latest' or an ISO time/);
     expect(() => loadRunConfig({ consumer: 'push' }, undefined, {})).toThrow(/consumer \(from option --consumer\)/);
+    expect(cfg).toMatchObject({ archiveCompression: 'zstd', archiveZstdLevel: 2 });
+    expect(loadRunConfig({ archiveCompression: 'snappy' }, undefined, { FLOWCUT_ARCHIVE_ZSTD_LEVEL: '9' })).toMatchObject({ archiveCompression: 'snappy', archiveZstdLevel: 9 });
+    expect(() => loadRunConfig({ archiveCompression: 'lz4' }, undefined, {})).toThrow(/archiveCompression \(from option --archive-compression\)/);
+    expect(() => loadRunConfig({}, undefined, { FLOWCUT_ARCHIVE_ZSTD_LEVEL: '30' })).toThrow(/archiveZstdLevel \(from environment variable FLOWCUT_ARCHIVE_ZSTD_LEVEL\)/);
     await writeFile(path, JSON.stringify({ stream: 's', shards: 4 }));
     expect(() => loadRunConfig({}, path, {})).toThrow(/unknown setting\(s\) "shards"/);
     await writeFile(path, '{ nope');

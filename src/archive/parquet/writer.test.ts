@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadZstd, zstdDecompress } from '../../decode/zstd.js';
 import { SeededRandom } from '../../sim/random.js';
 import { snappyCompress } from './snappy.js';
-import { CODECS, encodeParquet, type Codec, type ColumnSpec, type ColumnValues, type IntEncoding } from './writer.js';
+import { CODECS, EncodingMemory, encodeParquet, type Codec, type ColumnSpec, type ColumnValues, type IntEncoding } from './writer.js';
 
 /** Snappy's decoder from hyparquet: an independent implementation to check ours against. */
 async function snappyRoundTrip(input: Uint8Array): Promise<Uint8Array> {
@@ -224,6 +224,27 @@ describe('encodeParquet', () => {
   it('refuses a ZSTD level outside 1–22', () => {
     expect(() => encodeParquet(schema, columnsOf([]), 0, { codec: 'zstd', level: 0 })).toThrow(/ZSTD level/);
     expect(() => encodeParquet(schema, columnsOf([]), 0, { codec: 'zstd', level: 23 })).toThrow(/ZSTD level/);
+  });
+
+  it("with an EncodingMemory, a column keeps its last trial's winner for the next files, then is tried again", () => {
+    const n = 50_000;
+    const random = new SeededRandom(3);
+    const ports = Float64Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 32_768 + random.int(0, 28_000) : 443));
+    const times = Float64Array.from({ length: n }, (_, i) => 1_767_225_600 + Math.floor(i / 200) + random.int(0, 19));
+    const encodingOf = (values: Float64Array, memory?: EncodingMemory, name = 'x'): string => {
+      const bytes = encodeParquet([{ name, type: 'int64' }], [{ numbers: values }], n, { codec: 'zstd', ...(memory ? { memory } : {}) });
+      const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      return meta.row_groups[0]!.columns[0]!.meta_data!.encodings.filter((e) => e !== 'RLE').join(',');
+    };
+    expect(encodingOf(ports)).toBe('PLAIN');
+    expect(encodingOf(times)).toBe('DELTA_BINARY_PACKED');
+    const memory = new EncodingMemory(3);
+    expect(encodingOf(ports, memory)).toBe('PLAIN');
+    // Times written the way ports won, for retryEvery files; then tried again.
+    expect([1, 2, 3, 4, 5].map(() => encodingOf(times, memory))).toEqual(['PLAIN', 'PLAIN', 'PLAIN', 'DELTA_BINARY_PACKED', 'DELTA_BINARY_PACKED']);
+    // The memory is per column name: another column is tried on its own.
+    expect(encodingOf(ports, memory)).toBe('DELTA_BINARY_PACKED');
+    expect(encodingOf(ports, memory, 'y')).toBe('PLAIN');
   });
 });
 

@@ -17,13 +17,14 @@ import { zstdCompress } from '../../decode/zstd.js';
  * With an entropy coder (ZSTD, GZIP) the encodings are chosen for what they compress to, not for
  * their raw size: each candidate's page is compressed on a sample and the smallest wins (PLAIN
  * ports, four bytes a value, compress to less than their bit-packed dictionary indices, in which
- * the compressor finds no byte patterns); dictionary indices are bit-packed at whole-byte widths
- * and dictionaries ordered by frequency, so repeated values stay repeated bytes.
+ * the compressor finds no byte patterns); dictionary indices are bit-packed at whole-byte widths,
+ * so repeated values stay repeated bytes, and integer dictionaries are tried ordered by value and
+ * by use. An EncodingMemory lets a writer's later files skip the trials.
  */
 
 export type PhysicalType = 'int32' | 'int64' | 'string';
-export type Codec = 'zstd' | 'snappy' | 'gzip' | 'none';
-export const CODECS: readonly Codec[] = ['zstd', 'snappy', 'gzip', 'none'];
+export const CODECS = ['zstd', 'snappy', 'gzip', 'none'] as const;
+export type Codec = (typeof CODECS)[number];
 /**
  * Level 2: on bench:archive's simulated day the smallest files of levels 1–5 (≈0.57× AWS's gzip
  * text) at about twice level 6's speed; on the labeled real captures in ../shared level 3 is
@@ -57,6 +58,8 @@ export interface EncodeOptions {
   readonly intEncodings?: readonly IntEncoding[];
   /** ZSTD level (1–22, default DEFAULT_ZSTD_LEVEL); call loadZstd() before encoding ZSTD. */
   readonly level?: number;
+  /** Under ZSTD or GZIP: remembers which encodings won, across the files of one writer. */
+  readonly memory?: EncodingMemory;
 }
 
 /** How pages are compressed, and what that means for choosing encodings. */
@@ -66,6 +69,7 @@ interface Packing {
   /** ZSTD and GZIP: choose encodings by compressed size, byte-aligned dictionary indices. */
   readonly entropy: boolean;
   readonly intEncodings: readonly IntEncoding[];
+  readonly memory: EncodingMemory | undefined;
 }
 
 export type IntEncoding = 'dictionary' | 'delta' | 'plain';
@@ -90,6 +94,8 @@ const SMALL_RANGE = 1 << 16;
 const MAX_INT_DICT = 1 << 16;
 /** Rows of a column sampled to choose its encoding under an entropy coder. */
 const TRIAL_ROWS = 65_536;
+/** Trials on fewer rows than this are not remembered for later files. */
+const MIN_REMEMBERED_ROWS = 8_192;
 /** DELTA_BINARY_PACKED layout: blocks of 128 values in 4 miniblocks of 32 (as parquet-mr). */
 const DELTA_BLOCK = 128;
 const DELTA_MINIBLOCKS = 4;
@@ -159,7 +165,7 @@ export function encodeParquet(schema: readonly ColumnSpec[], columns: readonly C
   const groupRows = Math.max(1, opts.rowGroupRows ?? 1 << 20);
   const level = opts.level ?? DEFAULT_ZSTD_LEVEL;
   if (codec === 'zstd' && !(Number.isInteger(level) && level >= 1 && level <= 22)) throw new RangeError(`ZSTD level must be an integer from 1 to 22, got ${level}`);
-  const packing: Packing = { codec, level, entropy: codec === 'zstd' || codec === 'gzip', intEncodings: opts.intEncodings ?? ALL_INT_ENCODINGS };
+  const packing: Packing = { codec, level, entropy: codec === 'zstd' || codec === 'gzip', intEncodings: opts.intEncodings ?? ALL_INT_ENCODINGS, memory: opts.memory };
   const file = new ByteSink(1 << 20);
   const page = new ByteSink(1 << 16);
   file.bytes(MAGIC);
@@ -356,13 +362,6 @@ function stringChunk(page: ByteSink, col: ColumnValues, r0: number, r1: number, 
     }
     return { nulls, encoding: ENC_PLAIN, dict: undefined };
   }
-  if (packing.entropy) {
-    const renumber = useOrder(idx, k, values.length);
-    for (let i = 0; i < k; i++) idx[i] = renumber[idx[i]!]!;
-    const byUse = new Array<string>(values.length);
-    for (let i = 0; i < values.length; i++) byUse[renumber[i]!] = values[i]!;
-    values = byUse;
-  }
   const d = scratch.dict;
   d.reset();
   for (const v of values) {
@@ -474,7 +473,7 @@ function numberChunk(page: ByteSink, type: PhysicalType, v: Float64Array, r0: nu
     writeLevels(page, levels, n, nulls);
   }
   if (k === 0) return { nulls, encoding: ENC_PLAIN, dict: undefined };
-  if (packing.entropy) return numberByTrial(page, type, vals, k, nulls, min, max, packing);
+  if (packing.entropy) return numberByTrial(page, meta.name, type, vals, k, nulls, min, max, packing);
   const base = page.length;
   const elem = type === 'int32' ? 4 : 8;
   // Candidate 1: a dictionary (direct table for small ranges, a map otherwise).
@@ -519,44 +518,63 @@ function plainValues(type: PhysicalType, values: readonly number[]): Uint8Array 
   return body.toBytes();
 }
 
+/** The ways an integer column can be written under an entropy coder. */
+export type IntChoice = 'dictionary-by-value' | 'dictionary-by-use' | 'delta' | 'plain';
+const INT_CHOICES: readonly IntChoice[] = ['dictionary-by-value', 'dictionary-by-use', 'delta', 'plain'];
+
+/**
+ * What won each column's last trial (by column name), so that a writer's files mostly skip the
+ * trials: a column's encoding is tried again every `retryEvery` files (the data may drift), and
+ * whenever the remembered one does not apply to a file (too many distinct values, a range deltas
+ * cannot hold).
+ */
+export class EncodingMemory {
+  private readonly won = new Map<string, { choice: IntChoice; uses: number }>();
+  constructor(readonly retryEvery = 16) {}
+
+  recall(column: string): IntChoice | undefined {
+    const w = this.won.get(column);
+    if (w === undefined || w.uses >= this.retryEvery) return undefined;
+    w.uses++;
+    return w.choice;
+  }
+
+  remember(column: string, choice: IntChoice): void {
+    this.won.set(column, { choice, uses: 0 });
+  }
+}
+
 /**
  * Integers under an entropy coder. Each allowed encoding is tried on the first TRIAL_ROWS rows
  * (dictionary indices against the whole column's dictionary, so widths are the real ones) and
  * compressed; the smallest estimate of the whole column (the sample's share scaled up, plus the
  * dictionary page) is written. A page no bigger than the sample is tried whole, and the winner's
- * compressed bytes are kept, so small files are not compressed twice.
+ * compressed bytes are kept, so small files are not compressed twice. With an EncodingMemory,
+ * a remembered winner is written without trials.
  */
-function numberByTrial(page: ByteSink, type: PhysicalType, vals: Float64Array, k: number, nulls: number, min: number, max: number, packing: Packing): ChunkBody {
+function numberByTrial(page: ByteSink, name: string, type: PhysicalType, vals: Float64Array, k: number, nulls: number, min: number, max: number, packing: Packing): ChunkBody {
   const allowed = packing.intEncodings;
-  const base = page.length;
-  const m = Math.min(k, TRIAL_ROWS);
-  const whole = m === k;
-  const levels = page.buf.slice(0, base);
   type Writer = (out: ByteSink, rows: number) => void;
-  let best: { encoding: number; write: Writer; dict: DictPage | undefined; estimate: number; sink: ByteSink | undefined; compressed: Uint8Array | undefined } | undefined;
-  const trial = (encoding: number, sink: ByteSink, write: Writer, dict: DictPage | undefined): void => {
-    sink.reset();
-    if (whole) sink.bytes(levels);
-    write(sink, m);
-    const c = compress(packing, sink.toBytes());
-    let estimate = whole ? c.length : (c.length * k) / m;
-    if (dict !== undefined) {
-      // Whole: a dictionary is at most MAX_INT_DICT values, and a prefix of one ordered by value
-      // compresses unlike the rest. The winner's is written as compressed here.
-      dict.compressed = compress(packing, dict.body);
-      estimate += dict.compressed.length;
-    }
-    if (best === undefined || estimate < best.estimate) best = { encoding, write, dict, estimate, sink: whole ? sink : undefined, compressed: whole ? c : undefined };
-  };
-  if (allowed.includes('dictionary')) {
-    const d = numberDictionary(vals, k, min, max);
-    if (d !== undefined) {
-      const full = d.indices;
-      // Two orders: by use (heavy-tailed counts: common values get common bytes) and by value
-      // (times: a row's index stays close to its neighbours', so high bytes repeat).
-      const orders = [valueOrder(d.values), useOrder(full, k, d.values.length)];
-      for (let o = 0; o < orders.length; o++) {
-        const renumber = orders[o]!;
+  interface Candidate {
+    choice: IntChoice;
+    encoding: number;
+    sink: ByteSink;
+    write: Writer;
+    dict: DictPage | undefined;
+  }
+  let dictionary: { indices: Int32Array; values: number[] } | undefined | null = null;
+  const getDictionary = (): { indices: Int32Array; values: number[] } | undefined => (dictionary === null ? (dictionary = numberDictionary(vals, k, min, max)) : dictionary);
+  const make = (choice: IntChoice): Candidate | undefined => {
+    switch (choice) {
+      case 'dictionary-by-value':
+      case 'dictionary-by-use': {
+        if (!allowed.includes('dictionary')) return undefined;
+        const d = getDictionary();
+        if (d === undefined) return undefined;
+        const full = d.indices;
+        // By use: heavy-tailed counts give common values common bytes. By value: for times, a
+        // row's index stays close to its neighbours', so high bytes repeat.
+        const renumber = choice === 'dictionary-by-value' ? valueOrder(d.values) : useOrder(full, k, d.values.length);
         const values = new Array<number>(d.values.length);
         for (let i = 0; i < values.length; i++) values[renumber[i]!] = d.values[i]!;
         const write: Writer = (out, rows) => {
@@ -564,22 +582,59 @@ function numberByTrial(page: ByteSink, type: PhysicalType, vals: Float64Array, k
           for (let i = 0; i < rows; i++) idx[i] = renumber[full[i]!]!;
           writeIndices(out, idx, rows, values.length, true);
         };
-        trial(ENC_RLE_DICTIONARY, o === 0 ? scratch.alt : scratch.alt2, write, { body: plainValues(type, values), size: values.length });
+        const sink = choice === 'dictionary-by-value' ? scratch.alt : scratch.alt2;
+        return { choice, encoding: ENC_RLE_DICTIONARY, sink, write, dict: { body: plainValues(type, values), size: values.length } };
       }
+      case 'delta':
+        if (!(allowed.includes('delta') && Math.abs(min) < DELTA_MAX_ABS && Math.abs(max) < DELTA_MAX_ABS && max - min < 2 ** 31)) return undefined;
+        return { choice, encoding: ENC_DELTA_BINARY_PACKED, sink: scratch.delta, write: (out, rows) => deltaEncode(out, vals, rows), dict: undefined };
+      case 'plain':
+        return { choice, encoding: ENC_PLAIN, sink: scratch.plain, write: (out, rows) => writePlain(out, type, vals, rows), dict: undefined };
     }
+  };
+
+  const recalled = packing.memory?.recall(name);
+  const known = recalled === undefined ? undefined : make(recalled);
+  if (known !== undefined) {
+    known.write(page, k);
+    return { nulls, encoding: known.encoding, dict: known.dict };
   }
-  if (allowed.includes('delta') && Math.abs(min) < DELTA_MAX_ABS && Math.abs(max) < DELTA_MAX_ABS && max - min < 2 ** 31) {
-    trial(ENC_DELTA_BINARY_PACKED, scratch.delta, (out, rows) => deltaEncode(out, vals, rows), undefined);
-  }
-  if (allowed.includes('plain') || best === undefined) {
-    trial(ENC_PLAIN, scratch.plain, (out, rows) => writePlain(out, type, vals, rows), undefined);
+
+  const base = page.length;
+  const m = Math.min(k, TRIAL_ROWS);
+  const whole = m === k;
+  const levels = page.buf.slice(0, base);
+  let best: { c: Candidate; estimate: number; compressed: Uint8Array | undefined } | undefined;
+  const trial = (c: Candidate): void => {
+    const sink = c.sink;
+    sink.reset();
+    if (whole) sink.bytes(levels);
+    c.write(sink, m);
+    const compressed = compress(packing, sink.toBytes());
+    let estimate = whole ? compressed.length : (compressed.length * k) / m;
+    if (c.dict !== undefined) {
+      // Whole: a dictionary is at most MAX_INT_DICT values, and a prefix of one ordered by value
+      // compresses unlike the rest. The winner's is written as compressed here.
+      c.dict.compressed = compress(packing, c.dict.body);
+      estimate += c.dict.compressed.length;
+    }
+    if (best === undefined || estimate < best.estimate) best = { c, estimate, compressed: whole ? compressed : undefined };
+  };
+  for (const choice of INT_CHOICES) {
+    if (choice === 'plain' && !allowed.includes('plain') && best !== undefined) continue;
+    // One-byte indices: the order makes no difference to a compressor (see stringChunk).
+    if (choice === 'dictionary-by-use' && allowed.includes('dictionary') && (getDictionary()?.values.length ?? 0) <= 256) continue;
+    const c = make(choice);
+    if (c !== undefined) trial(c);
   }
   const win = best!;
-  if (win.sink !== undefined) {
+  // A small file's winner says little about the next big one.
+  if (k >= MIN_REMEMBERED_ROWS) packing.memory?.remember(name, win.c.choice);
+  if (win.compressed !== undefined) {
     page.reset();
-    page.bytes(win.sink.buf.subarray(0, win.sink.length));
-  } else win.write(page, k);
-  return { nulls, encoding: win.encoding, dict: win.dict, compressed: win.compressed };
+    page.bytes(win.c.sink.buf.subarray(0, win.c.sink.length));
+  } else win.c.write(page, k);
+  return { nulls, encoding: win.c.encoding, dict: win.c.dict, compressed: win.compressed };
 }
 
 /** Dictionary of integers, or undefined when there are too many distinct values. */
@@ -792,7 +847,17 @@ function useOrder(idx: Int32Array, k: number, n: number): Int32Array {
 /** A dictionary of distinct numbers' renumbering in ascending order of value. `renumber[old] = new`. */
 function valueOrder(values: readonly number[]): Int32Array {
   const sorted = Float64Array.from(values).sort();
-  const at = new Map<number, number>();
-  for (let j = 0; j < sorted.length; j++) at.set(sorted[j]!, j);
-  return Int32Array.from(values, (v) => at.get(v)!);
+  const renumber = new Int32Array(values.length);
+  for (let e = 0; e < values.length; e++) {
+    // Distinct values: binary search finds each one's rank.
+    const v = values[e]!;
+    let lo = 0, hi = sorted.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    renumber[e] = lo;
+  }
+  return renumber;
 }

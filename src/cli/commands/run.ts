@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { openStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
+import { CODECS, DEFAULT_ZSTD_LEVEL } from '../../archive/parquet/writer.js';
 import { configuredEndpoint, createDynamoDbClient, createKinesisClient, createKinesisEfoClient, createS3Client, type AwsClientOptions } from '../../aws/clients.js';
 import { ConfigError, CONSUMERS, defaultWorkerId, loadRunConfig, RUN_OUTPUTS, type RunConfig } from '../../pipeline/config.js';
 import { startDynalite } from '../../pipeline/embedded/dynalite.js';
@@ -28,6 +29,8 @@ interface RunCliOptions {
   consumer?: string;
   from?: string;
   archive?: string;
+  archiveCompression?: string;
+  archiveZstdLevel?: string;
   output?: string;
   failoverMs?: string;
   checkpointIntervalMs?: string;
@@ -48,6 +51,8 @@ export function registerRun(program: Command): void {
     .addOption(new Option('--consumer <kind>', 'polling (GetRecords) or efo (enhanced fan-out, SubscribeToShard) (FLOWCUT_CONSUMER)').choices(CONSUMERS))
     .option('--from <position>', 'where shards without a checkpoint start: trim-horizon, latest (default) or an ISO time (FLOWCUT_FROM)')
     .option('--archive <target>', 'write the Parquet archive to DIR or s3://bucket/prefix (FLOWCUT_ARCHIVE)')
+    .option('--archive-compression <codec>', `Parquet page compression: ${CODECS.join(', ')} (FLOWCUT_ARCHIVE_COMPRESSION; default zstd, the smallest files; snappy writes fastest)`)
+    .option('--archive-zstd-level <n>', `zstd level 1-22 (FLOWCUT_ARCHIVE_ZSTD_LEVEL; default ${DEFAULT_ZSTD_LEVEL})`)
     .addOption(new Option('--output <kind>', 'decoded records to stdout as JSON lines, or none (FLOWCUT_OUTPUT; default jsonl, none with --archive)').choices(RUN_OUTPUTS))
     .option('--failover-ms <ms>', 'a lease not renewed for this long is taken by another worker (FLOWCUT_FAILOVER_MS; default 10000)')
     .option('--checkpoint-interval-ms <ms>', 'flush sinks and checkpoint this often (FLOWCUT_CHECKPOINT_INTERVAL_MS; default 10000, 60000 with --archive)')
@@ -94,6 +99,8 @@ async function runService(opts: RunCliOptions): Promise<void> {
         consumer: opts.consumer,
         from: opts.from,
         archive: opts.archive,
+        archiveCompression: opts.archiveCompression,
+        archiveZstdLevel: opts.archiveZstdLevel,
         output: opts.output,
         failoverMs: opts.failoverMs,
         checkpointIntervalMs: opts.checkpointIntervalMs,
@@ -150,7 +157,7 @@ async function runService(opts: RunCliOptions): Promise<void> {
   if (cfg.archive) {
     const s3 = cfg.archive.startsWith('s3://') ? createS3Client(aws) : undefined;
     if (s3) cleanups.push(async () => s3.destroy());
-    sinks.push(new ArchiveSink(new ArchiveWriter({ store: openStore(cfg.archive, () => s3!) })));
+    sinks.push(new ArchiveSink(new ArchiveWriter({ store: openStore(cfg.archive, () => s3!), codec: cfg.archiveCompression, level: cfg.archiveZstdLevel })));
     // Every checkpoint flushes the archive: a short interval would mean many small files.
     if (opts.checkpointIntervalMs === undefined && !process.env.FLOWCUT_CHECKPOINT_INTERVAL_MS) checkpointIntervalMs = 60_000;
   }

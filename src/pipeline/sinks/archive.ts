@@ -1,7 +1,8 @@
 /**
  * The Parquet archive (src/archive) as a pipeline sink, with its exactly-once protocol:
- * - batches wait here, per shard, until the next flush, so a shard whose lease is lost can be
- *   dropped (shardStopped) instead of written by a worker that can no longer checkpoint it;
+ * - batches are copied into the writer's column buffers as they come (so the pipeline can refill
+ *   them); a shard whose lease is lost is dropped from the writer (shardStopped) instead of
+ *   written by a worker that can no longer checkpoint it;
  * - flush() = ArchiveWriter.flush(): the files and their manifests are durable;
  * - before a shard is read from its checkpoint, recover() removes whatever an earlier owner
  *   wrote past that checkpoint, so the replay cannot leave a record in the archive twice;
@@ -19,40 +20,30 @@ type Range = FlushResult['ranges'][number];
 
 export class ArchiveSink implements Sink {
   readonly name = 'archive';
-  readonly keepsBatches = true;
   /** Flushed ranges whose manifests are kept until a checkpoint covers them. */
   private unreleased: Range[] = [];
   private last: FlushResult | undefined;
-  private readonly pending = new Map<string, FlowBatch[]>();
 
   constructor(readonly writer: ArchiveWriter) {}
 
   write(batch: FlowBatch): void {
-    if (batch.length === 0) return;
-    // The pipeline hands over one shard's records at a time, so a batch is of one shard.
-    const shard = batch.origins[0]?.shardId ?? '';
-    const list = this.pending.get(shard);
-    if (list) list.push(batch);
-    else this.pending.set(shard, [batch]);
+    // Copied: the writer keeps no reference to the batch's columns.
+    this.writer.add(batch);
   }
 
   async flush(): Promise<void> {
     // Synchronous up to writer.flush(): the flush covers exactly what was written before the call.
-    for (const list of this.pending.values()) for (const b of list) this.writer.add(b);
-    this.pending.clear();
     const result = await this.writer.flush();
     this.last = result;
     this.unreleased.push(...result.ranges);
   }
 
   async shardStopped(streamName: string, shardId: string): Promise<void> {
-    this.pending.delete(shardId);
-    this.writer.dropShard(streamName, shardId); // what a failed flush kept of it
+    this.writer.dropShard(streamName, shardId); // its buffered records, and what a failed flush kept of it
   }
 
   async shardStarting(streamName: string, shardId: string, checkpoint: string | null): Promise<void> {
-    // Of an earlier hold of this lease (pending, or kept by a failed flush): it is re-read from the checkpoint.
-    this.pending.delete(shardId);
+    // Of an earlier hold of this lease (buffered, or kept by a failed flush): it is re-read from the checkpoint.
     this.writer.dropShard(streamName, shardId);
     await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint }]);
   }
