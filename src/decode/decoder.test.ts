@@ -1,3 +1,4 @@
+import { parquetMetadata } from 'hyparquet';
 import { loadZstd, zstdCompress } from './zstd.js';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -403,6 +404,35 @@ describe('S3 Parquet objects', () => {
       ['z.parquet', `Parquet pages inflate to more than ${limit} bytes; refused`],
       ['s.parquet', `Parquet pages inflate to more than ${limit} bytes; refused`],
     ]);
+  });
+
+  it('reads a Parquet file bigger than one read, with one page per column, within a limit just above its size', async () => {
+    // flowcut's own archive files: row groups of up to 2^20 rows, one page per column chunk, so
+    // every 65,536-row read inflates every page again. The limit is per read, not cumulative.
+    await loadZstd();
+    const n = 200_000;
+    const { encodeParquet } = await import('../archive/parquet/writer.js');
+    const specs = [
+      { name: 'srcport', type: 'int32' as const },
+      { name: 'bytes', type: 'int64' as const },
+      { name: 'interface_id', type: 'string' as const },
+    ];
+    const cols = [
+      { numbers: Float64Array.from({ length: n }, (_, i) => 1024 + ((i * 7919) % 60_000)) },
+      { numbers: Float64Array.from({ length: n }, (_, i) => (i * 104_729) % 9_000_000) },
+      { strings: Array.from({ length: n }, (_, i) => `eni-${i % 1000}`) },
+    ];
+    for (const codec of ['zstd', 'snappy', 'gzip'] as const) {
+      const bytes = encodeParquet(specs, cols, n, { codec });
+      const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      const inflated = meta.row_groups.flatMap((g) => g.columns).reduce((t, c) => t + Number(c.meta_data!.total_uncompressed_size), 0);
+      const { sink, dec } = decoder({ limits: { maxInflatedBytes: Math.ceil(inflated * 1.5) } });
+      await dec.decodeObject(memoryObject(`big.${codec}.parquet`, [Buffer.from(bytes)]));
+      dec.flush();
+      expect(sink.rejects, codec).toEqual([]);
+      expect(sink.count, codec).toBe(n);
+      expect(sink.records[n - 1], codec).toEqual({ srcport: 1024 + (((n - 1) * 7919) % 60_000), bytes: ((n - 1) * 104_729) % 9_000_000, interface_id: `eni-${(n - 1) % 1000}` });
+    }
   });
 
   it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {

@@ -31,7 +31,10 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
   if (flowColumns.length === 0) throw new DecodeError(`Parquet file has no flow-log columns (columns: ${columns.join(', ')})`);
   const format = FlowFormat.fromNames(flowColumns);
   let inflated = 0;
-  // Page headers say what a page inflates to; the sum is capped before anything is inflated.
+  // Page headers say what a page inflates to; the sum is capped before anything is inflated. The
+  // cap is per read of ROWS_PER_READ rows: each read inflates again every page that covers its
+  // rows (a writer with one page per column chunk has every page cover every read), so a
+  // cumulative count would refuse valid files 16 times below their size.
   const budget = (outputLength: number): number => {
     inflated += outputLength;
     if (!(outputLength >= 0) || inflated > maxInflatedBytes) throw new DecodeError(`Parquet pages inflate to more than ${maxInflatedBytes} bytes; refused`);
@@ -47,9 +50,11 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
     },
   };
   if (metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data?.codec === 'ZSTD'))) await loadZstd();
-  const total = Number(metadata.num_rows);
+  // Rows the row groups hold, not the footer's claim: a forged num_rows must not spin the loop.
+  const total = Math.min(Number(metadata.num_rows), metadata.row_groups.reduce((n, g) => n + Number(g.num_rows), 0));
   for (let rowStart = 0; rowStart < total; rowStart += ROWS_PER_READ) {
     const rowEnd = Math.min(total, rowStart + ROWS_PER_READ);
+    inflated = 0;
     let rows: unknown[][] = [];
     try {
       await parquetRead({ file, metadata, columns: flowColumns, rowStart, rowEnd, compressors, onComplete: (r) => (rows = r) });
