@@ -1,4 +1,23 @@
-import { compress, decompress, init } from '@bokuweb/zstd-wasm';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { compress, init } from '@bokuweb/zstd-wasm';
+
+/**
+ * The library's emscripten module, for decompressing into a buffer of our size: its own
+ * decompress() allocates whatever the first frame declares. The version is pinned in
+ * package.json, and the tests exercise this path.
+ */
+interface ZstdModule {
+  HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+  _ZSTD_decompress(dst: number, dstCapacity: number, src: number, srcSize: number): number;
+  _ZSTD_isError(code: number): number;
+}
+const requireCjs = createRequire(import.meta.url);
+// The package's exports map hides the file; beside its entry point it is the very module
+// instance that init() loads (one path, one entry in require's cache).
+const zstdModule = (requireCjs(join(dirname(requireCjs.resolve('@bokuweb/zstd-wasm')), 'module.js')) as { Module: ZstdModule }).Module;
 
 /**
  * Zstandard for Parquet pages. Node 20's zlib has no zstd, so this is zstd's own C library built
@@ -55,17 +74,28 @@ export function zstdFrameContentSize(frame: Uint8Array): number | undefined | 'n
 }
 
 /**
- * Inflates one page of the size its page header gives. Input is untrusted: the library
- * allocates whatever a frame declares, so a frame that declares another size is refused first,
- * and one that declares none is inflated into exactly the expected size (larger output fails).
- * The caller decides beforehand whether the expected size is acceptable.
+ * Inflates one page of the size its page header gives, into exactly that many bytes: nothing the
+ * input declares is believed (frames may declare another size, none, or be several), output
+ * that would not fit fails, and output that falls short is an error too. The caller decides
+ * beforehand whether the expected size is acceptable.
  */
 export function zstdDecompress(input: Uint8Array, expectedLength: number): Uint8Array {
   need();
-  const declared = zstdFrameContentSize(input);
-  if (declared === 'not-zstd') throw new Error('ZSTD page is not a zstd frame');
-  if (declared !== undefined && declared !== expectedLength) throw new Error(`ZSTD page declares ${declared} bytes, its page header ${expectedLength}`);
-  const out = decompress(input, { defaultHeapSize: Math.max(1, expectedLength) });
-  if (out.length !== expectedLength) throw new Error(`ZSTD page inflated to ${out.length} bytes, expected ${expectedLength}`);
-  return out;
+  if (zstdFrameContentSize(input) === 'not-zstd') throw new Error('ZSTD page is not a zstd frame');
+  const m = zstdModule;
+  const cap = Math.max(1, expectedLength);
+  const src = m._malloc(input.length);
+  const dst = m._malloc(cap);
+  try {
+    if (src === 0 || dst === 0) throw new Error(`ZSTD page of ${expectedLength} bytes: out of memory`);
+    m.HEAPU8.set(input, src);
+    const n = m._ZSTD_decompress(dst, cap, src, input.length);
+    if (m._ZSTD_isError(n)) throw new Error('ZSTD page is corrupt or larger than its page header says');
+    if (n !== expectedLength) throw new Error(`ZSTD page inflated to ${n} bytes, its page header says ${expectedLength}`);
+    // HEAPU8 is replaced when the heap grows: read it after the calls.
+    return m.HEAPU8.slice(dst, dst + n);
+  } finally {
+    m._free(src);
+    m._free(dst);
+  }
 }
