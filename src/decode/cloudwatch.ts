@@ -246,7 +246,7 @@ export class SubscriptionPayloadDecoder {
       if (buf[p] === 0x7d) {
         p++;
       } else if (AT_EV_EXTRACTED(view, p)) {
-        p = skipExtracted(buf, view, p + EV_EXTRACTED.length, end);
+        p = skipExtracted(buf, view, p + EV_EXTRACTED.length, end, plain);
       } else {
         throw new ScanError();
       }
@@ -335,13 +335,23 @@ function readString(buf: Buffer, p: number, end: number): [string, number] {
  * would otherwise swallow, shows up as a brace that is not the next event's `}},{"id":"`, and the
  * payload then takes the careful path. A jump can therefore never skip an event.
  */
-function skipExtracted(buf: Buffer, view: DataView, p: number, end: number): number {
+function skipExtracted(buf: Buffer, view: DataView, p: number, end: number, plain: boolean): number {
   const brace = buf.indexOf(0x7b, p);
   if (brace >= 0 && brace < end && brace - 3 >= p && AT_EV_NEXT(view, brace - 3)) return brace - 1;
-  // The last event: its end must come before any further brace (a following payload's).
-  const last = buf.indexOf(EV_LAST, p);
+  // The last event: its end must come before any further brace (a following payload's), and
+  // lie outside the extracted values: a value may itself hold `}}]}` (an even number of quotes
+  // before it means it is not inside one; counting quotes needs a payload without escapes).
+  if (!plain) throw new ScanError();
+  let last = buf.indexOf(EV_LAST, p);
+  while (last >= 0 && last < end && quotesBetween(buf, p, last) % 2 === 1) last = buf.indexOf(EV_LAST, last + 1);
   if (last < 0 || last >= end || (brace >= 0 && brace < last)) throw new ScanError();
   return last + 2;
+}
+
+function quotesBetween(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(Q, from); i >= 0 && i < to; i = buf.indexOf(Q, i + 1)) n++;
+  return n;
 }
 
 function keyIs(buf: Buffer, ks: number, ke: number, key: Buffer): boolean {

@@ -162,6 +162,23 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     );
   });
 
+  it("reads every event when an extracted value holds '}}]}' (the end of a payload's last event, inside a string)", () => {
+    // Found by the property below (seed 1807165276): the jump over the extracted fields took the
+    // '}}]}' inside a value for the end of the events, and the rest of the record was rejected.
+    const line = (i: number) => `2 123456789012 eni-0a${i} 10.0.0.${i} 10.0.0.9 443 5000${i} 6 1 40 1767225600 1767225660 ACCEPT OK`;
+    const events = [
+      { id: '1', timestamp: 1000, message: line(1), extractedFields: { a: '}}]}x', b: '}}]}' } },
+      { message: line(2), timestamp: 1001, id: '2' },
+      { id: '3', timestamp: 1002, message: line(3), extractedFields: { a: '}}]}' } },
+    ];
+    const json = [0, 1].map((k) => JSON.stringify({ messageType: 'DATA_MESSAGE', owner: '1', logGroup: 'g', logStream: `s${k}`, subscriptionFilters: ['f'], logEvents: k === 0 ? events : events.slice(2) })).join('\n');
+    const { sink, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(json)));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.batches.flatMap((b) => Array.from({ length: b.length }, (_, r) => `${b.origins[r]!.logStream}:${b.subIndex[r]}`))).toEqual(['s0:1', 's0:2', 's0:3', 's1:1']);
+  });
+
   const coverage = { records: 0 };
   it('property: any valid payload layout gives exactly the records JSON.parse finds, once each', () => {
     const token = fc.stringMatching(/^[A-Za-z0-9.:{}\[\],_-]{1,10}$/);
