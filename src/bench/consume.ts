@@ -68,7 +68,7 @@ async function pipelineBench(label: string, records: KinesisRecordIn[], target: 
   for (let round = 0; round <= ROUNDS; round++) {
     const counter = new CountingSink();
     const dir = target === 'archive' ? await mkdtemp(join(tmpdir(), 'flowcut-bench-')) : undefined;
-    const archive = dir !== undefined ? new ArchiveWriter({ store: new LocalStore(dir), codec: CODEC }) : undefined;
+    const archive = dir !== undefined ? new ArchiveWriter({ store: new LocalStore(dir), codec: CODEC, strongerLevels: false /* as flowcut run */ }) : undefined;
     const pipeline = new Pipeline(archive ? [new ArchiveSink(archive)] : [counter]);
     const t0 = performance.now();
     // GetRecords-sized handovers (500 records); a flush, what precedes every checkpoint, every

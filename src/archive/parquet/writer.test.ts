@@ -258,6 +258,9 @@ describe('encodeParquet', () => {
     const bytes = encodeParquet([{ name: 'srcaddr', type: 'string' }, { name: 'noise', type: 'int32' }], [{ strings: clients }, { numbers: noise }], n, { codec: 'zstd', level: 2, memory });
     expect(memory.recall('srcaddr')?.level).toBe(6);
     expect(memory.recall('noise')?.level).toBe(2);
+    const fixed = new EncodingMemory();
+    encodeParquet([{ name: 'srcaddr', type: 'string' }], [{ strings: clients }], n, { codec: 'zstd', level: 2, memory: fixed, strongerLevels: false });
+    expect(fixed.recall('srcaddr')).toBeUndefined();
     // Pages of two levels in one file read back exactly.
     const got = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, compressors });
     expect(got.map((r) => r.srcaddr)).toEqual(clients);

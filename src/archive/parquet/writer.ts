@@ -60,6 +60,8 @@ export interface EncodeOptions {
   readonly level?: number;
   /** Under ZSTD or GZIP: remembers which encodings won, across the files of one writer. */
   readonly memory?: EncodingMemory;
+  /** ZSTD: try each column at a stronger level too (see levelTrial); default true. */
+  readonly strongerLevels?: boolean;
 }
 
 /** How pages are compressed, and what that means for choosing encodings. */
@@ -70,6 +72,7 @@ interface Packing {
   readonly entropy: boolean;
   readonly intEncodings: readonly IntEncoding[];
   readonly memory: EncodingMemory | undefined;
+  readonly strongerLevels: boolean;
 }
 
 export type IntEncoding = 'dictionary' | 'delta' | 'plain';
@@ -165,7 +168,7 @@ export function encodeParquet(schema: readonly ColumnSpec[], columns: readonly C
   const groupRows = Math.max(1, opts.rowGroupRows ?? 1 << 20);
   const level = opts.level ?? DEFAULT_ZSTD_LEVEL;
   if (codec === 'zstd' && !(Number.isInteger(level) && level >= 1 && level <= 22)) throw new RangeError(`ZSTD level must be an integer from 1 to 22, got ${level}`);
-  const packing: Packing = { codec, level, entropy: codec === 'zstd' || codec === 'gzip', intEncodings: opts.intEncodings ?? ALL_INT_ENCODINGS, memory: opts.memory };
+  const packing: Packing = { codec, level, entropy: codec === 'zstd' || codec === 'gzip', intEncodings: opts.intEncodings ?? ALL_INT_ENCODINGS, memory: opts.memory, strongerLevels: opts.strongerLevels ?? true };
   const file = new ByteSink(1 << 20);
   const page = new ByteSink(1 << 16);
   file.bytes(MAGIC);
@@ -379,7 +382,7 @@ function stringChunk(page: ByteSink, name: string, col: ColumnValues, r0: number
   }
   writeIndices(page, idx, k, values.length, packing.entropy);
   const dict: DictPage = { body: d.toBytes(), size: values.length };
-  if (packing.codec !== 'zstd') return { nulls, encoding: ENC_RLE_DICTIONARY, dict };
+  if (packing.codec !== 'zstd' || !packing.strongerLevels) return { nulls, encoding: ENC_RLE_DICTIONARY, dict };
   const recalled = packing.memory?.recall(name);
   if (recalled !== undefined) return { nulls, encoding: ENC_RLE_DICTIONARY, dict, level: recalled.level };
   // The page's first TRIAL_ROWS rows' share of bytes (indices are about equally wide).
@@ -668,7 +671,7 @@ function numberByTrial(page: ByteSink, name: string, type: PhysicalType, vals: F
   const win = best!;
   let level = packing.level;
   let compressed = whole ? win.compressed : undefined;
-  if (packing.codec === 'zstd') {
+  if (packing.codec === 'zstd' && packing.strongerLevels) {
     const t = levelTrial(packing, win.c.sink.toBytes(), whole ? 1 : k / m, win.c.dict, { compressed: win.compressed!, dict: win.c.dict?.compressed });
     level = t.level;
     if (whole) compressed = t.compressed;

@@ -157,7 +157,9 @@ async function runService(opts: RunCliOptions): Promise<void> {
   if (cfg.archive) {
     const s3 = cfg.archive.startsWith('s3://') ? createS3Client(aws) : undefined;
     if (s3) cleanups.push(async () => s3.destroy());
-    sinks.push(new ArchiveSink(new ArchiveWriter({ store: openStore(cfg.archive, () => s3!), codec: cfg.archiveCompression, level: cfg.archiveZstdLevel })));
+    // strongerLevels off: a live worker's throughput matters more than ~2.5% of file size, and
+    // `flowcut archive compact` (stronger levels on) rewrites the small files it leaves anyway.
+    sinks.push(new ArchiveSink(new ArchiveWriter({ store: openStore(cfg.archive, () => s3!), codec: cfg.archiveCompression, level: cfg.archiveZstdLevel, strongerLevels: false })));
     // Every checkpoint flushes the archive: a short interval would mean many small files.
     if (opts.checkpointIntervalMs === undefined && !process.env.FLOWCUT_CHECKPOINT_INTERVAL_MS) checkpointIntervalMs = 60_000;
   }
