@@ -36,10 +36,6 @@ export function loadZstd(): Promise<void> {
   return loading;
 }
 
-export function zstdLoaded(): boolean {
-  return loaded;
-}
-
 function need(): void {
   if (!loaded) throw new Error('zstd is not loaded yet: await loadZstd() before encoding or decoding ZSTD pages');
 }

@@ -26,9 +26,10 @@ export type PhysicalType = 'int32' | 'int64' | 'string';
 export const CODECS = ['zstd', 'snappy', 'gzip', 'none'] as const;
 export type Codec = (typeof CODECS)[number];
 /**
- * Level 2: on bench:archive's simulated day the smallest files of levels 1–5 (≈0.57× AWS's gzip
- * text) at about twice level 6's speed; on the labeled real captures in ../shared level 3 is
- * ~2% smaller and level 6 ~6%, for --zstd-level to choose.
+ * Level 2: on bench:archive's simulated day the smallest files of levels 1–7 (≈0.57× AWS's gzip
+ * text, before per-column stronger levels) at about twice level 6's speed. On the labeled real
+ * captures in ../shared, with stronger levels per column, level 6 is at most 2.4% smaller; for
+ * --zstd-level to choose.
  */
 export const DEFAULT_ZSTD_LEVEL = 2;
 
@@ -401,8 +402,8 @@ const STRONGER_LEVEL_STEP = 4;
  * the sample (dictionary page included). Small pages nearly always gain (a few milliseconds
  * more); large ones only where the stronger search finds more (bench:archive: addresses and
  * bytes yes, ports no), so speed is spent where it buys bytes. Below 5% the sample misleads: on
- * that bench's dstport it promised 2.4% and the whole column came out 10% larger. `scale`: whole column / sample. Sets the
- * dictionary's compressed body for the chosen level.
+ * that bench's dstport it promised 2.4% and the whole column came out 10% larger.
+ * `scale`: whole column / sample. Sets the dictionary's compressed body for the chosen level.
  */
 function levelTrial(packing: Packing, sample: Uint8Array, scale: number, dict: DictPage | undefined, base?: { compressed: Uint8Array; dict: Uint8Array | undefined }): { level: number; compressed: Uint8Array } {
   const stronger = Math.min(22, packing.level + STRONGER_LEVEL_STEP);
