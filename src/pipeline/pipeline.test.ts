@@ -1,9 +1,18 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readArchiveColumns } from '../archive/read.js';
+import { ARCHIVE_SCHEMA, COL_SEQUENCE, COL_SHARD } from '../archive/schema.js';
+import { LocalStore } from '../archive/store.js';
+import { ArchiveWriter } from '../archive/writer.js';
+import type { ColumnValues } from '../archive/parquet/writer.js';
 import type { FlowBatch } from '../flowlog/batch.js';
 import { subscriptionPayload } from '../sim/cloudwatch.js';
 import type { KinesisRecordIn } from '../sources/types.js';
 import { Pipeline } from './pipeline.js';
 import type { Sink } from './sink.js';
+import { ArchiveSink } from './sinks/archive.js';
 
 const line = (i: number) => `2 123456789012 eni-0abc 10.0.${i >> 8}.${i & 255} 10.1.0.1 ${1024 + i} 443 6 1 ${i} 1700000000 1700000060 ACCEPT OK`;
 
@@ -39,8 +48,15 @@ class ReadingSink implements Sink {
   }
 }
 
+/** What kinesisRecords(30, 200) holds, as `srcaddr:srcport`. */
+const expected = Array.from({ length: 30 * 200 }, (_, i) => `10.0.${i >> 8}.${i & 255}:${1024 + i}`);
+
+/** The archive's Parquet files under `dir`, read back column by column. */
+async function* archivedFiles(store: LocalStore, dir: string): AsyncGenerator<{ rows: number; columns: ColumnValues[] }> {
+  for await (const o of store.list('AWSLogs/')) if (o.key.endsWith('.parquet')) yield await readArchiveColumns(await readFile(join(dir, o.key)));
+}
+
 describe('pipeline batches', () => {
-  const expected = Array.from({ length: 30 * 200 }, (_, i) => `10.0.${i >> 8}.${i & 255}:${1024 + i}`);
 
   it('are reused once every sink is done with them', async () => {
     const sink = new ReadingSink(false);
@@ -60,16 +76,8 @@ describe('pipeline batches', () => {
   });
 });
 
-describe('pipeline flush after a failed archive write', () => {
+describe('pipeline with the archive sink', () => {
   it('writes the records of the failed flush with the next one, so its positions never skip them', async () => {
-    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { LocalStore } = await import('../archive/store.js');
-    const { ArchiveWriter } = await import('../archive/writer.js');
-    const { readArchiveColumns } = await import('../archive/read.js');
-    const { COL_SEQUENCE } = await import('../archive/schema.js');
-    const { ArchiveSink } = await import('./sinks/archive.js');
     const dir = await mkdtemp(join(tmpdir(), 'flowcut-flushfail-'));
     let failPuts = false;
     const store = new (class extends LocalStore {
@@ -90,9 +98,7 @@ describe('pipeline flush after a failed archive write', () => {
       expect(positions.get('shardId-000000000000')).toBe(recs[2]!.sequenceNumber);
       // Every record up to that position is in the archive, once.
       const seen = new Map<string, number>();
-      for await (const o of store.list('AWSLogs/')) {
-        if (!o.key.endsWith('.parquet')) continue;
-        const { rows, columns } = await readArchiveColumns(await readFile(join(dir, o.key)));
+      for await (const { rows, columns } of archivedFiles(store, dir)) {
         for (let r = 0; r < rows; r++) seen.set(columns[COL_SEQUENCE]!.strings![r]!, (seen.get(columns[COL_SEQUENCE]!.strings![r]!) ?? 0) + 1);
       }
       expect([...seen.keys()].sort()).toEqual(recs.map((r) => r.sequenceNumber).sort());
@@ -103,14 +109,6 @@ describe('pipeline flush after a failed archive write', () => {
   });
 
   it("drops a stopped shard's buffered records, and keeps every other record exact while batches are refilled", async () => {
-    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { LocalStore } = await import('../archive/store.js');
-    const { ArchiveWriter } = await import('../archive/writer.js');
-    const { readArchiveColumns } = await import('../archive/read.js');
-    const { ARCHIVE_SCHEMA, COL_SHARD } = await import('../archive/schema.js');
-    const { ArchiveSink } = await import('./sinks/archive.js');
     const dir = await mkdtemp(join(tmpdir(), 'flowcut-drop-'));
     try {
       const store = new LocalStore(dir);
@@ -128,16 +126,14 @@ describe('pipeline flush after a failed archive write', () => {
       const srcaddr = ARCHIVE_SCHEMA.findIndex((c) => c.name === 'srcaddr');
       const seen: string[] = [];
       const shards = new Set<string | null>();
-      for await (const o of store.list('AWSLogs/')) {
-        if (!o.key.endsWith('.parquet')) continue;
-        const { rows, columns } = await readArchiveColumns(await readFile(join(dir, o.key)));
+      for await (const { rows, columns } of archivedFiles(store, dir)) {
         for (let r = 0; r < rows; r++) {
           seen.push(`${columns[srcaddr]!.strings![r]}:${columns[srcport]!.numbers![r]}`);
           shards.add(columns[COL_SHARD]!.strings![r]!);
         }
       }
       expect([...shards]).toEqual(['shardId-000000000001']);
-      expect(seen).toEqual(Array.from({ length: 30 * 200 }, (_, i) => `10.0.${i >> 8}.${i & 255}:${1024 + i}`));
+      expect(seen).toEqual(expected);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
