@@ -16,11 +16,14 @@ export function imputeLeafPoint(tree: Tree, q: Float32Array, missing: Uint8Array
   if (node === NIL) return -1;
   const leafBase = tree.leafBase;
   while (node < leafBase) {
-    const dim = tree.cutDim[node]!;
-    const l = tree.left[node]!;
-    const r = tree.right[node]!;
-    if (missing[dim] === 1) node = tree.massOf(l) >= tree.massOf(r) ? l : r;
-    else node = q[dim]! <= tree.cutValue[node]! ? l : r;
+    const dim = tree.cutDimOf(node);
+    if (missing[dim] === 1) {
+      const l = tree.leftOf(node);
+      const r = tree.rightOf(node);
+      node = tree.massOf(l) >= tree.massOf(r) ? l : r;
+    } else {
+      node = tree.childToward(node, q[dim]!);
+    }
   }
   return tree.leafPoint[node - leafBase]!;
 }

@@ -1,4 +1,4 @@
-import { NIL, type Tree, type Workspace } from './tree.js';
+import { NIL, NODE_DIM, NODE_LEFT, NODE_RIGHT, NODE_SLOT, type Tree, type Workspace } from './tree.js';
 
 /*
  * Expected-inverse-depth anomaly score of the AWS reference, per tree.
@@ -26,15 +26,14 @@ const LN2 = Math.LN2;
 function descend(tree: Tree, q: Float32Array, ws: Workspace): number {
   const path = ws.path;
   const leafBase = tree.leafBase;
-  const cutDim = tree.cutDim;
-  const cutValue = tree.cutValue;
-  const left = tree.left;
-  const right = tree.right;
+  const nodes = tree.nodes;
+  const cuts = tree.cuts;
   let node = tree.root;
   let depth = 0;
   while (node < leafBase) {
     path[depth++] = node;
-    node = q[cutDim[node]!]! <= cutValue[node]! ? left[node]! : right[node]!;
+    const b = node << 3;
+    node = q[nodes[b + NODE_DIM]!]! <= cuts[(node << 2) + 3]! ? nodes[b + NODE_LEFT]! : nodes[b + NODE_RIGHT]!;
   }
   ws.depth = depth;
   return node;
@@ -65,7 +64,7 @@ function leafOutside(tree: Tree, leaf: number, q: Float32Array, ws: Workspace): 
 function runningBox(tree: Tree, n: number, child: number, ws: Workspace, ready: boolean): void {
   const running = ws.running;
   if (!ready) tree.boxOf(child, running);
-  tree.extendBox(tree.left[n] === child ? tree.right[n]! : tree.left[n]!, running);
+  tree.extendBox(tree.leftOf(n) === child ? tree.rightOf(n) : tree.leftOf(n), running);
 }
 
 /** Σ_d (max_d - min_d) of an interleaved scratch box. */
@@ -108,12 +107,10 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
   const norm = ws.normOfMass[tree.totalMass]!;
   const path = ws.path;
   const out = ws.outside;
-  const left = tree.left;
-  const right = tree.right;
+  const nodes = tree.nodes;
   const leafPoint = tree.leafPoint;
   const values = tree.store.values;
-  const boxSlot = tree.boxSlot;
-  const boxes = tree.boxes;
+    const boxes = tree.boxes;
   const boxInner = tree.boxInner;
   const stride = tree.boxStride;
   const running = ws.running;
@@ -128,8 +125,8 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
     // dimension gives the same outside set (in the same order) as the leaf
     // test followed by the box test, without a separate pass over the leaf.
     const n = path[k]!;
-    const slot = boxSlot[n]!;
-    const sib = left[n] === leafRef ? right[n]! : left[n]!;
+    const slot = nodes[(n << 3) + NODE_SLOT]!;
+    const sib = nodes[(n << 3) + NODE_LEFT] === leafRef ? nodes[(n << 3) + NODE_RIGHT]! : nodes[(n << 3) + NODE_LEFT]!;
     let inner = 0;
     let gap = 0;
     if (slot === NIL && sib >= leafBase) {
@@ -147,13 +144,11 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
         running[2 * d] = lo;
         running[2 * d + 1] = hi;
         inner += hi - lo;
-        if (x < lo) {
-          gap += lo - x;
-          out[nOut++] = d;
-        } else if (x > hi) {
-          gap += x - hi;
-          out[nOut++] = d;
-        }
+        const below = +(x < lo);
+        const above = +(x > hi);
+        gap += (lo - x) * below + (x - hi) * above;
+        out[nOut] = d;
+        nOut += below + above;
       }
       runningReady = true;
     } else {
@@ -174,13 +169,11 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
         const x = q[d]!;
         const lo = box[b + 2 * d]!;
         const hi = box[b + 2 * d + 1]!;
-        if (x < lo) {
-          gap += lo - x;
-          out[nOut++] = d;
-        } else if (x > hi) {
-          gap += x - hi;
-          out[nOut++] = d;
-        }
+        const below = +(x < lo);
+        const above = +(x > hi);
+        gap += (lo - x) * below + (x - hi) * above;
+        out[nOut] = d;
+        nOut += below + above;
       }
     }
     if (nOut === 0) {
@@ -203,7 +196,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
   }
   for (; k >= 0; k--) {
     const n = path[k]!;
-    const slot = boxSlot[n]!;
+    const slot = nodes[(n << 3) + NODE_SLOT]!;
     let box: Float32Array;
     let b: number;
     let inner: number;
@@ -212,7 +205,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
       b = slot * stride + 2;
       inner = boxInner[slot * (D + 1)]!;
     } else {
-      const sib = left[n] === child ? right[n]! : left[n]!;
+      const sib = nodes[(n << 3) + NODE_LEFT] === child ? nodes[(n << 3) + NODE_RIGHT]! : nodes[(n << 3) + NODE_LEFT]!;
       if (runningReady && sib >= leafBase) {
         // Extend the running box by a leaf sibling and sum its ranges in one
         // pass (the same comparisons as extendBox, the same order as innerOfRunning).
@@ -247,13 +240,11 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
       const x = q[d]!;
       const lo = box[b + 2 * d]!;
       const hi = box[b + 2 * d + 1]!;
-      if (x < lo) {
-        gap += lo - x;
-        out[kept++] = d;
-      } else if (x > hi) {
-        gap += x - hi;
-        out[kept++] = d;
-      }
+      const below = +(x < lo);
+      const above = +(x > hi);
+      gap += (lo - x) * below + (x - hi) * above;
+      out[kept] = d;
+      kept += below + above;
     }
     nOut = kept;
     if (nOut === 0) break;
@@ -312,7 +303,7 @@ export function attributeTree(
   }
   const path = ws.path;
   const out = ws.outside;
-  const boxSlot = tree.boxSlot;
+  const nodes = tree.nodes;
   const boxes = tree.boxes;
   const boxInner = tree.boxInner;
   const stride = tree.boxStride;
@@ -321,7 +312,7 @@ export function attributeTree(
   let child = leafRef;
   for (let k = depth - 1; k >= 0; k--) {
     const n = path[k]!;
-    const slot = boxSlot[n]!;
+    const slot = nodes[(n << 3) + NODE_SLOT]!;
     let box: Float32Array;
     let b: number;
     let inner: number;

@@ -1,7 +1,7 @@
 import { type ByteReader, type ByteWriter, KIND_FOREST, open, seal } from './bytes.js';
 import { RcfStateError } from './errors.js';
 import { RandomCutForest, type ForestConfig } from './forest.js';
-import { NIL, type Tree } from './tree.js';
+import { NIL, NODE_DIM, NODE_LEFT, NODE_MASS, NODE_RIGHT, NODE_SLOT, floorToFloat32, type Tree } from './tree.js';
 
 /*
  * Forest state layout (version 1, little-endian), inside the envelope of
@@ -13,7 +13,8 @@ import { NIL, type Tree } from './tree.js';
  *               values f32[highWater·D], refCounts u32[highWater], freeList u32[freeCount]
  *   per tree    rng u32[4]; sampler size u32, weights f64[size], points u32[size];
  *               root u16, nodeFreeCount u32, leafFreeCount u32,
- *               left/right/cutDim/mass/boxSlot u16[cap], cutValue f64[cap], nodeFree u16[nodeFreeCount],
+ *               left/right/cutDim/mass/boxSlot u16[cap], cutValue f64[cap] (float32 values since
+ *               cuts are stored so; any float64 is read rounded down), nodeFree u16[nodeFreeCount],
  *               leafPoint u32[cap], leafMass u16[cap], leafFree u16[leafFreeCount],
  *               boxPoolSlots u32, boxHighWater u32, boxFreeCount u32,
  *               boxes f32[boxHighWater·2D], boxFree u16[boxFreeCount]
@@ -51,12 +52,9 @@ export function writeForest(w: ByteWriter, f: RandomCutForest): void {
     w.u16(t.root);
     w.u32(t.nodeFreeCount);
     w.u32(t.leafFreeCount);
-    w.array(t.left);
-    w.array(t.right);
-    w.array(t.cutDim);
-    w.array(t.mass);
-    w.array(t.boxSlot);
-    w.array(t.cutValue);
+    // In memory a node is one record (Tree.nodes); the state keeps one array per field.
+    for (const field of NODE_FIELDS) w.array(nodeField(t, field));
+    w.array(Float64Array.from({ length: t.capacity }, (_, n) => t.cutValueOf(n)));
     w.array(t.nodeFree.subarray(0, t.nodeFreeCount));
     w.array(t.leafPoint);
     w.array(t.leafMass);
@@ -98,6 +96,13 @@ function boxesFromState(t: Tree, flat: Float32Array): void {
       t.boxes[b + 2 * d + 1] = flat[o + D + d]!;
     }
   }
+}
+
+/** Node record fields in the state's order (left, right, cutDim, mass, boxSlot arrays). */
+const NODE_FIELDS = [NODE_LEFT, NODE_RIGHT, NODE_DIM, NODE_MASS, NODE_SLOT] as const;
+
+function nodeField(t: Tree, offset: number): Uint16Array {
+  return Uint16Array.from({ length: t.capacity }, (_, n) => t.nodes[(n << 3) + offset]!);
 }
 
 function check(cond: boolean, what: string): void {
@@ -157,12 +162,16 @@ export function readForest(r: ByteReader): RandomCutForest {
     t.leafFreeCount = r.u32('tree');
     check(t.nodeFreeCount <= cap && t.leafFreeCount <= cap, 'tree free counts');
     check(t.root === NIL || t.root < 2 * cap, 'tree root');
-    r.into(t.left, cap, 'tree');
-    r.into(t.right, cap, 'tree');
-    r.into(t.cutDim, cap, 'tree');
-    r.into(t.mass, cap, 'tree');
-    r.into(t.boxSlot, cap, 'tree');
-    r.into(t.cutValue, cap, 'tree');
+    const field = new Uint16Array(cap);
+    for (const offset of NODE_FIELDS) {
+      r.into(field, cap, 'tree');
+      for (let n = 0; n < cap; n++) t.nodes[(n << 3) + offset] = field[n]!;
+    }
+    const cuts = new Float64Array(cap);
+    r.into(cuts, cap, 'tree');
+    // States written before cuts were stored as float32 hold float64 cuts; rounding them down
+    // routes every (float32) point as before, so such a state still restores exactly.
+    for (let n = 0; n < cap; n++) t.cuts[(n << 2) + 3] = floorToFloat32(cuts[n]!);
     r.into(t.nodeFree, t.nodeFreeCount, 'tree');
     r.into(t.leafPoint, cap, 'tree');
     r.into(t.leafMass, cap, 'tree');

@@ -4,6 +4,30 @@ import type { Random } from './random.js';
 /** Null node reference. */
 export const NIL = 0xffff;
 
+/** Offsets of an internal node's fields in its record (Tree.nodes[8n + offset]). */
+export const NODE_LEFT = 0;
+export const NODE_RIGHT = 1;
+export const NODE_DIM = 2;
+export const NODE_SLOT = 3;
+export const NODE_MASS = 4;
+
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
+
+/**
+ * The largest float32 not above `c`. For any float32 x, `x <= c` exactly when
+ * `x <= floorToFloat32(c)`, which is what lets trees store cuts as float32.
+ */
+export function floorToFloat32(c: number): number {
+  f32[0] = c;
+  if (f32[0]! <= c) return f32[0]!;
+  // Rounded up: step one float32 towards -Infinity.
+  if (f32[0] === 0) f32Bits[0] = 0x80000001;
+  else if (f32[0]! > 0) f32Bits[0]!--;
+  else f32Bits[0]!++;
+  return f32[0]!;
+}
+
 /** Largest sample size whose node references fit in 16 bits (internal + leaf ids). */
 export const MAX_SAMPLE_SIZE = 32767;
 
@@ -31,12 +55,19 @@ export class Tree {
 
   root = NIL;
 
-  readonly left: Uint16Array;
-  readonly right: Uint16Array;
-  readonly cutDim: Uint16Array;
-  readonly cutValue: Float64Array;
-  readonly mass: Uint16Array;
-  readonly boxSlot: Uint16Array;
+  /**
+   * Internal nodes as 16-byte records, so that a descent touches one cache
+   * line per level instead of one per field: uint16 left, right, cut
+   * dimension, box slot and mass at nodes[8n + NODE_*], and the cut value as
+   * float32 at cuts[4n + 3] (same buffer).
+   *
+   * The cut is stored rounded down to float32 (see floorToFloat32). Every
+   * value compared with it is a float32 (stored points, queries), and for a
+   * float32 x, x <= c exactly when x <= floorToFloat32(c), so each point is
+   * routed as by the float64 cut: results are unchanged.
+   */
+  readonly nodes: Uint16Array;
+  readonly cuts: Float32Array;
   readonly nodeFree: Uint16Array;
   nodeFreeCount: number;
 
@@ -77,12 +108,10 @@ export class Tree {
     this.capacity = capacity;
     this.leafBase = capacity;
     this.boxCacheMinMass = Math.max(2, boxCacheMinMass);
-    this.left = new Uint16Array(capacity);
-    this.right = new Uint16Array(capacity);
-    this.cutDim = new Uint16Array(capacity);
-    this.cutValue = new Float64Array(capacity);
-    this.mass = new Uint16Array(capacity);
-    this.boxSlot = new Uint16Array(capacity).fill(NIL);
+    const nodeBuffer = new ArrayBuffer(capacity * 16);
+    this.nodes = new Uint16Array(nodeBuffer);
+    this.cuts = new Float32Array(nodeBuffer);
+    for (let n = 0; n < capacity; n++) this.nodes[(n << 3) + NODE_SLOT] = NIL;
     this.nodeFree = new Uint16Array(capacity);
     this.leafPoint = new Uint32Array(capacity);
     this.leafMass = new Uint16Array(capacity);
@@ -122,11 +151,39 @@ export class Tree {
   get totalMass(): number {
     const r = this.root;
     if (r === NIL) return 0;
-    return r >= this.leafBase ? this.leafMass[r - this.leafBase]! : this.mass[r]!;
+    return r >= this.leafBase ? this.leafMass[r - this.leafBase]! : this.nodes[(r << 3) + NODE_MASS]!;
+  }
+
+  /** The child of internal node `n` that a point with value `x` in the node's cut dimension belongs to. */
+  childToward(n: number, x: number): number {
+    const b = n << 3;
+    return x <= this.cuts[(n << 2) + 3]! ? this.nodes[b + NODE_LEFT]! : this.nodes[b + NODE_RIGHT]!;
+  }
+
+  leftOf(n: number): number {
+    return this.nodes[(n << 3) + NODE_LEFT]!;
+  }
+
+  rightOf(n: number): number {
+    return this.nodes[(n << 3) + NODE_RIGHT]!;
+  }
+
+  cutDimOf(n: number): number {
+    return this.nodes[(n << 3) + NODE_DIM]!;
+  }
+
+  /** The stored (float32) cut value of internal node `n`. */
+  cutValueOf(n: number): number {
+    return this.cuts[(n << 2) + 3]!;
+  }
+
+  /** Box slot of internal node `n` (NIL when its box is not cached). */
+  boxSlotOf(n: number): number {
+    return this.nodes[(n << 3) + NODE_SLOT]!;
   }
 
   massOf(ref: number): number {
-    return ref >= this.leafBase ? this.leafMass[ref - this.leafBase]! : this.mass[ref]!;
+    return ref >= this.leafBase ? this.leafMass[ref - this.leafBase]! : this.nodes[(ref << 3) + NODE_MASS]!;
   }
 
   /**
@@ -153,7 +210,7 @@ export class Tree {
     let node = this.root;
     for (;;) {
       // Cached boxes are read in place; others are gathered into the scratch box.
-      const slot = node < this.leafBase ? this.boxSlot[node]! : NIL;
+      const slot = node < this.leafBase ? this.nodes[(node << 3) + NODE_SLOT]! : NIL;
       let src: Float32Array = box;
       let b = 0;
       if (slot !== NIL) {
@@ -235,7 +292,7 @@ export class Tree {
         }
       }
       path[depth++] = node;
-      node = values[pBase + this.cutDim[node]!]! <= this.cutValue[node]! ? this.left[node]! : this.right[node]!;
+      node = this.childToward(node, values[pBase + this.nodes[(node << 3) + NODE_DIM]!]!);
     }
   }
 
@@ -254,7 +311,7 @@ export class Tree {
     if (node === NIL) throw new Error('Tree.delete: empty tree');
     while (node < this.leafBase) {
       path[depth++] = node;
-      node = values[pBase + this.cutDim[node]!]! <= this.cutValue[node]! ? this.left[node]! : this.right[node]!;
+      node = this.childToward(node, values[pBase + this.nodes[(node << 3) + NODE_DIM]!]!);
     }
     const leaf = node - this.leafBase;
     // Compared in place: a subarray view per delete is a measurable share of GC time.
@@ -274,20 +331,20 @@ export class Tree {
       return;
     }
     const parent = path[depth - 1]!;
-    const sibling = this.left[parent] === node ? this.right[parent]! : this.left[parent]!;
+    const sibling = this.nodes[(parent << 3) + NODE_LEFT] === node ? this.nodes[(parent << 3) + NODE_RIGHT]! : this.nodes[(parent << 3) + NODE_LEFT]!;
     if (depth === 1) {
       this.root = sibling;
     } else {
       const gp = path[depth - 2]!;
-      if (this.left[gp] === parent) this.left[gp] = sibling;
-      else this.right[gp] = sibling;
+      if (this.nodes[(gp << 3) + NODE_LEFT] === parent) this.nodes[(gp << 3) + NODE_LEFT] = sibling;
+      else this.nodes[(gp << 3) + NODE_RIGHT] = sibling;
     }
     this.freeNode(parent);
     const dims = ws.dims;
     for (let i = depth - 2; i >= 0; i--) {
       const n = path[i]!;
       this.decrementMass(n);
-      const slot = this.boxSlot[n]!;
+      const slot = this.nodes[(n << 3) + NODE_SLOT]!;
       if (slot === NIL) continue;
       // The box can only shrink in dimensions where the removed point was on
       // its boundary; elsewhere the extreme belongs to a remaining leaf. Once
@@ -344,8 +401,8 @@ export class Tree {
       boxes[b + 2 * d] = Infinity;
       boxes[b + 2 * d + 1] = -Infinity;
     }
-    this.extendDims(this.left[n]!, boxes, b, dims, nDims);
-    this.extendDims(this.right[n]!, boxes, b, dims, nDims);
+    this.extendDims(this.nodes[(n << 3) + NODE_LEFT]!, boxes, b, dims, nDims);
+    this.extendDims(this.nodes[(n << 3) + NODE_RIGHT]!, boxes, b, dims, nDims);
     this.refreshInner(slot);
   }
 
@@ -362,10 +419,10 @@ export class Tree {
       }
       return;
     }
-    const slot = this.boxSlot[ref]!;
+    const slot = this.nodes[(ref << 3) + NODE_SLOT]!;
     if (slot === NIL) {
-      this.extendDims(this.left[ref]!, out, o, dims, nDims);
-      this.extendDims(this.right[ref]!, out, o, dims, nDims);
+      this.extendDims(this.nodes[(ref << 3) + NODE_LEFT]!, out, o, dims, nDims);
+      this.extendDims(this.nodes[(ref << 3) + NODE_RIGHT]!, out, o, dims, nDims);
       return;
     }
     const boxes = this.boxes;
@@ -386,7 +443,7 @@ export class Tree {
   boxOf(ref: number, out: Float32Array): void {
     const D = this.dimensions;
     if (ref < this.leafBase) {
-      const slot = this.boxSlot[ref]!;
+      const slot = this.nodes[(ref << 3) + NODE_SLOT]!;
       if (slot !== NIL) {
         const boxes = this.boxes;
         const b = slot * this.boxStride + 2;
@@ -427,7 +484,7 @@ export class Tree {
       }
       return;
     }
-    const slot = this.boxSlot[ref]!;
+    const slot = this.nodes[(ref << 3) + NODE_SLOT]!;
     if (slot !== NIL) {
       const boxes = this.boxes;
       const b = slot * this.boxStride + 2;
@@ -439,8 +496,8 @@ export class Tree {
       }
       return;
     }
-    this.extendAt(this.left[ref]!, out, o);
-    this.extendAt(this.right[ref]!, out, o);
+    this.extendAt(this.nodes[(ref << 3) + NODE_LEFT]!, out, o);
+    this.extendAt(this.nodes[(ref << 3) + NODE_RIGHT]!, out, o);
   }
 
   /** Creates an internal node above `node` with the given cut; the new leaf is its other child. */
@@ -456,16 +513,16 @@ export class Tree {
   ): void {
     const leaf = this.newLeaf(pointIndex);
     const n = this.nodeFree[--this.nodeFreeCount]!;
-    this.cutDim[n] = dim;
-    this.cutValue[n] = cut;
-    this.left[n] = pointGoesLeft ? leaf : node;
-    this.right[n] = pointGoesLeft ? node : leaf;
+    this.nodes[(n << 3) + NODE_DIM] = dim;
+    this.cuts[(n << 2) + 3] = floorToFloat32(cut);
+    this.nodes[(n << 3) + NODE_LEFT] = pointGoesLeft ? leaf : node;
+    this.nodes[(n << 3) + NODE_RIGHT] = pointGoesLeft ? node : leaf;
     const m = this.massOf(node) + 1;
-    this.mass[n] = m;
-    this.boxSlot[n] = NIL;
+    this.nodes[(n << 3) + NODE_MASS] = m;
+    this.nodes[(n << 3) + NODE_SLOT] = NIL;
     if (m >= this.boxCacheMinMass) {
       const slot = this.allocBoxSlot();
-      this.boxSlot[n] = slot;
+      this.nodes[(n << 3) + NODE_SLOT] = slot;
       const D = this.dimensions;
       const b = slot * this.boxStride + 2;
       const boxes = this.boxes;
@@ -482,8 +539,8 @@ export class Tree {
       this.root = n;
     } else {
       const parent = path[depth - 1]!;
-      if (this.left[parent] === node) this.left[parent] = n;
-      else this.right[parent] = n;
+      if (this.nodes[(parent << 3) + NODE_LEFT] === node) this.nodes[(parent << 3) + NODE_LEFT] = n;
+      else this.nodes[(parent << 3) + NODE_RIGHT] = n;
     }
   }
 
@@ -498,13 +555,13 @@ export class Tree {
     let mayExtend = extend;
     for (let i = depth - 1; i >= 0; i--) {
       const n = path[i]!;
-      const m = this.mass[n]! + 1;
-      this.mass[n] = m;
-      let slot = this.boxSlot[n]!;
+      const m = this.nodes[(n << 3) + NODE_MASS]! + 1;
+      this.nodes[(n << 3) + NODE_MASS] = m;
+      let slot = this.nodes[(n << 3) + NODE_SLOT]!;
       if (slot === NIL) {
         if (m >= minMass) {
           slot = this.allocBoxSlot();
-          this.boxSlot[n] = slot;
+          this.nodes[(n << 3) + NODE_SLOT] = slot;
           this.recomputeBox(n, slot);
         }
         continue;
@@ -513,31 +570,38 @@ export class Tree {
       const boxes = this.boxes;
       const b = slot * this.boxStride + 2;
       let changed = false;
+      // The inner sum is accumulated in the same pass, in refreshInner's order (so bitwise its value).
+      let sum = 0;
       for (let d = 0; d < D; d++) {
         const x = values[pBase + d]!;
-        if (x < boxes[b + 2 * d]!) {
+        let lo = boxes[b + 2 * d]!;
+        let hi = boxes[b + 2 * d + 1]!;
+        if (x < lo) {
           boxes[b + 2 * d] = x;
+          lo = x;
           changed = true;
         }
-        if (x > boxes[b + 2 * d + 1]!) {
+        if (x > hi) {
           boxes[b + 2 * d + 1] = x;
+          hi = x;
           changed = true;
         }
+        sum += hi - lo;
       }
       // A box that already contained the point means every ancestor does too.
-      if (changed) this.refreshInner(slot);
+      if (changed) this.boxInner[slot * (D + 1)] = sum;
       else mayExtend = false;
     }
   }
 
   private decrementMass(n: number): void {
-    const m = this.mass[n]! - 1;
-    this.mass[n] = m;
+    const m = this.nodes[(n << 3) + NODE_MASS]! - 1;
+    this.nodes[(n << 3) + NODE_MASS] = m;
     if (m < this.boxCacheMinMass) {
-      const slot = this.boxSlot[n]!;
+      const slot = this.nodes[(n << 3) + NODE_SLOT]!;
       if (slot !== NIL) {
         this.boxFree[this.boxFreeCount++] = slot;
-        this.boxSlot[n] = NIL;
+        this.nodes[(n << 3) + NODE_SLOT] = NIL;
       }
     }
   }
@@ -551,8 +615,8 @@ export class Tree {
       boxes[b + 2 * d] = Infinity;
       boxes[b + 2 * d + 1] = -Infinity;
     }
-    this.extendAt(this.left[n]!, boxes, b);
-    this.extendAt(this.right[n]!, boxes, b);
+    this.extendAt(this.nodes[(n << 3) + NODE_LEFT]!, boxes, b);
+    this.extendAt(this.nodes[(n << 3) + NODE_RIGHT]!, boxes, b);
     this.refreshInner(slot);
   }
 
@@ -599,23 +663,18 @@ export class Tree {
   }
 
   private freeNode(n: number): void {
-    const slot = this.boxSlot[n]!;
+    const slot = this.nodes[(n << 3) + NODE_SLOT]!;
     if (slot !== NIL) {
       this.boxFree[this.boxFreeCount++] = slot;
-      this.boxSlot[n] = NIL;
+      this.nodes[(n << 3) + NODE_SLOT] = NIL;
     }
-    this.mass[n] = 0;
+    this.nodes[(n << 3) + NODE_MASS] = 0;
     this.nodeFree[this.nodeFreeCount++] = n;
   }
 
   byteLength(): number {
     return (
-      this.left.byteLength +
-      this.right.byteLength +
-      this.cutDim.byteLength +
-      this.cutValue.byteLength +
-      this.mass.byteLength +
-      this.boxSlot.byteLength +
+      this.nodes.byteLength + // shares its buffer with cuts
       this.nodeFree.byteLength +
       this.leafPoint.byteLength +
       this.leafMass.byteLength +
@@ -681,3 +740,4 @@ export class Workspace {
     );
   }
 }
+

@@ -20,11 +20,11 @@ test('incremental insertion yields root cuts distributed as a random cut on the 
   let positionSum = 0;
   for (const t of f.trees) {
     expect(t.root).not.toBe(NIL);
-    const dim = t.cutDim[t.root]!;
+    const dim = t.cutDimOf(t.root);
     const lo = dim === 0 ? Math.min(...xs) : Math.min(...ys);
     const range = dim === 0 ? rx : ry;
     if (dim === 0) onX++;
-    positionSum += (t.cutValue[t.root]! - lo) / range;
+    positionSum += (t.cutValueOf(t.root) - lo) / range;
   }
   const pX = rx / (rx + ry);
   // 4 standard deviations of a binomial / of a uniform mean.

@@ -60,7 +60,7 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
       const p = Array.from(values.subarray(t.leafPoint[leaf]! * D, t.leafPoint[leaf]! * D + D));
       leafMultiset.set(p.join(','), (leafMultiset.get(p.join(',')) ?? 0) + m);
       for (const a of ancestors) {
-        const slot = t.boxSlot[a]!;
+        const slot = t.boxSlotOf(a);
         if (slot === NIL) continue;
         for (let d = 0; d < D; d++) {
           const lo = t.boxLo(slot, d);
@@ -71,16 +71,16 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
       return { mass: m, min: p, max: [...p] };
     }
     internals++;
-    const l = visit(t.left[ref]!, [...ancestors, ref]);
-    const r = visit(t.right[ref]!, [...ancestors, ref]);
-    const dim = t.cutDim[ref]!;
-    const cut = t.cutValue[ref]!;
+    const l = visit(t.leftOf(ref), [...ancestors, ref]);
+    const r = visit(t.rightOf(ref), [...ancestors, ref]);
+    const dim = t.cutDimOf(ref);
+    const cut = t.cutValueOf(ref);
     if (!(l.max[dim]! <= cut && r.min[dim]! > cut)) problems.push(`cut of node ${ref} does not separate its children`);
     const mass = l.mass + r.mass;
-    if (t.mass[ref] !== mass) problems.push(`node ${ref} mass ${t.mass[ref]} != children ${mass}`);
+    if (t.massOf(ref) !== mass) problems.push(`node ${ref} mass ${t.massOf(ref)} != children ${mass}`);
     const min = l.min.map((v, d) => Math.min(v, r.min[d]!));
     const max = l.max.map((v, d) => Math.max(v, r.max[d]!));
-    const slot = t.boxSlot[ref]!;
+    const slot = t.boxSlotOf(ref);
     const shouldCache = mass >= t.boxCacheMinMass;
     if (shouldCache !== (slot !== NIL)) problems.push(`node ${ref} mass ${mass} cached=${slot !== NIL}`);
     if (slot !== NIL) {

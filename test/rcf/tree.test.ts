@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { RandomCutForest } from '../../src/rcf/forest.js';
+import { floorToFloat32 } from '../../src/rcf/tree.js';
 import { storeProblems, treeProblems } from './helpers.js';
 
 describe('tree invariants under insert/delete', () => {
@@ -47,3 +48,32 @@ describe('tree invariants under insert/delete', () => {
     expect(f.store.size).toBeLessThanOrEqual(5 * 64);
   });
 });
+
+describe('cuts stored as float32', () => {
+  test('rounding a cut down to float32 routes every float32 value as the float64 cut does (property)', () => {
+    const f32 = (v: number) => Math.fround(v);
+    fc.assert(
+      fc.property(fc.double({ noNaN: true }), fc.array(fc.float({ noNaN: true }), { maxLength: 20 }), (cut, xs) => {
+        const stored = floorToFloat32(cut);
+        expect(Math.fround(stored)).toBe(stored);
+        expect(stored <= cut).toBe(true);
+        // Values right around the cut are where rounding could go wrong.
+        const near = [f32(cut), stored, nextUp32(stored), f32(-cut), 0, -0, ...xs];
+        for (const x of near) if (Number.isFinite(x) || Math.abs(x) === Infinity) expect(x <= stored).toBe(x <= cut);
+        // Nothing between the stored cut and the real one: the next float32 is above the cut.
+        if (stored !== Math.fround(Number.MAX_VALUE) && stored !== Infinity) expect(nextUp32(stored) > cut).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+/** The smallest float32 above `x` (x a float32, not +Infinity). */
+function nextUp32(x: number): number {
+  const f = new Float32Array([x]);
+  const bits = new Uint32Array(f.buffer);
+  if (x === 0) bits[0] = 1;
+  else if (x > 0) bits[0]!++;
+  else bits[0]!--;
+  return f[0]!;
+}
