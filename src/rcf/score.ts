@@ -30,6 +30,17 @@ function descend(tree: Tree, q: Float32Array, ws: Workspace): number {
   const cuts = tree.cuts;
   let node = tree.root;
   let depth = 0;
+  if (tree.dimensions === 1) {
+    // Every cut is on dimension 0: one dependent load less per level.
+    const x = q[0]!;
+    while (node < leafBase) {
+      path[depth++] = node;
+      const b = node << 3;
+      node = x <= cuts[(node << 2) + 3]! ? nodes[b + NODE_LEFT]! : nodes[b + NODE_RIGHT]!;
+    }
+    ws.depth = depth;
+    return node;
+  }
   while (node < leafBase) {
     path[depth++] = node;
     const b = node << 3;
