@@ -132,7 +132,11 @@ export class ByteReader {
 }
 
 export const MAGIC = [0x46, 0x43, 0x52, 0x46] as const; // "FCRF"
-export const FORMAT_VERSION = 1;
+/**
+ * Version 2: the shingle-aware point store (version 1 stored whole points and a
+ * free list). Older versions are refused with a clear error rather than read.
+ */
+export const FORMAT_VERSION = 2;
 const HEADER = 12; // magic(4) version(2) kind(1) reserved(1) payloadLength(4)
 
 /** Payload kinds. */
@@ -170,6 +174,11 @@ export function open(bytes: Uint8Array, kind: number): ByteReader {
     throw new RcfStateError(`RCF state format version ${version} is newer than supported version ${FORMAT_VERSION}`);
   }
   if (version === 0) throw new RcfStateError('RCF state is corrupt (format version 0)');
+  if (version < FORMAT_VERSION) {
+    throw new RcfStateError(
+      `RCF state format version ${version} was written by an earlier flowcut and is not readable by this one (version ${FORMAT_VERSION}); rebuild the model from its input`,
+    );
+  }
   const payloadLength = view.getUint32(8, true);
   const total = HEADER + payloadLength + 4;
   if (bytes.length < total) throw new RcfStateError(`RCF state is truncated (${bytes.length} of ${total} bytes)`);

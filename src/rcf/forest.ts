@@ -30,8 +30,8 @@ export interface ForestOptions {
    * Internal nodes cache their bounding box only from this mass on; smaller
    * boxes are rebuilt from their few leaves when needed. Trades memory for
    * speed; 2 caches every box. Results do not depend on it. Default: see
-   * {@link defaultBoxCacheMinMass} (3 up to 16 tree dimensions, 4 up to 32,
-   * else 5; 5 caches about 40% of internal nodes).
+   * {@link defaultBoxCacheMinMass} (3 up to 32 tree dimensions, else 5; 5
+   * caches about 40% of internal nodes).
    */
   boxCacheMinMass?: number;
 }
@@ -53,18 +53,17 @@ export interface ForestConfig {
  *
  * Rebuilding the small uncached boxes near the leaves is a large share of
  * the time (scoring walks from the leaf up, inserts and deletes end there),
- * while a box record costs 8 + 8·treeDims bytes. Caching down to mass 3 or 4
+ * while a box record costs 8 + 8·treeDims bytes. Caching down to mass 3
  * where records are small enough still keeps a forest below the AWS
- * reference footprint on the standard benchmarks (npm run bench:rcf, CPU
- * time, same sitting): 6 x shingle 4 = 24 dims, 50 trees: mass 5 2.47 MB,
- * mass 4 2.79 MB (reference 2.9 MB), about 12-15 % faster; 16 dims, 100
- * trees: mass 5 3.52 MB, mass 3 4.71 MB (reference 4.9 MB), about 13 %
- * faster; 1 dim: mass 3 about 10-30 % faster for +0.07 MB. Scores are
- * bitwise the same for any value (test/rcf/golden.test.ts).
+ * reference footprint on the standard benchmarks (npm run bench:rcf, typed
+ * arrays): 6 x shingle 4 = 24 dims, 50 trees: mass 4 2.29 MB, mass 3
+ * 2.70 MB (reference 2.9 MB), about 11-14 % faster; 16 dims, 100 trees:
+ * mass 3 4.17 MB (reference 4.9 MB), while mass 2 would take about 5.05 MB
+ * and measured no faster. Scores are bitwise the same for any value
+ * (test/rcf/golden.test.ts).
  */
 export function defaultBoxCacheMinMass(treeDims: number): number {
-  if (treeDims <= 16) return 3;
-  if (treeDims <= 32) return 4;
+  if (treeDims <= 32) return 3;
   return 5;
 }
 
@@ -117,7 +116,8 @@ export class RandomCutForest {
     const lambda = c.timeDecay === 0 || c.timeDecay === Infinity ? 0 : 1 / c.timeDecay;
     // Live points never exceed one per sampler entry (+1 for the point being inserted).
     const maxPoints = c.numberOfTrees * c.sampleSize + 1;
-    this.store = new PointStore(dims, maxPoints, Math.min(maxPoints, 2 * c.sampleSize));
+    this.store = new PointStore(c.dimensions, c.shingleSize, maxPoints, 2 * c.sampleSize * c.shingleSize);
+    this.store.onCompact = (map) => this.remapPoints(map);
     this.trees = [];
     this.samplers = [];
     this.rngs = [];
@@ -200,7 +200,6 @@ export class RandomCutForest {
     const seq = this.entriesSeenCount++;
     const idx = this.store.add(q);
     for (let i = 0; i < this.trees.length; i++) this.updateTree(i, seq, idx);
-    this.store.discardIfUnused(idx);
   }
 
   /** Offers the stored point `idx` (sequence number `seq`) to tree `i`'s sampler and applies the decision. */
@@ -252,7 +251,6 @@ export class RandomCutForest {
       scoreTree(trees[i]!, q, ws);
       this.updateTree(i, seq, idx);
     }
-    this.store.discardIfUnused(idx);
     return sum[0]! / trees.length;
   }
 
@@ -273,17 +271,29 @@ export class RandomCutForest {
     missing.fill(0);
     for (let j = 0; j < baseDims.length; j++) missing[offset + baseDims[j]!] = 1;
     const values = this.store.values;
-    const dimsAll = this.shingledDimensions;
     const perTree: Float64Array[] = Array.from({ length: baseDims.length }, () => new Float64Array(this.trees.length));
     let n = 0;
     for (const tree of this.trees) {
       const p = imputeLeafPoint(tree, q, missing, this.ws);
       if (p < 0) continue;
-      for (let j = 0; j < baseDims.length; j++) perTree[j]![n] = values[p * dimsAll + offset + baseDims[j]!]!;
+      for (let j = 0; j < baseDims.length; j++) perTree[j]![n] = values[this.store.offset(p) + offset + baseDims[j]!]!;
       n++;
     }
     for (let j = 0; j < baseDims.length; j++) out[baseDims[j]!] = median(perTree[j]!.subarray(0, n));
     return out;
+  }
+
+  /** Rewrites every point handle the trees and samplers hold after the store compacted. */
+  private remapPoints(map: Int32Array): void {
+    for (let i = 0; i < this.trees.length; i++) {
+      const tree = this.trees[i]!;
+      const leafPoint = tree.leafPoint;
+      const leafMass = tree.leafMass;
+      for (let l = 0; l < leafPoint.length; l++) if (leafMass[l] !== 0) leafPoint[l] = map[leafPoint[l]!]!;
+      const sampler = this.samplers[i]!;
+      const points = sampler.points;
+      for (let j = 0; j < sampler.size; j++) points[j] = map[points[j]!]!;
+    }
   }
 
   /** Compact, versioned, checksummed binary snapshot (see state.ts for the layout). */

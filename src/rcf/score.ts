@@ -57,7 +57,7 @@ function descend(tree: Tree, q: Float32Array, ws: Workspace): number {
 function leafOutside(tree: Tree, leaf: number, q: Float32Array, ws: Workspace): number {
   const D = tree.dimensions;
   const values = tree.store.values;
-  const pb = tree.leafPoint[leaf]! * D;
+  const pb = tree.leafPoint[leaf]! * tree.pointStride;
   const out = ws.outside;
   let n = 0;
   for (let d = 0; d < D; d++) if (values[pb + d] !== q[d]) out[n++] = d;
@@ -120,6 +120,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
   const out = ws.outside;
   const nodes = tree.nodes;
   const leafPoint = tree.leafPoint;
+  const stride0 = tree.pointStride;
   const values = tree.store.values;
     const boxes = tree.boxes;
   const boxInner = tree.boxInner;
@@ -143,8 +144,8 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
     if (slot === NIL && sib >= leafBase) {
       // Uncached with a leaf sibling: the box is [min, max] of the two
       // points, built, summed and tested in one pass.
-      const pb = leafPoint[leaf]! * D;
-      const ps = leafPoint[sib - leafBase]! * D;
+      const pb = leafPoint[leaf]! * stride0;
+      const ps = leafPoint[sib - leafBase]! * stride0;
       for (let d = 0; d < D; d++) {
         const l = values[pb + d]!;
         const v = values[ps + d]!;
@@ -220,7 +221,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
       if (runningReady && sib >= leafBase) {
         // Extend the running box by a leaf sibling and sum its ranges in one
         // pass (the same comparisons as extendBox, the same order as innerOfRunning).
-        const ps = leafPoint[sib - leafBase]! * D;
+        const ps = leafPoint[sib - leafBase]! * stride0;
         inner = 0;
         for (let d = 0; d < D; d++) {
           const v = values[ps + d]!;
@@ -302,7 +303,7 @@ export function attributeTree(
   const ah = ws.attrHigh;
   const al = ws.attrLow;
   const values = tree.store.values;
-  const pb = tree.leafPoint[leaf]! * D;
+  const pb = tree.leafPoint[leaf]! * tree.pointStride;
   const s0 = 1 / (depth + 1);
   let gapSum = 0;
   for (let d = 0; d < D; d++) gapSum += Math.abs(q[d]! - values[pb + d]!);

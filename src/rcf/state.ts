@@ -4,13 +4,14 @@ import { RandomCutForest, type ForestConfig } from './forest.js';
 import { NIL, NODE_DIM, NODE_LEFT, NODE_MASS, NODE_RIGHT, NODE_SLOT, floorToFloat32, type Tree } from './tree.js';
 
 /*
- * Forest state layout (version 1, little-endian), inside the envelope of
+ * Forest state layout (version 2, little-endian), inside the envelope of
  * bytes.ts (magic "FCRF", version, kind, length, ..., CRC-32):
  *   config      dims u32, shingle u32, trees u32, sampleSize u32, timeDecay f64,
  *               outputAfter u32, seed u32, boxCacheMinMass u32
  *   counters    pointsSeen f64, entriesSeen f64, shingleFill u32, shingle f32[dims·shingle]
- *   point store capacity u32, highWater u32, freeCount u32,
- *               values f32[highWater·D], refCounts u32[highWater], freeList u32[freeCount]
+ *   point store capacity u32 (rows), nextRow u32, lastHandle u32 (0xffffffff: none),
+ *               values f32[nextRow·dims], refCounts u32[nextRow] (see point-store.ts: a
+ *               point is a window of shingle rows named by its first row)
  *   per tree    rng u32[4]; sampler size u32, weights f64[size], points u32[size];
  *               root u16, nodeFreeCount u32, leafFreeCount u32,
  *               left/right/cutDim/mass/boxSlot u16[cap], cutValue f64[cap] (float32 values since
@@ -37,11 +38,10 @@ export function writeForest(w: ByteWriter, f: RandomCutForest): void {
   w.array(f.shingle);
   const s = f.store;
   w.u32(s.capacity);
-  w.u32(s.highWater);
-  w.u32(s.freeCount);
-  w.array(s.values.subarray(0, s.highWater * s.dimensions));
-  w.array(s.refCounts.subarray(0, s.highWater));
-  w.array(s.freeList.subarray(0, s.freeCount));
+  w.u32(s.nextRow);
+  w.u32(s.lastHandle < 0 ? NO_HANDLE : s.lastHandle);
+  w.array(s.values.subarray(0, s.nextRow * s.rowDims));
+  w.array(s.refCounts.subarray(0, s.nextRow));
   for (let i = 0; i < c.numberOfTrees; i++) {
     w.array(f.rngs[i]!.state);
     const sp = f.samplers[i]!;
@@ -105,6 +105,9 @@ function nodeField(t: Tree, offset: number): Uint16Array {
   return Uint16Array.from({ length: t.capacity }, (_, n) => t.nodes[(n << 3) + offset]!);
 }
 
+/** The newest-point handle of a store that has none. */
+const NO_HANDLE = 0xffffffff;
+
 function check(cond: boolean, what: string): void {
   if (!cond) throw new RcfStateError(`RCF state is corrupt (${what})`);
 }
@@ -136,16 +139,23 @@ export function readForest(r: ByteReader): RandomCutForest {
   check(f.shingleFill <= config.shingleSize, 'shingle fill');
   r.into(f.shingle, f.shingle.length, 'shingle');
   const s = f.store;
+  const S = s.shingleSize;
   const capacity = r.u32('point store');
-  const highWater = r.u32('point store');
-  const freeCount = r.u32('point store');
-  check(capacity <= s.maxCapacity && highWater <= capacity && freeCount <= highWater, 'point store sizes');
+  const nextRow = r.u32('point store');
+  const lastHandle = r.u32('point store');
+  check(capacity >= S && capacity <= s.maxRows && nextRow <= capacity, 'point store sizes');
+  check(lastHandle === NO_HANDLE || lastHandle + S <= nextRow, 'newest point');
   s.resize(capacity);
-  s.highWater = highWater;
-  s.freeCount = freeCount;
-  r.into(s.values, highWater * s.dimensions, 'point values');
-  r.into(s.refCounts, highWater, 'reference counts');
-  r.into(s.freeList, freeCount, 'point free list');
+  s.nextRow = nextRow;
+  s.lastHandle = lastHandle === NO_HANDLE ? -1 : lastHandle;
+  r.into(s.values, nextRow * s.rowDims, 'point values');
+  r.into(s.refCounts, nextRow, 'reference counts');
+  s.liveCount = 0;
+  for (let h = 0; h < nextRow; h++) {
+    if (s.refCounts[h] === 0) continue;
+    check(h + S <= nextRow, 'point handle');
+    s.liveCount++;
+  }
   const D2 = 2 * f.shingledDimensions;
   const cap = config.sampleSize;
   for (let i = 0; i < config.numberOfTrees; i++) {
@@ -155,7 +165,7 @@ export function readForest(r: ByteReader): RandomCutForest {
     check(sp.size <= cap, 'sampler size');
     r.into(sp.weights, sp.size, 'sampler weights');
     r.into(sp.points, sp.size, 'sampler points');
-    for (let j = 0; j < sp.size; j++) check(sp.points[j]! < highWater, 'sampler point index');
+    for (let j = 0; j < sp.size; j++) check(s.refCounts[sp.points[j]!]! > 0 && sp.points[j]! < nextRow, 'sampler point index');
     const t = f.trees[i]!;
     t.root = r.u16('tree');
     t.nodeFreeCount = r.u32('tree');

@@ -52,6 +52,8 @@ export class Tree {
   readonly leafBase: number;
   readonly boxCacheMinMass: number;
   readonly store: PointStore;
+  /** Values between consecutive point handles in store.values (point p starts at p × pointStride). */
+  readonly pointStride: number;
 
   root = NIL;
 
@@ -105,6 +107,7 @@ export class Tree {
     if (capacity < 1 || capacity > MAX_SAMPLE_SIZE) throw new RangeError(`sample size must be in [1, ${MAX_SAMPLE_SIZE}]`);
     this.store = store;
     this.dimensions = store.dimensions;
+    this.pointStride = store.rowDims;
     this.capacity = capacity;
     this.leafBase = capacity;
     this.boxCacheMinMass = Math.max(2, boxCacheMinMass);
@@ -123,8 +126,11 @@ export class Tree {
     }
     this.nodeFreeCount = capacity;
     this.leafFreeCount = capacity;
-    // Expected cached nodes ~ 2n / minMass; start a little above and grow on demand.
-    const initialSlots = Math.min(capacity, Math.ceil((2.5 * capacity) / this.boxCacheMinMass) + 4);
+    // The pool starts small and grows in small steps: it never shrinks, so
+    // its size is the high-water mark of cached boxes plus at most one step
+    // (large initial guesses or 1.25x steps left about a fifth of the box
+    // memory unused).
+    const initialSlots = Math.min(capacity, 16);
     this.boxStride = 2 * this.dimensions + 2;
     const buffer = new ArrayBuffer(initialSlots * this.boxStride * 4);
     this.boxes = new Float32Array(buffer);
@@ -198,7 +204,7 @@ export class Tree {
   insert(pointIndex: number, rng: Random, ws: Workspace): number {
     const D = this.dimensions;
     const values = this.store.values;
-    const pBase = pointIndex * D;
+    const pBase = pointIndex * this.pointStride;
     if (this.root === NIL) {
       this.root = this.newLeaf(pointIndex);
       return pointIndex;
@@ -304,7 +310,7 @@ export class Tree {
   delete(pointIndex: number, ws: Workspace): void {
     const D = this.dimensions;
     const values = this.store.values;
-    const pBase = pointIndex * D;
+    const pBase = pointIndex * this.pointStride;
     const path = ws.path;
     let depth = 0;
     let node = this.root;
@@ -315,7 +321,7 @@ export class Tree {
     }
     const leaf = node - this.leafBase;
     // Compared in place: a subarray view per delete is a measurable share of GC time.
-    const lb = this.leafPoint[leaf]! * D;
+    const lb = this.leafPoint[leaf]! * this.pointStride;
     for (let d = 0; d < D; d++) {
       if (values[lb + d] !== values[pBase + d]) throw new Error('Tree.delete: point not found in tree');
     }
@@ -410,7 +416,7 @@ export class Tree {
   private extendDims(ref: number, out: Float32Array, o: number, dims: Uint16Array, nDims: number): void {
     if (ref >= this.leafBase) {
       const values = this.store.values;
-      const pb = this.leafPoint[ref - this.leafBase]! * this.dimensions;
+      const pb = this.leafPoint[ref - this.leafBase]! * this.pointStride;
       for (let j = 0; j < nDims; j++) {
         const d = dims[j]!;
         const v = values[pb + d]!;
@@ -458,7 +464,7 @@ export class Tree {
       return;
     }
     const values = this.store.values;
-    const pb = this.leafPoint[ref - this.leafBase]! * D;
+    const pb = this.leafPoint[ref - this.leafBase]! * this.pointStride;
     for (let d = 0; d < D; d++) {
       const v = values[pb + d]!;
       out[2 * d] = v;
@@ -476,7 +482,7 @@ export class Tree {
     const D = this.dimensions;
     if (ref >= this.leafBase) {
       const values = this.store.values;
-      const pb = this.leafPoint[ref - this.leafBase]! * D;
+      const pb = this.leafPoint[ref - this.leafBase]! * this.pointStride;
       for (let d = 0; d < D; d++) {
         const v = values[pb + d]!;
         if (v < out[o + 2 * d]!) out[o + 2 * d] = v;
@@ -527,7 +533,7 @@ export class Tree {
       const b = slot * this.boxStride + 2;
       const boxes = this.boxes;
       const values = this.store.values;
-      const pb = pointIndex * D;
+      const pb = pointIndex * this.pointStride;
       for (let d = 0; d < D; d++) {
         const x = values[pb + d]!;
         boxes[b + 2 * d] = Math.min(nodeBox[2 * d]!, x);
@@ -633,7 +639,7 @@ export class Tree {
   private allocBoxSlot(): number {
     if (this.boxFreeCount > 0) return this.boxFree[--this.boxFreeCount]!;
     const slots = this.boxFree.length;
-    if (this.boxHighWater === slots) this.resizeBoxPool(Math.min(this.capacity, Math.max(slots + 8, Math.ceil(slots * 1.25))));
+    if (this.boxHighWater === slots) this.resizeBoxPool(Math.min(this.capacity, slots + Math.max(8, slots >> 4)));
     return this.boxHighWater++;
   }
 

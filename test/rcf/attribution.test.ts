@@ -13,7 +13,8 @@ describe('attribution (DiVector)', () => {
   test('sums to the score for outliers, inliers, duplicates of sampled points and during warm-up', () => {
     const f = clusterForest(3);
     const rng = new Random(4);
-    const stored = Array.from(f.store.values.subarray(0, 3)); // a sampled point: duplicate path
+    const sampled = f.store.offset(f.samplers[0]!.points[0]!);
+    const stored = Array.from(f.store.values.subarray(sampled, sampled + 3)); // a sampled point: duplicate path
     const queries = [[5, 1, 10.5], [0.5, 1, 10.5], stored, [-3, 9, -2]];
     for (let i = 0; i < 50; i++) queries.push([rng.nextDouble() * 4 - 1, rng.nextDouble() * 4 - 1, 9 + rng.nextDouble() * 3]);
     for (const q of queries) {

@@ -48,7 +48,7 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
   let leaves = 0;
   let cached = 0;
   const leafMultiset = new Map<string, number>();
-  const pointKey = (idx: number): string => Array.from(values.subarray(idx * D, idx * D + D)).join(',');
+  const pointKey = (idx: number): string => Array.from(values.subarray(f.store.offset(idx), f.store.offset(idx) + D)).join(',');
 
   // Returns [mass, min[], max[]] of the subtree; `ancestors` are the internal nodes above.
   const visit = (ref: number, ancestors: number[]): { mass: number; min: number[]; max: number[] } => {
@@ -57,7 +57,7 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
       const leaf = ref - t.leafBase;
       const m = t.leafMass[leaf]!;
       if (m < 1) problems.push(`leaf ${leaf} has mass ${m}`);
-      const p = Array.from(values.subarray(t.leafPoint[leaf]! * D, t.leafPoint[leaf]! * D + D));
+      const p = Array.from(values.subarray(f.store.offset(t.leafPoint[leaf]!), f.store.offset(t.leafPoint[leaf]!) + D));
       leafMultiset.set(p.join(','), (leafMultiset.get(p.join(',')) ?? 0) + m);
       for (const a of ancestors) {
         const slot = t.boxSlotOf(a);
@@ -113,16 +113,20 @@ export function treeProblems(f: RandomCutForest, treeIndex: number): string[] {
   return problems;
 }
 
-/** Reference counts in the point store must equal the sampler entries pointing at each slot. */
+/**
+ * Reference counts in the point store must equal the sampler entries naming each handle, every
+ * named point must lie within the used rows, and the live count must match.
+ */
 export function storeProblems(f: RandomCutForest): string[] {
   const counts = new Map<number, number>();
   for (const s of f.samplers) for (let i = 0; i < s.size; i++) counts.set(s.points[i]!, (counts.get(s.points[i]!) ?? 0) + 1);
+  const store = f.store;
   const problems: string[] = [];
-  const free = new Set(Array.from(f.store.freeList.subarray(0, f.store.freeCount)));
-  for (let i = 0; i < f.store.highWater; i++) {
-    const expected = counts.get(i) ?? 0;
-    if (f.store.refCounts[i] !== expected) problems.push(`point ${i}: refCount ${f.store.refCounts[i]} != ${expected}`);
-    if ((expected === 0) !== free.has(i)) problems.push(`point ${i}: free-list membership wrong`);
+  for (let h = 0; h < store.nextRow; h++) {
+    const expected = counts.get(h) ?? 0;
+    if (store.refCounts[h] !== expected) problems.push(`point ${h}: refCount ${store.refCounts[h]} != ${expected}`);
   }
+  for (const h of counts.keys()) if (h + store.shingleSize > store.nextRow) problems.push(`point ${h} lies past the used rows`);
+  if (store.size !== counts.size) problems.push(`live count ${store.size} != ${counts.size} referenced points`);
   return problems;
 }

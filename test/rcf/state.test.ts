@@ -91,8 +91,13 @@ describe('forest state', () => {
     });
     test('a newer format version', () => {
       const b = good.slice();
-      new DataView(b.buffer).setUint16(4, 2, true);
-      expectError(reseal(b), /version 2 is newer/);
+      new DataView(b.buffer).setUint16(4, 3, true);
+      expectError(reseal(b), /version 3 is newer/);
+    });
+    test('an older format version (whole-point store) is refused, not misread', () => {
+      const b = good.slice();
+      new DataView(b.buffer).setUint16(4, 1, true);
+      expectError(reseal(b), /version 1 was written by an earlier flowcut/);
     });
     test('a forest state given to the thresholded forest reader', () => {
       expectError(good, /expected a ThresholdedForest/, ThresholdedForest.fromState as (b: Uint8Array) => unknown as never);
