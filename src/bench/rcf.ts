@@ -116,30 +116,53 @@ const lpad = (s: string, n: number): string => s.padStart(n);
 const noDecay = process.argv.includes('--no-decay');
 const minMass = process.argv.find((a) => a.startsWith('--min-mass='))?.slice(11);
 const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
-console.log(`RCF benchmark: sample 256, score then update, ${WARMUP} warm-up + ${MEASURED} timed points per case, node ${process.version}`);
-console.log(`time decay: ${noDecay ? 'none (worst case for memory)' : 'default (timeDecay = 10 x sampleSize)'}; gc exposed: ${typeof (globalThis as { gc?: unknown }).gc === 'function'}`);
-console.log('');
-console.log(
-  pad('case', 30) + lpad('cpu us/pt', 10) + lpad('wall us/pt', 11) + lpad('points/s', 11) + lpad('arrays', 11) + lpad('heap', 11) + '   | ' + lpad('ref us', 7) + lpad('ref mem', 10),
-);
-for (const c of cases) {
-  if (only && !c.name.startsWith(`(${only})`)) continue;
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const selected = cases.filter((c) => !only || c.name.startsWith(`(${only})`));
+for (const c of selected) {
   if (noDecay) c.options.timeDecay = 0;
   if (minMass) c.options.boxCacheMinMass = Number(minMass);
-  const r = await run(c);
+}
+console.log(`RCF benchmark: sample 256, score then update, ${WARMUP} warm-up + ${MEASURED} timed points per case, node ${process.version}`);
+console.log(`time decay: ${noDecay ? 'none (worst case for memory)' : 'default (timeDecay = 10 x sampleSize)'}; gc exposed: ${typeof (globalThis as { gc?: unknown }).gc === 'function'}`);
+console.log(`${rounds} rounds (BENCH_ROUNDS), cases interleaved round by round so a busy machine slows them alike; figures are per-case medians`);
+console.log('');
+// Each round runs every case once, with a fresh forest on the same data.
+const results = new Map<Case, Awaited<ReturnType<typeof run>>[]>();
+for (let round = 0; round < rounds; round++) {
+  for (const c of selected) {
+    const r = await run(c);
+    results.set(c, [...(results.get(c) ?? []), r]);
+  }
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+console.log(
+  pad('case', 30) + lpad('cpu us/pt', 10) + lpad('range', 14) + lpad('wall us/pt', 11) + lpad('points/s', 11) + lpad('arrays', 11) + lpad('heap', 11) + '   | ' + lpad('ref us', 7) + lpad('ref mem', 10),
+);
+for (const c of selected) {
+  const rs = results.get(c)!;
+  const micros = median(rs.map((r) => r.micros));
+  const lo = Math.min(...rs.map((r) => r.micros));
+  const hi = Math.max(...rs.map((r) => r.micros));
+  const last = rs[rs.length - 1]!;
   console.log(
     pad(c.name, 30) +
-      lpad(r.micros.toFixed(1), 10) +
-      lpad(r.wall.toFixed(1), 11) +
-      lpad(Math.round(1e6 / r.micros).toLocaleString('en-US'), 11) +
-      lpad(mb(r.bytes), 11) +
-      lpad(mb(r.heap), 11) +
+      lpad(micros.toFixed(1), 10) +
+      lpad(`${lo.toFixed(1)}-${hi.toFixed(1)}`, 14) +
+      lpad(median(rs.map((r) => r.wall)).toFixed(1), 11) +
+      lpad(Math.round(1e6 / micros).toLocaleString('en-US'), 11) +
+      lpad(mb(last.bytes), 11) +
+      lpad(mb(median(rs.map((r) => r.heap))), 11) +
       '   | ' +
       lpad(String(c.refMicros), 7) +
       lpad(c.refBytes ? mb(c.refBytes) : '-', 10) +
-      `   (checksum ${r.checksum.toFixed(3)})`,
+      `   (checksum ${last.checksum.toFixed(3)})`,
   );
 }
 console.log('');
-console.log('arrays = sum of typed-array byteLengths of the forest; heap = heapUsed + arrayBuffers growth after gc,');
-console.log('measured after constructing the forest and running all points through it (the forest is live at that moment).');
+console.log('cpu us/pt = median over rounds of process CPU time per point (range: fastest-slowest round); arrays = sum of');
+console.log('typed-array byteLengths of the forest; heap = heapUsed + arrayBuffers growth after gc, measured after constructing');
+console.log('the forest and running all points through it (the forest is live at that moment), median over rounds.');

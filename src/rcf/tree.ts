@@ -347,16 +347,21 @@ export class Tree {
     }
     this.freeNode(parent);
     const dims = ws.dims;
+    // -1: every dimension is still a candidate (no cached box tested yet).
+    let nDims = -1;
     for (let i = depth - 2; i >= 0; i--) {
       const n = path[i]!;
       this.decrementMass(n);
       const slot = this.nodes[(n << 3) + NODE_SLOT]!;
       if (slot === NIL) continue;
       // The box can only shrink in dimensions where the removed point was on
-      // its boundary; elsewhere the extreme belongs to a remaining leaf. Once
-      // the point is strictly inside, it is inside every ancestor's box too.
-      const nDims = this.changingDims(slot, pBase, dims);
-      if (nDims < 0) {
+      // its boundary; elsewhere the extreme belongs to a remaining leaf. A box
+      // contains its children's boxes as they were, so the point can only be
+      // on its boundary where it was on the boundary of the box below: the
+      // candidates only shrink. Once the point is strictly inside, it is
+      // inside every ancestor's box too.
+      nDims = this.boundaryDims(slot, pBase, dims, nDims);
+      if (nDims === 0) {
         for (let j = i - 1; j >= 0; j--) this.decrementMass(path[j]!);
         return;
       }
@@ -365,33 +370,36 @@ export class Tree {
   }
 
   /**
-   * Lists in `dims` the dimensions of cached box `slot` that a full rebuild
-   * could change after removing the point at `pBase`: those where the point
-   * is on the boundary, plus those where a bound is a zero (a rebuild may
-   * pick -0 or +0 depending on leaf order, and rebuilding them in the same
-   * order keeps the stored sign identical to a full rebuild). Returns the
-   * count, or -1 when the point is on no boundary (nothing can change here
-   * or above).
+   * Keeps in `dims` the candidate dimensions (the first `nDims`, or all when
+   * nDims < 0) in which the point at `pBase` is on the boundary of cached box
+   * `slot`, and returns their count (0: strictly inside).
+   *
+   * Bounds that are zeros are not rebuilt unless the point is on them: a
+   * rebuild could then store -0 where +0 was or the reverse, which no score
+   * can tell apart (every use of a bound compares it or subtracts it from a
+   * non-zero range) and only the state bytes would show.
    */
-  private changingDims(slot: number, pBase: number, dims: Uint16Array): number {
-    const D = this.dimensions;
+  private boundaryDims(slot: number, pBase: number, dims: Uint16Array, nDims: number): number {
     const boxes = this.boxes;
     const values = this.store.values;
     const b = slot * this.boxStride + 2;
     let n = 0;
-    let boundary = false;
-    for (let d = 0; d < D; d++) {
-      const x = values[pBase + d]!;
-      const lo = boxes[b + 2 * d]!;
-      const hi = boxes[b + 2 * d + 1]!;
-      if (x === lo || x === hi) {
-        boundary = true;
-        dims[n++] = d;
-      } else if (lo === 0 || hi === 0) {
-        dims[n++] = d;
+    if (nDims < 0) {
+      const D = this.dimensions;
+      for (let d = 0; d < D; d++) {
+        const x = values[pBase + d]!;
+        dims[n] = d;
+        n += +(x === boxes[b + 2 * d]!) | +(x === boxes[b + 2 * d + 1]!);
       }
+      return n;
     }
-    return boundary ? n : -1;
+    for (let j = 0; j < nDims; j++) {
+      const d = dims[j]!;
+      const x = values[pBase + d]!;
+      dims[n] = d;
+      n += +(x === boxes[b + 2 * d]!) | +(x === boxes[b + 2 * d + 1]!);
+    }
+    return n;
   }
 
   /**

@@ -14,7 +14,9 @@ import { loadPaperData, randomWalk } from './helpers.js';
  * re-recorded when cuts came to be stored as float32 (rounded down, which
  * routes every float32 point as before), box pools and the point store
  * came to grow in small steps, and the point store became shingle-aware
- * (state format 2): the result digests did not change. Update them only for an intended change of results.
+ * (state format 2), and deletions stopped rebuilding zero bounds the
+ * deleted point was not on (only the sign of a zero bound in the state can
+ * differ): the result digests did not change. Update them only for an intended change of results.
  */
 
 /** Coarse grid values (many duplicates, and both +0 and -0 coordinates). */
@@ -62,7 +64,7 @@ describe('results are bitwise those of the reference implementation', () => {
     ['6-d x shingle 4, no decay, cache all boxes', { dimensions: 6, shingleSize: 4, numberOfTrees: 10, sampleSize: 64, timeDecay: 0, seed: 8, boxCacheMinMass: 2 }, walk6, 2000, 4, '1841f781cdb0c072e0ffa23f', '4f722906ad483c1e33e197d7'],
     ['16-d, cache min mass 9', { dimensions: 16, numberOfTrees: 20, sampleSize: 128, seed: 9, boxCacheMinMass: 9 }, walk16, 1500, 7, '0bb2d0cbc42cd5a2309b8069', '989d2213f4481a7a706f35d2'],
     ['1-d x shingle 8', { dimensions: 1, shingleSize: 8, numberOfTrees: 20, sampleSize: 64, seed: 5, timeDecay: 300, boxCacheMinMass: 5 }, paper.map((r) => [r[0]!]), 2010, 3, 'bd4ef33518c18b4b75590ef1', 'c4ba96a7942bf450a87aecfd'],
-    ['grid with duplicates and signed zeros', { dimensions: 2, numberOfTrees: 20, sampleSize: 32, seed: 4, timeDecay: 50, boxCacheMinMass: 3 }, grid, 2000, 2, '9b10801436e5541c21392894', 'a4627e7f050641b5d4f44547'],
+    ['grid with duplicates and signed zeros', { dimensions: 2, numberOfTrees: 20, sampleSize: 32, seed: 4, timeDecay: 50, boxCacheMinMass: 3 }, grid, 2000, 2, '9b10801436e5541c21392894', '8935a7496af4b4f461807369'],
   ];
   for (const [name, options, rows, n, attrEvery, results, withState] of cases) {
     test(name, () => {
