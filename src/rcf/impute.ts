@@ -22,7 +22,7 @@ export function imputeLeafPoint(tree: Tree, q: Float32Array, missing: Uint8Array
       const r = tree.rightOf(node);
       node = tree.massOf(l) >= tree.massOf(r) ? l : r;
     } else {
-      node = tree.childToward(node, q[dim]!);
+      node = tree.childOf(node, q, 0);
     }
   }
   return tree.leafPoint[node - leafBase]!;

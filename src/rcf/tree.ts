@@ -160,10 +160,14 @@ export class Tree {
     return r >= this.leafBase ? this.leafMass[r - this.leafBase]! : this.nodes[(r << 3) + NODE_MASS]!;
   }
 
-  /** The child of internal node `n` that a point with value `x` in the node's cut dimension belongs to. */
-  childToward(n: number, x: number): number {
+  /**
+   * The child of internal node `n` that the point whose values start at
+   * `point[base]` belongs to. (It takes the array, not the value: a double
+   * passed to a call that is not inlined is boxed, an allocation per level.)
+   */
+  childOf(n: number, point: Float32Array, base: number): number {
     const b = n << 3;
-    return x <= this.cuts[(n << 2) + 3]! ? this.nodes[b + NODE_LEFT]! : this.nodes[b + NODE_RIGHT]!;
+    return point[base + this.nodes[b + NODE_DIM]!]! <= this.cuts[(n << 2) + 3]! ? this.nodes[b + NODE_LEFT]! : this.nodes[b + NODE_RIGHT]!;
   }
 
   leftOf(n: number): number {
@@ -298,7 +302,7 @@ export class Tree {
         }
       }
       path[depth++] = node;
-      node = this.childToward(node, values[pBase + this.nodes[(node << 3) + NODE_DIM]!]!);
+      node = this.childOf(node, values, pBase);
     }
   }
 
@@ -317,7 +321,7 @@ export class Tree {
     if (node === NIL) throw new Error('Tree.delete: empty tree');
     while (node < this.leafBase) {
       path[depth++] = node;
-      node = this.childToward(node, values[pBase + this.nodes[(node << 3) + NODE_DIM]!]!);
+      node = this.childOf(node, values, pBase);
     }
     const leaf = node - this.leafBase;
     // Compared in place: a subarray view per delete is a measurable share of GC time.
