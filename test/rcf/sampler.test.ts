@@ -56,3 +56,50 @@ describe('time-decayed reservoir sampler', () => {
     for (let i = 1; i < 10; i++) expect(bins[i]!).toBeGreaterThanOrEqual(bins[i - 1]!);
   });
 });
+
+describe('rejection without the second logarithm', () => {
+  /** The sampler's decision rule written out directly: key ln(-ln u) - λt, keep the smallest. */
+  class ExactSampler {
+    readonly keys: number[] = [];
+    constructor(
+      readonly capacity: number,
+      readonly lambda: number,
+    ) {}
+    offer(t: number, rng: Random): { accepted: boolean; key: number } {
+      const key = Math.log(-Math.log(rng.nextOpenDouble())) - this.lambda * t;
+      if (this.keys.length < this.capacity) return { accepted: true, key };
+      return { accepted: key < Math.max(...this.keys), key };
+    }
+  }
+
+  test.each([
+    [0, 0],
+    [1 / 5, 0],
+    [1 / 2560, 0],
+    [1 / 2560, 1e9],
+    [1 / 2560, 1e12],
+    [1 / 100000, 3e13],
+  ])('decides every offer as the exact comparison does (λ = %f, sequence from %d)', (lambda, start) => {
+    const s = new Sampler(16, lambda);
+    const exact = new ExactSampler(16, lambda);
+    const rngA = new Random(77);
+    const rngB = new Random(77);
+    let accepted = 0;
+    for (let i = 0; i < 20000; i++) {
+      const t = start + i;
+      const d = s.offer(t, rngA);
+      const e = exact.offer(t, rngB);
+      expect(d !== REJECTED).toBe(e.accepted);
+      if (d === REJECTED) continue;
+      accepted++;
+      // The exact sampler evicts its largest key, as the heap does.
+      if (exact.keys.length === exact.capacity) exact.keys.splice(exact.keys.indexOf(Math.max(...exact.keys)), 1);
+      exact.keys.push(e.key);
+      s.accept(i);
+      expect(Math.max(...s.weights.subarray(0, s.size))).toBe(Math.max(...exact.keys));
+    }
+    // Enough of both outcomes for the comparison to mean something.
+    expect(accepted).toBeGreaterThan(16);
+    expect(accepted).toBeLessThan(20000);
+  });
+});
