@@ -116,7 +116,11 @@ const lpad = (s: string, n: number): string => s.padStart(n);
 const noDecay = process.argv.includes('--no-decay');
 const minMass = process.argv.find((a) => a.startsWith('--min-mass='))?.slice(11);
 const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
-const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`BENCH_ROUNDS must be a positive integer, got ${JSON.stringify(process.env.BENCH_ROUNDS)}`);
+  process.exit(2);
+}
 const selected = cases.filter((c) => !only || c.name.startsWith(`(${only})`));
 for (const c of selected) {
   if (noDecay) c.options.timeDecay = 0;

@@ -227,8 +227,9 @@ export class RandomCutForest {
    * boxes along the query's path are still in cache (the insert follows that
    * path). This is exact: a tree's score depends only on that tree, each tree
    * draws only from its own random stream, the trees are updated in the same
-   * order, and the point store's only write (adding the query) happens before
-   * any tree is touched, into a slot no tree references.
+   * order, and the point store is written only before any tree is touched:
+   * adding the query writes rows no stored point's values depend on (a
+   * compaction there moves rows and rewrites every handle, values unchanged).
    */
   scoreThenUpdate(point: ArrayLike<number>): number {
     // During warm-up the score is 0 and nothing can be fused.
@@ -330,6 +331,8 @@ export class RandomCutForest {
       const v = point[i]!;
       if (!Number.isFinite(v)) throw new RangeError(`point[${i}] is not a finite number: ${v}`);
       q[total - D + i] = v;
+      // Points are float32: a finite value beyond its range would be stored as an infinity.
+      if (!Number.isFinite(q[total - D + i]!)) throw new RangeError(`point[${i}] is outside the float32 range (|x| <= 3.4e38): ${v}`);
     }
     return q;
   }

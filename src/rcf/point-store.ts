@@ -11,8 +11,9 @@
  * `values[handle * rowDims ... + dimensions)`. A point that continues the
  * previous one by a single input (what a forest's rolling shingle produces)
  * shares all rows but the newest with it, so the store grows by one input,
- * not one whole shingle, per point: with shingle 4 it holds about a quarter of
- * the values a store of whole points would.
+ * not one whole shingle, per point. With shingle 4 it holds 0.4 to 0.7 of the
+ * values a store of whole points would (less with decay, which keeps runs of
+ * recent points; sampled points with gaps between them share fewer rows).
  *
  * Rows are appended; released points are not freed one by one. When the
  * appended rows reach the capacity, the store is compacted: the rows that live
@@ -29,7 +30,7 @@ export class PointStore {
   readonly rowDims: number;
   /** Rows per point. */
   readonly shingleSize: number;
-  /** Hard upper bound on rows: every live point (plus the newest) stored without overlap. */
+  /** Hard upper bound on rows: every live point (plus the newest) stored without overlap, plus slack. */
   readonly maxRows: number;
   values: Float32Array;
   /** Bit view of `values` (exact comparison of overlapping rows, signed zeros included). */
@@ -51,7 +52,10 @@ export class PointStore {
     this.rowDims = rowDims;
     this.shingleSize = shingleSize;
     this.dimensions = rowDims * shingleSize;
-    this.maxRows = (maxPoints + 1) * shingleSize;
+    // Live points plus the newest, stored without overlap, plus an eighth: a compaction always
+    // leaves that much free, so compactions stay rare even when the live points fill the bound.
+    const live = (maxPoints + 1) * shingleSize;
+    this.maxRows = live + Math.max(16, live >> 3);
     const rows = Math.max(shingleSize, Math.min(this.maxRows, initialRows));
     this.values = new Float32Array(rows * rowDims);
     this.bits = new Uint32Array(this.values.buffer);

@@ -30,8 +30,8 @@ export class Sampler {
    * e^λ, recomputed when the heap's root changes and every 4096 steps.
    */
   private bound = 0;
-  /** Sequence number `bound` is for (-1: none, recompute). */
-  private boundSequence = -1;
+  /** Sequence number `bound` is for (NaN: none, recompute; no sequence number equals it). */
+  private boundSequence = Number.NaN;
   private boundSteps = 0;
   private readonly stepFactor: number;
 
@@ -85,7 +85,7 @@ export class Sampler {
   accept(pointIndex: number): void {
     const w = this.pendingWeight;
     // The heap's root, and with it the rejection bound, changes.
-    this.boundSequence = -1;
+    this.boundSequence = Number.NaN;
     if (this.size < this.capacity) {
       this.siftUp(this.size++, w, pointIndex);
     } else {

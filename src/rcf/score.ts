@@ -122,7 +122,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
   const leafPoint = tree.leafPoint;
   const stride0 = tree.pointStride;
   const values = tree.store.values;
-    const boxes = tree.boxes;
+  const boxes = tree.boxes;
   const boxInner = tree.boxInner;
   const stride = tree.boxStride;
   const running = ws.running;

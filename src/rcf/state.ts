@@ -1,7 +1,8 @@
 import { type ByteReader, type ByteWriter, KIND_FOREST, open, seal } from './bytes.js';
 import { RcfStateError } from './errors.js';
 import { RandomCutForest, type ForestConfig } from './forest.js';
-import { NIL, NODE_DIM, NODE_LEFT, NODE_MASS, NODE_RIGHT, NODE_SLOT, floorToFloat32, type Tree } from './tree.js';
+import type { PointStore } from './point-store.js';
+import { NIL, NODE_DIM, NODE_LEFT, NODE_MASS, NODE_RIGHT, NODE_SLOT, type Tree } from './tree.js';
 
 /*
  * Forest state layout (version 2, little-endian), inside the envelope of
@@ -14,12 +15,17 @@ import { NIL, NODE_DIM, NODE_LEFT, NODE_MASS, NODE_RIGHT, NODE_SLOT, floorToFloa
  *               point is a window of shingle rows named by its first row)
  *   per tree    rng u32[4]; sampler size u32, weights f64[size], points u32[size];
  *               root u16, nodeFreeCount u32, leafFreeCount u32,
- *               left/right/cutDim/mass/boxSlot u16[cap], cutValue f64[cap] (float32 values since
- *               cuts are stored so; any float64 is read rounded down), nodeFree u16[nodeFreeCount],
+ *               left/right/cutDim/mass/boxSlot u16[cap], cutValue f32[cap], nodeFree u16[nodeFreeCount],
  *               leafPoint u32[cap], leafMass u16[cap], leafFree u16[leafFreeCount],
  *               boxPoolSlots u32, boxHighWater u32, boxFreeCount u32,
  *               boxes f32[boxHighWater·2D], boxFree u16[boxFreeCount]
- * Trees are stored as they are (not rebuilt) so restoring is exact by construction.
+ * Trees are stored as they are (not rebuilt) so restoring is exact by construction. Version 1
+ * (whole points with a free list, float64 cuts) is refused by bytes.ts.
+ *
+ * Everything read is checked before it is used as an index: a restored forest is walked tree by
+ * tree (references, cut dimensions, box slots, masses, leaf points) and the point store's
+ * reference counts must equal the samplers' entries, so a corrupt state is an RcfStateError,
+ * never a forest that misbehaves later.
  */
 
 export function writeForest(w: ByteWriter, f: RandomCutForest): void {
@@ -54,7 +60,7 @@ export function writeForest(w: ByteWriter, f: RandomCutForest): void {
     w.u32(t.leafFreeCount);
     // In memory a node is one record (Tree.nodes); the state keeps one array per field.
     for (const field of NODE_FIELDS) w.array(nodeField(t, field));
-    w.array(Float64Array.from({ length: t.capacity }, (_, n) => t.cutValueOf(n)));
+    w.array(Float32Array.from({ length: t.capacity }, (_, n) => t.cutValueOf(n)));
     w.array(t.nodeFree.subarray(0, t.nodeFreeCount));
     w.array(t.leafPoint);
     w.array(t.leafMass);
@@ -69,8 +75,8 @@ export function writeForest(w: ByteWriter, f: RandomCutForest): void {
 
 /*
  * In memory a box slot is one record (inner sum, then min/max interleaved per
- * dimension; see Tree.boxStride); the state keeps the original layout, all
- * mins then all maxes of each slot, so states stay compatible both ways.
+ * dimension; see Tree.boxStride); the state keeps all mins then all maxes of
+ * each slot, which does not depend on that in-memory choice.
  */
 function boxesToState(t: Tree): Float32Array {
   const D = t.dimensions;
@@ -177,11 +183,9 @@ export function readForest(r: ByteReader): RandomCutForest {
       r.into(field, cap, 'tree');
       for (let n = 0; n < cap; n++) t.nodes[(n << 3) + offset] = field[n]!;
     }
-    const cuts = new Float64Array(cap);
+    const cuts = new Float32Array(cap);
     r.into(cuts, cap, 'tree');
-    // States written before cuts were stored as float32 hold float64 cuts; rounding them down
-    // routes every (float32) point as before, so such a state still restores exactly.
-    for (let n = 0; n < cap; n++) t.cuts[(n << 2) + 3] = floorToFloat32(cuts[n]!);
+    for (let n = 0; n < cap; n++) t.cuts[(n << 2) + 3] = cuts[n]!;
     r.into(t.nodeFree, t.nodeFreeCount, 'tree');
     r.into(t.leafPoint, cap, 'tree');
     r.into(t.leafMass, cap, 'tree');
@@ -199,8 +203,67 @@ export function readForest(r: ByteReader): RandomCutForest {
     // Derived data, recomputed exactly as it was computed originally.
     for (let slot = 0; slot < boxHigh; slot++) t.refreshInner(slot);
     r.into(t.boxFree, boxFree, 'box free list');
+    checkTree(t, sp.size, s);
   }
+  checkReferences(f);
   return f;
+}
+
+/**
+ * Walks a restored tree from its root: every reference in range and reached once, cut
+ * dimensions and box slots valid, masses adding up, leaves naming live points, and the free
+ * lists holding exactly the unused nodes and leaves.
+ */
+function checkTree(t: Tree, samplerSize: number, store: PointStore): void {
+  const cap = t.capacity;
+  const D = t.dimensions;
+  const usedNode = new Uint8Array(cap);
+  const usedLeaf = new Uint8Array(cap);
+  let nodes = 0;
+  let leaves = 0;
+  // Iterative: a tree can be deep (sample sizes up to 32767).
+  const stack: number[] = t.root === NIL ? [] : [t.root];
+  check(t.root === NIL || t.root < 2 * cap, 'tree root');
+  while (stack.length > 0) {
+    const ref = stack.pop()!;
+    if (ref >= t.leafBase) {
+      const l = ref - t.leafBase;
+      check(usedLeaf[l] === 0, 'leaf reached twice');
+      usedLeaf[l] = 1;
+      leaves++;
+      const h = t.leafPoint[l]!;
+      check(h < store.nextRow && store.refCounts[h]! > 0, 'leaf point');
+      check(t.leafMass[l]! >= 1, 'leaf mass');
+      continue;
+    }
+    check(usedNode[ref] === 0, 'node reached twice');
+    usedNode[ref] = 1;
+    nodes++;
+    check(t.cutDimOf(ref) < D, 'cut dimension');
+    const slot = t.boxSlotOf(ref);
+    check(slot === NIL || slot < t.boxHighWater, 'box slot');
+    const left = t.leftOf(ref);
+    const right = t.rightOf(ref);
+    check(left < 2 * cap && right < 2 * cap, 'tree reference');
+    stack.push(left, right);
+  }
+  // Every reached node's children are in range now, so masses can be read.
+  for (let n = 0; n < cap; n++) {
+    if (usedNode[n] === 1) check(t.massOf(n) === t.massOf(t.leftOf(n)) + t.massOf(t.rightOf(n)), 'node mass');
+  }
+  check((t.root === NIL ? 0 : t.massOf(t.root)) === samplerSize, 'tree mass differs from its sample');
+  check(nodes + t.nodeFreeCount === cap && leaves + t.leafFreeCount === cap, 'tree free counts');
+  for (let i = 0; i < t.nodeFreeCount; i++) check(t.nodeFree[i]! < cap && usedNode[t.nodeFree[i]!] === 0, 'node free list');
+  for (let i = 0; i < t.leafFreeCount; i++) check(t.leafFree[i]! < cap && usedLeaf[t.leafFree[i]!] === 0, 'leaf free list');
+  for (let i = 0; i < t.boxFreeCount; i++) check(t.boxFree[i]! < t.boxHighWater, 'box free list');
+}
+
+/** The point store's reference counts must be exactly the samplers' entries. */
+function checkReferences(f: RandomCutForest): void {
+  const s = f.store;
+  const refs = new Uint32Array(s.nextRow);
+  for (const sp of f.samplers) for (let j = 0; j < sp.size; j++) refs[sp.points[j]!]!++;
+  for (let h = 0; h < s.nextRow; h++) check(refs[h] === s.refCounts[h], 'reference counts');
 }
 
 export function forestToState(f: RandomCutForest): Uint8Array {

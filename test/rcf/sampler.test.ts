@@ -103,3 +103,48 @@ describe('rejection without the second logarithm', () => {
     expect(accepted).toBeLessThan(20000);
   });
 });
+
+describe('the carried rejection bound', () => {
+  /** A generator that returns the given values from nextOpenDouble, in turn. */
+  const scripted = (values: number[]): Random => {
+    let i = 0;
+    return { nextOpenDouble: () => values[i++ % values.length]!, nextDouble: () => values[i++ % values.length]! } as unknown as Random;
+  };
+
+  test.each([0, 1 / 2560, 1 / 5])('an offer just inside the bound is decided by the exact rule, never by the shortcut (λ = %f)', (lambda) => {
+    for (const t0 of [1, 1e6, 1e12]) {
+      const s = new Sampler(2, lambda);
+      // Fill with two keys, so the root (largest key) is known.
+      const fill = scripted([0.3, 0.6]);
+      for (const t of [t0, t0 + 1]) {
+        expect(s.offer(t, fill)).toBe(ACCEPTED_NO_EVICTION);
+        s.accept(t);
+      }
+      const root = Math.max(...s.weights.subarray(0, 2));
+      // Several steps after the last accept, so the bound has been carried, not recomputed.
+      for (let step = 2; step < 40; step++) {
+        const t = t0 + step;
+        const bound = Math.exp(root + lambda * t);
+        // -ln u = e: just below the bound the exact rule accepts (its key is below the root);
+        // a shortcut with too small a margin would reject it.
+        for (const factor of [1 - 1e-9, 1 - 1e-12, 1 + 1e-12]) {
+          const u = Math.exp(-bound * factor);
+          const exactKey = Math.log(-Math.log(u)) - lambda * t;
+          const decision = s.offer(t, scripted([u]));
+          expect(decision !== REJECTED, `t=${t} factor=${factor}`).toBe(exactKey < root);
+        }
+      }
+    }
+  });
+
+  test('a sampler filled at sequence 0 still decides sequence 0 by the exact rule', () => {
+    const s = new Sampler(2, 0);
+    const fill = scripted([0.3, 0.6]);
+    for (let i = 0; i < 2; i++) {
+      s.offer(0, fill);
+      s.accept(i);
+    }
+    // u close to 1: a tiny -ln u, so a key far below the root: the exact rule accepts.
+    expect(s.offer(0, scripted([0.999]))).not.toBe(REJECTED);
+  });
+});

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 import { RandomCutForest, RcfStateError, ThresholdedForest } from '../../src/rcf/index.js';
 import { crc32 } from '../../src/rcf/bytes.js';
+import { NODE_DIM, NODE_LEFT, NODE_MASS, NODE_RIGHT, NODE_SLOT } from '../../src/rcf/tree.js';
 import { randomWalk } from './helpers.js';
 
 const rows = randomWalk(2000, 3, 21);
@@ -106,6 +107,36 @@ describe('forest state', () => {
       const b = new Uint8Array(good.length + 2);
       b.set(good);
       expectError(b, /trailing/);
+    });
+
+    /** A state written from a forest damaged in memory: well-formed bytes, inconsistent content. */
+    const damaged = (damage: (f: RandomCutForest) => void): Uint8Array => {
+      const f = RandomCutForest.fromState(good);
+      damage(f);
+      return f.toState();
+    };
+    const liveLeaf = (f: RandomCutForest): number => f.trees[0]!.leafMass.findIndex((m) => m > 0);
+    test.each([
+      ['a leaf naming a point past the store', (f: RandomCutForest) => (f.trees[0]!.leafPoint[liveLeaf(f)] = 1_000_000), /leaf point/],
+      ['a leaf naming a released point', (f: RandomCutForest) => {
+        const t = f.trees[0]!;
+        const free = Array.from(f.store.refCounts.subarray(0, f.store.nextRow)).findIndex((c) => c === 0);
+        t.leafPoint[liveLeaf(f)] = free;
+      }, /leaf point|reference counts/],
+      ['a cut dimension out of range', (f: RandomCutForest) => (f.trees[1]!.nodes[(f.trees[1]!.root << 3) + NODE_DIM] = 99), /cut dimension/],
+      ['a child reference out of range', (f: RandomCutForest) => (f.trees[2]!.nodes[(f.trees[2]!.root << 3) + NODE_LEFT] = 60000), /tree reference/],
+      ['a cycle', (f: RandomCutForest) => {
+        const t = f.trees[3]!;
+        t.nodes[(t.root << 3) + NODE_RIGHT] = t.root;
+      }, /reached twice/],
+      ['a wrong node mass', (f: RandomCutForest) => {
+        const t = f.trees[4]!;
+        t.nodes[(t.root << 3) + NODE_MASS]!++;
+      }, /node mass/],
+      ['a box slot past the pool', (f: RandomCutForest) => (f.trees[5]!.nodes[(f.trees[5]!.root << 3) + NODE_SLOT] = 4000), /box slot/],
+      ['a reference count that does not match the samplers', (f: RandomCutForest) => f.store.refCounts[f.samplers[0]!.points[0]!]!++, /reference counts/],
+    ])('%s', (_name, damage, message) => {
+      expectError(damaged(damage), message);
     });
   });
 });

@@ -46,6 +46,31 @@ describe('tree invariants under insert/delete', () => {
     for (let t = 0; t < 5; t++) expect(treeProblems(f, t)).toEqual([]);
     expect(storeProblems(f)).toEqual([]);
     expect(f.store.size).toBeLessThanOrEqual(5 * 64);
+    // Rows, not just live points: at most every live point's whole shingle plus an eighth, not 5000 inputs.
+    expect(f.store.capacity).toBeLessThanOrEqual(Math.ceil((5 * 64 + 2) * 3 * 1.125) + 16);
+  });
+
+  test('without decay the store does not compact on every point once the samples hold distinct points', () => {
+    // Shingle 1, uniform reservoirs: live points approach trees × sample size, the store's bound.
+    const f = new RandomCutForest({ dimensions: 1, numberOfTrees: 4, sampleSize: 16, timeDecay: 0, seed: 3 });
+    let compactions = 0;
+    const remap = f.store.onCompact;
+    f.store.onCompact = (map) => {
+      compactions++;
+      remap(map);
+    };
+    for (let i = 0; i < 20000; i++) f.update([i * 0.001]);
+    expect(storeProblems(f)).toEqual([]);
+    // A compaction leaves at least an eighth of the rows free, so at most one per ~8 points here.
+    expect(compactions).toBeLessThan(20000 / 6);
+  });
+
+  test('a value beyond the float32 range is refused, not stored as an infinity', () => {
+    const f = new RandomCutForest({ dimensions: 2, numberOfTrees: 2, sampleSize: 8, seed: 1 });
+    expect(() => f.update([0, 1e39])).toThrow(/float32 range/);
+    expect(() => f.score([-4e38, 0])).toThrow(/float32 range/);
+    f.update([0, 3.4e38]);
+    expect(f.pointsSeen).toBe(1);
   });
 });
 
@@ -58,10 +83,12 @@ describe('cuts stored as float32', () => {
         expect(Math.fround(stored)).toBe(stored);
         expect(stored <= cut).toBe(true);
         // Values right around the cut are where rounding could go wrong.
-        const near = [f32(cut), stored, nextUp32(stored), f32(-cut), 0, -0, ...xs];
-        for (const x of near) if (Number.isFinite(x) || Math.abs(x) === Infinity) expect(x <= stored).toBe(x <= cut);
-        // Nothing between the stored cut and the real one: the next float32 is above the cut.
-        if (stored !== Math.fround(Number.MAX_VALUE) && stored !== Infinity) expect(nextUp32(stored) > cut).toBe(true);
+        // Every float32 (infinities included), and above all those right around the cut.
+        const near = [f32(cut), stored, f32(-cut), 0, -0, Infinity, -Infinity, ...xs];
+        if (stored !== Infinity) near.push(nextUp32(stored));
+        for (const x of near) expect(x <= stored).toBe(x <= cut);
+        // Nothing between the stored cut and the real one: the next float32 up is above the cut.
+        if (stored !== Infinity) expect(nextUp32(stored) > cut).toBe(true);
       }),
       { numRuns: 3000 },
     );
