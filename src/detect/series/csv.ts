@@ -93,6 +93,11 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
         error = `${fileName}:${line}: column "${header[c]}" is not a finite number: ${JSON.stringify(cell)}`;
         break;
       }
+      // The forest works in float32, where this value would be an infinity.
+      if (!Number.isFinite(Math.fround(v))) {
+        error = `${fileName}:${line}: column "${header[c]}" is beyond the float32 range (|x| <= 3.4e38) the forest works in: ${JSON.stringify(cell)}`;
+        break;
+      }
       values.push(v);
     }
     if (error !== undefined) {

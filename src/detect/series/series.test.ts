@@ -33,6 +33,13 @@ describe('series CSV', () => {
     expect(p.bad[1]?.message).toMatch(/^in\.csv:4: expected 3 columns, found 2/);
   });
 
+  it('reports a value beyond float32 (an infinity to the forest) as a bad row', () => {
+    const p = parseSeriesCsv('timestamp,value\nt1,1\nt2,1e40\nt3,-3.4e38\n', 'in.csv');
+    expect(p.rows.map((r) => r.values)).toEqual([[1], [-3.4e38]]);
+    expect(p.bad.map((b) => b.line)).toEqual([3]);
+    expect(p.bad[0]?.message).toMatch(/^in\.csv:3: column "value" is beyond the float32 range/);
+  });
+
   it('refuses a file without a header', () => {
     expect(() => parseSeriesCsv('', 'e.csv')).toThrow(SeriesFormatError);
     expect(() => parseSeriesCsv('2024-01-01,5\n', 'e.csv')).toThrow(/looks like data/);
