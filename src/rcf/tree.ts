@@ -350,9 +350,10 @@ export class Tree {
       else this.nodes[(gp << 3) + NODE_RIGHT] = sibling;
     }
     this.freeNode(parent);
+    // Every dimension is a candidate until a cached box has been tested.
     const dims = ws.dims;
-    // -1: every dimension is still a candidate (no cached box tested yet).
-    let nDims = -1;
+    for (let d = 0; d < D; d++) dims[d] = d;
+    let nDims = D;
     for (let i = depth - 2; i >= 0; i--) {
       const n = path[i]!;
       this.decrementMass(n);
@@ -374,9 +375,9 @@ export class Tree {
   }
 
   /**
-   * Keeps in `dims` the candidate dimensions (the first `nDims`, or all when
-   * nDims < 0) in which the point at `pBase` is on the boundary of cached box
-   * `slot`, and returns their count (0: strictly inside).
+   * Keeps, of the first `nDims` candidate dimensions in `dims`, those in which
+   * the point at `pBase` is on the boundary of cached box `slot`, and returns
+   * their count (0: strictly inside).
    *
    * Bounds that are zeros are not rebuilt unless the point is on them: a
    * rebuild could then store -0 where +0 was or the reverse, which no score
@@ -388,15 +389,6 @@ export class Tree {
     const values = this.store.values;
     const b = slot * this.boxStride + 2;
     let n = 0;
-    if (nDims < 0) {
-      const D = this.dimensions;
-      for (let d = 0; d < D; d++) {
-        const x = values[pBase + d]!;
-        dims[n] = d;
-        n += +(x === boxes[b + 2 * d]!) | +(x === boxes[b + 2 * d + 1]!);
-      }
-      return n;
-    }
     for (let j = 0; j < nDims; j++) {
       const d = dims[j]!;
       const x = values[pBase + d]!;
