@@ -92,7 +92,11 @@ export class PointStore {
     let handle: number;
     if (this.continuesLast(point)) {
       handle = this.lastHandle + 1;
-      this.values.set(point.subarray((S - 1) * R), this.nextRow * R);
+      // The newest row only (a loop: a subarray view would be an allocation per point).
+      const values = this.values;
+      const to = this.nextRow * R;
+      const from = (S - 1) * R;
+      for (let i = 0; i < R; i++) values[to + i] = point[from + i]!;
       this.nextRow++;
     } else {
       handle = this.nextRow;
