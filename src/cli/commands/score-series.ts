@@ -55,6 +55,8 @@ interface ScoreSeriesFlags {
   rawScale: number;
   zFactor: number;
   cooldown: number;
+  refractory: number;
+  refractoryMargin: number;
   eventWindow: number;
   eventPower: number;
   minEvents: number;
@@ -102,6 +104,13 @@ export function registerScoreSeries(program: Command): void {
     .option('--z-factor <z>', 'thresholded forest: deviations above the mean score for a grade', nonNegative, d.zFactor)
     .option('--cooldown <rows>', 'report a row only if it beats every score of this many previous rows (0 = off)', integer(0), d.cooldown)
     .option(
+      '--refractory <rows>',
+      'after a reported row, report another within this many rows only if it beats it by the refractory margin: a score rising through one event is one alarm (0 = off)',
+      integer(0),
+      d.refractoryRows,
+    )
+    .option('--refractory-margin <m>', 'factor 1 + m a row must beat the last reported one by, within the refractory rows', nonNegative, d.refractoryMargin)
+    .option(
       '--event-window <rows>',
       'quantile mapping: a row beating every score of this many previous rows is an event, and scores are divided by a power of the median past event (0 = off)',
       integer(0),
@@ -138,6 +147,8 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     minHistory: pick('minHistory', f.minHistory, base.minHistory),
     zFactor: pick('zFactor', f.zFactor, base.zFactor),
     cooldown: pick('cooldown', f.cooldown, base.cooldown),
+    refractoryRows: pick('refractory', f.refractory, base.refractoryRows),
+    refractoryMargin: pick('refractoryMargin', f.refractoryMargin, base.refractoryMargin),
     eventWindow: pick('eventWindow', f.eventWindow, base.eventWindow),
     eventPower: pick('eventPower', f.eventPower, base.eventPower),
     minEvents: pick('minEvents', f.minEvents, base.minEvents),

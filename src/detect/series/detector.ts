@@ -47,6 +47,14 @@ export interface SeriesDetectorOptions {
    */
   readonly cooldown: number;
   /**
+   * After a reported row, a row within `refractoryRows` rows is reported only if its score beats
+   * the last reported one by the factor 1 + `refractoryMargin` (0 rows = off). The cool-down lets
+   * a score that keeps rising through one event through on every row; this makes such a ramp one
+   * alarm, while a much stronger row still gets through.
+   */
+  readonly refractoryRows: number;
+  readonly refractoryMargin: number;
+  /**
    * Event yardstick (0 = off): a row whose ratio (raw / quantile, the larger over the forests)
    * beats every ratio of the previous `eventWindow` rows is an "event"; the ratio is then divided by
    * `median(past event ratios) ^ eventPower` before squashing. Rows are normalised against the
@@ -76,8 +84,9 @@ export interface SeriesDetectorOptions {
  * events (20-row local records) the yardstick for events, under a square root so it corrects
  * the spread between series without flattening it; the range excess breaks the forests'
  * saturation on values far outside everything seen; a cool-down of 500 rows is about the length
- * of one NAB window on the longer files. Figures and their spread over seeds are in
- * src/eval/nab/README.md.
+ * of one NAB window on the longer files, and the refractory margin (100 rows, 10%) makes a score
+ * that keeps rising through one event one alarm instead of one per row. Figures and their spread
+ * over seeds are in src/eval/nab/README.md.
  */
 export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   numberOfTrees: 50,
@@ -95,6 +104,8 @@ export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   minHistory: 100,
   zFactor: 3,
   cooldown: 500,
+  refractoryRows: 100,
+  refractoryMargin: 0.1,
   eventWindow: 20,
   eventPower: 0.5,
   minEvents: 5,
@@ -119,6 +130,8 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   minHistory: 0,
   zFactor: 3,
   cooldown: 0,
+  refractoryRows: 0,
+  refractoryMargin: 0.1,
   eventWindow: 0,
   eventPower: 0.5,
   minEvents: 5,
@@ -158,6 +171,8 @@ export function validateOptions(o: SeriesDetectorOptions): void {
   int('minHistory', o.minHistory, 0);
   if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
   int('cooldown', o.cooldown, 0);
+  int('refractoryRows', o.refractoryRows, 0);
+  if (!(o.refractoryMargin >= 0)) throw new RangeError(`refractoryMargin must be >= 0, got ${o.refractoryMargin}`);
   int('eventWindow', o.eventWindow, 0);
   if (!(o.eventPower >= 0)) throw new RangeError(`eventPower must be >= 0, got ${o.eventPower}`);
   int('minEvents', o.minEvents, 1);
@@ -175,6 +190,7 @@ export class SeriesDetector {
   private readonly previous: Float64Array;
   private hasPrevious = false;
   private readonly coolDown: CoolDown;
+  private readonly refractory: Refractory;
   private readonly events: EventYardstick | undefined;
   private readonly seenMin: Float64Array;
   private readonly seenMax: Float64Array;
@@ -193,6 +209,7 @@ export class SeriesDetector {
     // Each forest gets its own seed so the ensemble is not the same randomness seen twice.
     this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, options.seed + 7919 * k));
     this.coolDown = new CoolDown(options.cooldown);
+    this.refractory = new Refractory(options.refractoryRows, options.refractoryMargin);
     this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
     this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
@@ -215,7 +232,7 @@ export class SeriesDetector {
     const excess = this.rangeExcess(values);
     if (this.events !== undefined) mapped = squash(this.events.apply(ratio) * (1 + this.options.rangeWeight * excess));
     else if (this.options.rangeWeight > 0 && this.options.mapping === 'quantile') mapped = squash(ratio * (1 + this.options.rangeWeight * excess));
-    return { anomalyScore: this.coolDown.apply(mapped), rawScore: raw, grade };
+    return { anomalyScore: this.refractory.apply(this.coolDown.apply(mapped)), rawScore: raw, grade };
   }
 
   /** How far beyond every earlier value (in units of the earlier range) the row lies; then learns it. */
@@ -408,5 +425,29 @@ export class CoolDown {
     this.past[this.count % k] = score;
     this.count++;
     return score > peak ? score : 0;
+  }
+}
+
+/**
+ * Passes a reported (non-zero) score unless it comes within `rows` rows of the last score it
+ * passed without beating it by the factor 1 + `margin`. Zeros pass through and count as rows.
+ */
+export class Refractory {
+  private row = 0;
+  private lastRow = Number.NEGATIVE_INFINITY;
+  private last = 0;
+
+  constructor(
+    readonly rows: number,
+    readonly margin: number,
+  ) {}
+
+  apply(score: number): number {
+    const row = this.row++;
+    if (score <= 0 || this.rows <= 0) return score;
+    if (row - this.lastRow <= this.rows && score < this.last * (1 + this.margin)) return 0;
+    this.lastRow = row;
+    this.last = score;
+    return score;
   }
 }

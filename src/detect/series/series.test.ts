@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KinesisRandomCutForest } from '../../rcf/index.js';
 import { parseSeriesCsv, SeriesFormatError, splitCsvLine } from './csv.js';
-import { CoolDown, DEFAULT_SERIES_OPTIONS, EventYardstick, KINESIS_OPTIONS, RunningQuantile, SeriesDetector } from './detector.js';
+import { CoolDown, DEFAULT_SERIES_OPTIONS, EventYardstick, KINESIS_OPTIONS, Refractory, RunningQuantile, SeriesDetector } from './detector.js';
 import { formatScoredSeries, parseTime, scoreSeriesText } from './run.js';
 
 const fast = { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, minHistory: 20, history: 500, cooldown: 20 };
@@ -85,7 +85,7 @@ describe('series detector', () => {
 
   it('takes extra numeric columns as dimensions', () => {
     const text = 'timestamp,a,b\n' + Array.from({ length: 200 }, (_, i) => `${i},${i % 7},${i === 150 ? 99 : (i * 3) % 5}`).join('\n');
-    const s = scoreSeriesText(text, 'm.csv', { ...fast, shingleSizes: [1], cooldown: 0 });
+    const s = scoreSeriesText(text, 'm.csv', { ...fast, shingleSizes: [1], cooldown: 0, refractoryRows: 0 });
     expect(s.columns).toEqual(['a', 'b']);
     const out = [...formatScoredSeries(s)];
     expect(out[0]).toBe('timestamp,a,b,anomaly_score,raw_score,grade\n');
@@ -118,6 +118,16 @@ describe('helpers', () => {
     expect([0.5, 0.4, 0.6, 0.6, 0.1, 0.1, 0.1, 0.2].map((s) => c.apply(s))).toEqual([0.5, 0, 0.6, 0, 0, 0, 0, 0.2]);
   });
 
+  it('refractory: a ramp of reported scores is one alarm; a much stronger row or a later one still passes', () => {
+    const r = new Refractory(3, 0.1);
+    // Rows 0-3: a ramp (each below 1.1 x the last passed 0.5 would need 0.55); row 4 beats it by > 10%;
+    // row 9 is more than 3 rows after the last passed one (row 4) and passes although lower.
+    const scores = [0.5, 0.52, 0.54, 0, 0.6, 0, 0, 0, 0, 0.3];
+    expect(scores.map((s) => r.apply(s))).toEqual([0.5, 0, 0, 0, 0.6, 0, 0, 0, 0, 0.3]);
+    const off = new Refractory(0, 0.1);
+    expect(scores.map((s) => off.apply(s))).toEqual(scores);
+  });
+
   it('event yardstick: divides by a power of the median past event, after minEvents events', () => {
     const e = new EventYardstick({ eventWindow: 2, eventPower: 0.5, minEvents: 2, eventHistory: 10 });
     // events (beat the previous 2 ratios): 4 (row 0), 9 (row 3); row 4 is judged against median {4, 9} = 9
@@ -128,7 +138,7 @@ describe('helpers', () => {
   });
 
   it('range excess lifts a value far beyond everything seen above one just beyond it', () => {
-    const opts = { ...fast, shingleSizes: [1], cooldown: 0 };
+    const opts = { ...fast, shingleSizes: [1], cooldown: 0, refractoryRows: 0 };
     const run = (spike: number) => {
       const d = new SeriesDetector(1, opts, [{ min: 0, max: 1000 }]);
       let last = 0;
