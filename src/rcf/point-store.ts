@@ -86,11 +86,12 @@ export class PointStore {
   add(point: Float32Array): number {
     const S = this.shingleSize;
     const R = this.rowDims;
+    // Compaction keeps the newest point last, so it cannot change this answer.
     const overlaps = this.continuesLast(point);
     const need = overlaps ? 1 : S;
     if (this.nextRow + need > this.capacity) this.makeRoom(need);
     let handle: number;
-    if (this.continuesLast(point)) {
+    if (overlaps) {
       handle = this.lastHandle + 1;
       // The newest row only (a loop: a subarray view would be an allocation per point).
       const values = this.values;
