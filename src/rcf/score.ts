@@ -1,4 +1,4 @@
-import { NIL, NODE_DIM, NODE_LEFT, NODE_RIGHT, NODE_SLOT, type Tree, type Workspace } from './tree.js';
+import { NIL, NODE_LEFT, NODE_RIGHT, NODE_SLOT, type Tree, type Workspace } from './tree.js';
 
 /*
  * Expected-inverse-depth anomaly score of the AWS reference, per tree.
@@ -43,8 +43,7 @@ function descend(tree: Tree, q: Float32Array, ws: Workspace): number {
   }
   while (node < leafBase) {
     path[depth++] = node;
-    const b = node << 3;
-    node = q[nodes[b + NODE_DIM]!]! <= cuts[(node << 2) + 3]! ? nodes[b + NODE_LEFT]! : nodes[b + NODE_RIGHT]!;
+    node = tree.childOf(node, q, 0);
   }
   ws.depth = depth;
   return node;
@@ -75,7 +74,7 @@ function leafOutside(tree: Tree, leaf: number, q: Float32Array, ws: Workspace): 
 function runningBox(tree: Tree, n: number, child: number, ws: Workspace, ready: boolean): void {
   const running = ws.running;
   if (!ready) tree.boxOf(child, running);
-  tree.extendBox(tree.leftOf(n) === child ? tree.rightOf(n) : tree.leftOf(n), running);
+  tree.extendBox(tree.siblingOf(n, child), running);
 }
 
 /** Σ_d (max_d - min_d) of an interleaved scratch box. */
@@ -138,7 +137,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
     // test followed by the box test, without a separate pass over the leaf.
     const n = path[k]!;
     const slot = nodes[(n << 3) + NODE_SLOT]!;
-    const sib = nodes[(n << 3) + NODE_LEFT] === leafRef ? nodes[(n << 3) + NODE_RIGHT]! : nodes[(n << 3) + NODE_LEFT]!;
+    const sib = tree.siblingOf(n, leafRef);
     let inner = 0;
     let gap = 0;
     if (slot === NIL && sib >= leafBase) {
@@ -217,7 +216,7 @@ export function scoreTree(tree: Tree, q: Float32Array, ws: Workspace): void {
       b = slot * stride + 2;
       inner = boxInner[slot * (D + 1)]!;
     } else {
-      const sib = nodes[(n << 3) + NODE_LEFT] === child ? nodes[(n << 3) + NODE_RIGHT]! : nodes[(n << 3) + NODE_LEFT]!;
+      const sib = tree.siblingOf(n, child);
       if (runningReady && sib >= leafBase) {
         // Extend the running box by a leaf sibling and sum its ranges in one
         // pass (the same comparisons as extendBox, the same order as innerOfRunning).

@@ -170,6 +170,12 @@ export class Tree {
     return point[base + this.nodes[b + NODE_DIM]!]! <= this.cuts[(n << 2) + 3]! ? this.nodes[b + NODE_LEFT]! : this.nodes[b + NODE_RIGHT]!;
   }
 
+  /** The other child of internal node `n`, `child` being one of its two. */
+  siblingOf(n: number, child: number): number {
+    const b = n << 3;
+    return this.nodes[b + NODE_LEFT] === child ? this.nodes[b + NODE_RIGHT]! : this.nodes[b + NODE_LEFT]!;
+  }
+
   leftOf(n: number): number {
     return this.nodes[(n << 3) + NODE_LEFT]!;
   }
@@ -341,7 +347,7 @@ export class Tree {
       return;
     }
     const parent = path[depth - 1]!;
-    const sibling = this.nodes[(parent << 3) + NODE_LEFT] === node ? this.nodes[(parent << 3) + NODE_RIGHT]! : this.nodes[(parent << 3) + NODE_LEFT]!;
+    const sibling = this.siblingOf(parent, node);
     if (depth === 1) {
       this.root = sibling;
     } else {
