@@ -5,6 +5,8 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { registerScoreSeries } from '../../src/cli/commands/score-series.js';
 import { CliError } from '../../src/cli/errors.js';
+import { DEFAULT_SERIES_OPTIONS, type SeriesDetectorOptions } from '../../src/detect/series/detector.js';
+import { scoreSeriesText } from '../../src/detect/series/run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flowcut-score-series-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,6 +66,33 @@ describe('flowcut score-series', () => {
       const [, , score, raw] = l.split(',').map(Number);
       expect(score).toBeCloseTo(Math.min(1, (raw as number) / 8), 12);
     }
+  });
+
+  it('--cooldown replaces the probation share with fixed rows; giving both is an error', async () => {
+    const file = path.join(dir, 'c.csv');
+    // 3000 rows (probation 450): spikes at rows 1500 and 1650, the second smaller (150 rows apart,
+    // past the refractory 100 rows).
+    const lines = ['timestamp,value'];
+    for (let i = 0; i < 3000; i++) lines.push(`${1_700_000_000 + 300 * i},${i === 1500 ? 90 : i === 1650 ? 60 : 10 + Math.sin(i / 5)}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = async (...flags: string[]) => {
+      const out = path.join(dir, `c-${flags.join('')}.csv`);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
+      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    };
+    const lib = (o: Partial<SeriesDetectorOptions>) =>
+      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    expect(await run('--cooldown', '7')).toEqual(lib({ cooldown: 7, cooldownShare: 0 }));
+    expect(await run('--cooldown-share', '0.2')).toEqual(lib({ cooldownShare: 0.2 }));
+    const byDefault = await run();
+    expect(byDefault).toEqual(lib({}));
+    // A cool-down of 0.2 x 450 = 90 rows reports the second spike; the default 0.55 x 450 = 248 rows does not.
+    const short = await run('--cooldown-share', '0.2');
+    expect(short[1500]).toBeGreaterThan(0.5);
+    expect(short[1650]).toBeGreaterThan(0.5);
+    expect(byDefault[1500]).toBe(short[1500]);
+    expect(byDefault[1650]).toBe(0);
+    await expect(run('--cooldown', '7', '--cooldown-share', '0.2')).rejects.toThrow(/alternatives/);
   });
 
   it('reports user errors as CliError', async () => {

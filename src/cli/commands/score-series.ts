@@ -54,7 +54,8 @@ interface ScoreSeriesFlags {
   minHistory: number;
   rawScale: number;
   zFactor: number;
-  cooldown: number;
+  cooldown?: number;
+  cooldownShare: number;
   refractory: number;
   refractoryMargin: number;
   eventWindow: number;
@@ -77,7 +78,9 @@ export function registerScoreSeries(program: Command): void {
         'Output: `timestamp,<value columns>,anomaly_score,raw_score,grade`. anomaly_score is in [0,1] and is ' +
         'what an alert threshold goes on; raw_score is the forest score (about 1 or less for normal points); ' +
         'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold).\n\n' +
-        'Each column is scaled by its min and max over the file, the only thing known about the future. ' +
+        'Each column is scaled by its min and max over the file, and the cool-down is a share of the file\'s ' +
+        'probation period (15% of its rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
+        'are the only things known about the future. ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
     )
     .argument('<file>', 'input CSV')
@@ -102,7 +105,13 @@ export function registerScoreSeries(program: Command): void {
     .option('--min-history <n>', 'raw scores seen before the quantile mapping reports', integer(0), d.minHistory)
     .option('--raw-scale <x>', 'divisor of the scaled mapping', nonNegative, d.rawScale)
     .option('--z-factor <z>', 'thresholded forest: deviations above the mean score for a grade', nonNegative, d.zFactor)
-    .option('--cooldown <rows>', 'report a row only if it beats every score of this many previous rows (0 = off)', integer(0), d.cooldown)
+    .option(
+      '--cooldown-share <s>',
+      'report a row only if it beats every score of the previous s × probation rows (probation: 15% of the file\'s rows, at most 750)',
+      nonNegative,
+      d.cooldownShare,
+    )
+    .option('--cooldown <rows>', 'instead of --cooldown-share: a fixed number of previous rows a reported row must beat (0 = off)', integer(0))
     .option(
       '--refractory <rows>',
       'after a reported row, report another within this many rows only if it beats it by the refractory margin: a score rising through one event is one alarm (0 = off)',
@@ -146,7 +155,9 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     history: pick('history', f.history, base.history),
     minHistory: pick('minHistory', f.minHistory, base.minHistory),
     zFactor: pick('zFactor', f.zFactor, base.zFactor),
-    cooldown: pick('cooldown', f.cooldown, base.cooldown),
+    // A fixed --cooldown replaces the share, whichever preset is in use.
+    cooldown: f.cooldown ?? base.cooldown,
+    cooldownShare: f.cooldown !== undefined ? 0 : pick('cooldownShare', f.cooldownShare, base.cooldownShare),
     refractoryRows: pick('refractory', f.refractory, base.refractoryRows),
     refractoryMargin: pick('refractoryMargin', f.refractoryMargin, base.refractoryMargin),
     eventWindow: pick('eventWindow', f.eventWindow, base.eventWindow),
@@ -155,6 +166,9 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     eventHistory: pick('eventHistory', f.eventHistory, base.eventHistory),
     rangeWeight: pick('rangeWeight', f.rangeWeight, base.rangeWeight),
   };
+  if (f.cooldown !== undefined && given('cooldownShare')) {
+    throw new CliError('score-series: --cooldown and --cooldown-share are alternatives; give one');
+  }
   try {
     validateOptions(options);
   } catch (e) {

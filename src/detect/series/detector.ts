@@ -44,8 +44,17 @@ export interface SeriesDetectorOptions {
   /**
    * A row is reported only if its score exceeds every score of the previous `cooldown` rows:
    * one alarm per event instead of one per row, whatever threshold is later put on the scores.
+   * Used as given when `cooldownShare` is 0 or the series' probation period is not known.
    */
   readonly cooldown: number;
+  /**
+   * The cool-down as a share of the series' probation period (`seriesProbation`: 15% of its
+   * rows, at most 750), when the detector is told that period; 0 = `cooldown` rows always. A
+   * series' events last about as long as its time unit, and NAB hands every detector the
+   * probation period as that unit, so a fixed row count is too long for short series and
+   * suppresses their next event.
+   */
+  readonly cooldownShare: number;
   /**
    * After a reported row, a row within `refractoryRows` rows is reported only if its score beats
    * the last reported one by the factor 1 + `refractoryMargin` (0 rows = off). The cool-down lets
@@ -83,8 +92,9 @@ export interface SeriesDetectorOptions {
  * (20000 rows covers every NAB file) is the most stable yardstick for rows, the median of past
  * events (20-row local records) the yardstick for events, under a square root so it corrects
  * the spread between series without flattening it; the range excess breaks the forests'
- * saturation on values far outside everything seen; a cool-down of 500 rows is about the length
- * of one NAB window on the longer files, and the refractory margin (100 rows, 10%) makes a score
+ * saturation on values far outside everything seen; the cool-down is 0.55 of the series'
+ * probation period (332 rows on a 4032-row file, 412 from 5000 rows on; 500 rows when the period
+ * is not known), so a short series' next event is not suppressed, and the refractory margin (100 rows, 10%) makes a score
  * that keeps rising through one event one alarm instead of one per row. Figures and their spread
  * over seeds are in src/eval/nab/README.md.
  */
@@ -104,6 +114,7 @@ export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   minHistory: 100,
   zFactor: 3,
   cooldown: 500,
+  cooldownShare: 0.55,
   refractoryRows: 100,
   refractoryMargin: 0.1,
   eventWindow: 20,
@@ -130,6 +141,7 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   minHistory: 0,
   zFactor: 3,
   cooldown: 0,
+  cooldownShare: 0,
   refractoryRows: 0,
   refractoryMargin: 0.1,
   eventWindow: 0,
@@ -138,6 +150,20 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   eventHistory: 5000,
   rangeWeight: 0,
 };
+
+/**
+ * NAB's probation period for a series of `rows` rows: the first 15%, at most 750 rows. NAB gives
+ * it to every detector as the period to learn in; here it is also the series' unit of time.
+ */
+export function seriesProbation(rows: number): number {
+  return Math.min(Math.floor(0.15 * rows), 750);
+}
+
+/** The cool-down in rows: a share of the probation period when both are known, else `cooldown`. */
+export function cooldownRows(o: Pick<SeriesDetectorOptions, 'cooldown' | 'cooldownShare'>, probationRows?: number): number {
+  if (o.cooldownShare > 0 && probationRows !== undefined) return Math.max(1, Math.round(o.cooldownShare * probationRows));
+  return o.cooldown;
+}
 
 export interface ColumnRange {
   readonly min: number;
@@ -171,6 +197,7 @@ export function validateOptions(o: SeriesDetectorOptions): void {
   int('minHistory', o.minHistory, 0);
   if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
   int('cooldown', o.cooldown, 0);
+  if (!(o.cooldownShare >= 0)) throw new RangeError(`cooldownShare must be >= 0, got ${o.cooldownShare}`);
   int('refractoryRows', o.refractoryRows, 0);
   if (!(o.refractoryMargin >= 0)) throw new RangeError(`refractoryMargin must be >= 0, got ${o.refractoryMargin}`);
   int('eventWindow', o.eventWindow, 0);
@@ -196,9 +223,16 @@ export class SeriesDetector {
   private readonly seenMax: Float64Array;
   private rows = 0;
 
-  constructor(columns: number, options: SeriesDetectorOptions, ranges?: readonly ColumnRange[]) {
+  /**
+   * `ranges`: each column's min and max, when known. `probationRows`: the series' probation period
+   * (`seriesProbation` of its length), when known; it sets the cool-down (`cooldownShare`).
+   */
+  constructor(columns: number, options: SeriesDetectorOptions, ranges?: readonly ColumnRange[], probationRows?: number) {
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
     if (ranges !== undefined && ranges.length !== columns) throw new RangeError(`${ranges.length} ranges for ${columns} columns`);
+    if (probationRows !== undefined && !(Number.isInteger(probationRows) && probationRows >= 0)) {
+      throw new RangeError(`probationRows must be an integer >= 0, got ${probationRows}`);
+    }
     validateOptions(options);
     this.options = options;
     this.columns = columns;
@@ -208,7 +242,7 @@ export class SeriesDetector {
     this.previous = new Float64Array(columns);
     // Each forest gets its own seed so the ensemble is not the same randomness seen twice.
     this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, options.seed + 7919 * k));
-    this.coolDown = new CoolDown(options.cooldown);
+    this.coolDown = new CoolDown(cooldownRows(options, probationRows));
     this.refractory = new Refractory(options.refractoryRows, options.refractoryMargin);
     this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);

@@ -1,5 +1,5 @@
 import { type ParsedSeries, type BadRow, parseSeriesCsv } from './csv.js';
-import { type ColumnRange, type RowScore, type SeriesDetectorOptions, SeriesDetector } from './detector.js';
+import { type ColumnRange, type RowScore, type SeriesDetectorOptions, SeriesDetector, seriesProbation } from './detector.js';
 
 export interface ScoredSeries {
   readonly columns: readonly string[];
@@ -39,11 +39,15 @@ export function columnRanges(values: readonly (readonly number[])[], columns: nu
   return out;
 }
 
-/** Scores every good row of a parsed series in order. */
+/**
+ * Scores every good row of a parsed series in order. Besides each column's min and max, the
+ * detector is told the series' probation period (NAB's: 15% of its rows, at most 750), as NAB
+ * tells every detector.
+ */
 export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorOptions): ScoredSeries {
   const columns = parsed.columns.length;
   const values = parsed.rows.map((r) => r.values);
-  const detector = new SeriesDetector(columns, options, columnRanges(values, columns));
+  const detector = new SeriesDetector(columns, options, columnRanges(values, columns), seriesProbation(values.length));
   const needTime = options.timeOfDayWeight > 0;
   const scores = parsed.rows.map((r) => detector.process(r.values, needTime ? parseTime(r.timestamp) : Number.NaN));
   return { columns: parsed.columns, timestamps: parsed.rows.map((r) => r.timestamp), values, scores, bad: parsed.bad };

@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { KinesisRandomCutForest } from '../../rcf/index.js';
 import { parseSeriesCsv, SeriesFormatError, splitCsvLine } from './csv.js';
-import { CoolDown, DEFAULT_SERIES_OPTIONS, EventYardstick, KINESIS_OPTIONS, Refractory, RunningQuantile, SeriesDetector } from './detector.js';
+import {
+  CoolDown,
+  cooldownRows,
+  DEFAULT_SERIES_OPTIONS,
+  EventYardstick,
+  KINESIS_OPTIONS,
+  Refractory,
+  RunningQuantile,
+  SeriesDetector,
+  seriesProbation,
+} from './detector.js';
 import { formatScoredSeries, parseTime, scoreSeriesText } from './run.js';
 
-const fast = { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, minHistory: 20, history: 500, cooldown: 20 };
+const fast = { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, minHistory: 20, history: 500, cooldown: 20, cooldownShare: 0 };
 
 function series(n: number, spikeAt = -1): string {
   const lines = ['timestamp,value'];
@@ -135,6 +145,35 @@ describe('helpers', () => {
     expect(out.slice(0, 4)).toEqual([0, 0, 0, 0]);
     expect(out[4]).toBeCloseTo(9 / 3, 12);
     expect(out[5]).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('the probation period is NAB\'s: 15% of the rows, at most 750; the cool-down is a share of it when known', () => {
+    expect([1243, 1643, 4032, 5000, 5001, 10320, 15902].map(seriesProbation)).toEqual([186, 246, 604, 750, 750, 750, 750]);
+    const o = { cooldown: 500, cooldownShare: 0.55 };
+    expect(cooldownRows(o, 604)).toBe(332);
+    expect(cooldownRows(o, 186)).toBe(102);
+    expect(cooldownRows(o, 0)).toBe(1);
+    // Unknown probation, or no share: the fixed row count.
+    expect(cooldownRows(o)).toBe(500);
+    expect(cooldownRows({ cooldown: 500, cooldownShare: 0 }, 604)).toBe(500);
+  });
+
+  it('a short series\' second event is reported with the probation cool-down, not with a fixed 500 rows', () => {
+    // 1000 rows (probation 150, cool-down 0.55 x 150 = 82 rows): spikes at rows 400 and 600, the second smaller.
+    const values = Array.from({ length: 1000 }, (_, i) => (i === 400 ? 90 : i === 600 ? 60 : 10 + Math.sin(i / 6) + 0.1 * ((i * 7919) % 13)));
+    const run = (o: typeof fast, probation?: number) => {
+      const d = new SeriesDetector(1, o, [{ min: 0, max: 100 }], probation);
+      return values.map((v) => d.process([v]).anomalyScore);
+    };
+    const byShare = run({ ...fast, cooldownShare: 0.55, cooldown: 500 }, seriesProbation(values.length));
+    const fixed = run({ ...fast, cooldownShare: 0, cooldown: 500 }, seriesProbation(values.length));
+    expect(byShare[400]).toBeGreaterThan(0.5);
+    expect(byShare[600]).toBeGreaterThan(0.5);
+    expect(fixed[400]).toBe(byShare[400]);
+    expect(fixed[600]).toBe(0);
+    // The same share without a known probation falls back to the fixed rows.
+    expect(run({ ...fast, cooldownShare: 0.55, cooldown: 500 })).toEqual(fixed);
+    expect(() => new SeriesDetector(1, fast, undefined, 1.5)).toThrow(/probationRows/);
   });
 
   it('range excess lifts a value far beyond everything seen above one just beyond it', () => {
