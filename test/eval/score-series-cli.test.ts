@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { registerScoreSeries } from '../../src/cli/commands/score-series.js';
+import { Readable } from 'node:stream';
+import { readSeriesInput, registerScoreSeries } from '../../src/cli/commands/score-series.js';
 import { CliError } from '../../src/cli/errors.js';
 import { DEFAULT_SERIES_OPTIONS, type SeriesDetectorOptions } from '../../src/detect/series/detector.js';
 import { scoreSeriesText } from '../../src/detect/series/run.js';
@@ -28,13 +29,19 @@ describe('flowcut score-series', () => {
     const file = path.join(dir, 'in.csv');
     const out = path.join(dir, 'out.csv');
     writeFileSync(file, input(300).replace('\n2024-01-01 00:07:00,', '\n2024-01-01 00:07:00,oops\n2024-01-01 00:07:00,'));
+    const rejects = path.join(dir, 'rejects.jsonl');
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64']);
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/in\.csv:9: column "value" is not a finite number/);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', '--rejects', rejects]);
+      const said = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(said).toMatch(/in\.csv:9: column "value" is not a finite number/);
+      expect(said).toContain(`skipped 1 bad rows (kept in ${rejects})`);
     } finally {
       stderr.mockRestore();
     }
+    expect(readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { location: file, line: 9, reason: 'column "value" is not a finite number: "oops"', text: '2024-01-01 00:07:00,oops' },
+    ]);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('timestamp,value,anomaly_score,raw_score,grade');
     expect(lines).toHaveLength(301);
@@ -93,6 +100,18 @@ describe('flowcut score-series', () => {
     expect(byDefault[1500]).toBe(short[1500]);
     expect(byDefault[1650]).toBe(0);
     await expect(run('--cooldown', '7', '--cooldown-share', '0.2')).rejects.toThrow(/alternatives/);
+  });
+
+  it('reads standard input for "-", and refuses an input over its size limit with a clear error', async () => {
+    const text = input(300);
+    const stdin = Readable.from([Buffer.from(text.slice(0, 1000)), Buffer.from(text.slice(1000))]);
+    expect(await readSeriesInput('-', 1 << 20, stdin)).toBe(text);
+    const file = path.join(dir, 'big.csv');
+    writeFileSync(file, text);
+    expect(await readSeriesInput(file, text.length)).toBe(text);
+    await expect(readSeriesInput(file, text.length - 1)).rejects.toThrow(/larger than \d+ bytes.*split it/);
+    await expect(readSeriesInput('-', 100, Readable.from([Buffer.from(text)]))).rejects.toThrow(/standard input is larger than 100 bytes/);
+    await expect(readSeriesInput(path.join(dir, 'nope.csv'))).rejects.toThrow(/cannot read .*nope\.csv: ENOENT/);
   });
 
   it('reports user errors as CliError', async () => {

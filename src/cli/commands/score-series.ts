@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from '../errors.js';
@@ -13,6 +13,36 @@ import {
 import { formatScoredSeries, scoreParsedSeries } from '../../detect/series/run.js';
 
 const MAX_REPORTED_BAD_ROWS = 10;
+/**
+ * The whole series is held in memory (its range and probation period come from all of it); past
+ * this an input is refused with a clear error rather than exhausting memory. About 9 million
+ * `timestamp,value` rows.
+ */
+export const MAX_SERIES_BYTES = 256 * 1024 * 1024;
+
+/** Reads a file, or standard input for "-", refusing more than `maxBytes`. */
+export async function readSeriesInput(file: string, maxBytes = MAX_SERIES_BYTES, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  const name = file === '-' ? 'standard input' : file;
+  const source = file === '-' ? stdin : createReadStream(file);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of source) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      bytes += b.length;
+      if (bytes > maxBytes) {
+        throw new CliError(`${name} is larger than ${maxBytes} bytes; score-series holds a whole series in memory, so split it`);
+      }
+      chunks.push(b);
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  } finally {
+    if (file !== '-') (source as ReturnType<typeof createReadStream>).destroy();
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 function integer(min: number) {
   return (text: string): number => {
@@ -38,6 +68,7 @@ function shingles(text: string): number[] {
 
 interface ScoreSeriesFlags {
   out?: string;
+  rejects?: string;
   kinesis?: boolean;
   trees: number;
   sampleSize: number;
@@ -83,8 +114,9 @@ export function registerScoreSeries(program: Command): void {
         'are the only things known about the future. ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
     )
-    .argument('<file>', 'input CSV')
+    .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
+    .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text)')
     .option('--kinesis', 'Kinesis Analytics RANDOM_CUT_FOREST settings (100 trees, sample 256, time decay 100000, shingle 1, raw values, anomaly_score = score/8 clipped); other flags given explicitly still apply')
     .option('--trees <n>', 'trees per forest', integer(1), d.numberOfTrees)
     .option('--sample-size <n>', 'points sampled per tree', integer(2), d.sampleSize)
@@ -131,7 +163,7 @@ export function registerScoreSeries(program: Command): void {
     .option('--range-weight <w>', 'quantile mapping: multiply by 1 + w × how far the value lies beyond every earlier value, in earlier ranges (0 = off)', nonNegative, d.rangeWeight)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
-      await scoreSeriesCommand(file, flags.out, options);
+      await scoreSeriesCommand(file, flags.out, options, flags.rejects);
     });
 }
 
@@ -177,25 +209,31 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
   return options;
 }
 
-export async function scoreSeriesCommand(file: string, out: string | undefined, options: SeriesDetectorOptions): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+export async function scoreSeriesCommand(file: string, out: string | undefined, options: SeriesDetectorOptions, rejects?: string): Promise<void> {
+  const text = await readSeriesInput(file);
+  // Bad rows are reported as name:line.
+  const name = file === '-' ? 'stdin' : file;
   let parsed;
   try {
-    parsed = parseSeriesCsv(text, file);
+    parsed = parseSeriesCsv(text, name);
   } catch (e) {
     if (e instanceof SeriesFormatError) throw new CliError(e.message);
     throw e;
+  }
+  // Kept before anything is scored, so a failure later cannot lose them.
+  if (rejects !== undefined && parsed.bad.length > 0) {
+    const lines = parsed.bad.map((b) => `${JSON.stringify({ location: name, line: b.line, reason: b.reason, text: b.text })}\n`);
+    try {
+      await appendFile(rejects, lines.join(''));
+    } catch (e) {
+      throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
   for (const b of parsed.bad.slice(0, MAX_REPORTED_BAD_ROWS)) process.stderr.write(`flowcut: skipped ${b.message}\n`);
   if (parsed.bad.length > MAX_REPORTED_BAD_ROWS) {
     process.stderr.write(`flowcut: ... and ${parsed.bad.length - MAX_REPORTED_BAD_ROWS} more bad rows\n`);
   }
-  if (parsed.rows.length === 0) throw new CliError(`${file}: no valid data rows (${parsed.bad.length} bad)`);
+  if (parsed.rows.length === 0) throw new CliError(`${name}: no valid data rows (${parsed.bad.length} bad)`);
 
   const scored = scoreParsedSeries(parsed, options);
   const toStdout = out === undefined || out === '-';
@@ -216,7 +254,8 @@ export async function scoreSeriesCommand(file: string, out: string | undefined, 
     await once(ws, 'finish');
   }
   if (parsed.bad.length > 0) {
-    process.stderr.write(`flowcut: scored ${parsed.rows.length} rows of ${file}, skipped ${parsed.bad.length} bad rows\n`);
+    const kept = rejects !== undefined ? ` (kept in ${rejects})` : ' (use --rejects FILE to keep them)';
+    process.stderr.write(`flowcut: scored ${parsed.rows.length} rows of ${name}, skipped ${parsed.bad.length} bad rows${kept}\n`);
   }
 }
 

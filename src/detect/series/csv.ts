@@ -8,7 +8,16 @@ export interface SeriesRow {
 
 export interface BadRow {
   readonly line: number;
+  /** `file:line: reason`, for people. */
   readonly message: string;
+  readonly reason: string;
+  /** The row as it was in the file (without its line ending), so it can be kept. */
+  readonly text: string;
+}
+
+/** A cell quoted in a message; a huge one is cut, so a bad row cannot flood the terminal. */
+function quoteCell(cell: string): string {
+  return JSON.stringify(cell.length > 80 ? `${cell.slice(0, 80)}…` : cell);
 }
 
 export interface ParsedSeries {
@@ -74,14 +83,15 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
     const raw = stripCr(lines[i] as string);
     if (raw.trim() === '') continue;
     const line = i + 1;
+    const reject = (reason: string) => bad.push({ line, message: `${fileName}:${line}: ${reason}`, reason, text: raw });
     const cells = splitCsvLine(raw);
     if (cells.length !== width) {
-      bad.push({ line, message: `${fileName}:${line}: expected ${width} columns, found ${cells.length}` });
+      reject(`expected ${width} columns, found ${cells.length}`);
       continue;
     }
     const timestamp = (cells[0] as string).trim();
     if (timestamp === '') {
-      bad.push({ line, message: `${fileName}:${line}: empty timestamp` });
+      reject('empty timestamp');
       continue;
     }
     const values: number[] = [];
@@ -90,18 +100,18 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
       const cell = (cells[c] as string).trim();
       const v = cell === '' ? Number.NaN : Number(cell);
       if (!Number.isFinite(v)) {
-        error = `${fileName}:${line}: column "${header[c]}" is not a finite number: ${JSON.stringify(cell)}`;
+        error = `column "${header[c]}" is not a finite number: ${quoteCell(cell)}`;
         break;
       }
       // The forest works in float32, where this value would be an infinity.
       if (!Number.isFinite(Math.fround(v))) {
-        error = `${fileName}:${line}: column "${header[c]}" is beyond the float32 range (|x| <= 3.4e38) the forest works in: ${JSON.stringify(cell)}`;
+        error = `column "${header[c]}" is beyond the float32 range (|x| <= 3.4e38) the forest works in: ${quoteCell(cell)}`;
         break;
       }
       values.push(v);
     }
     if (error !== undefined) {
-      bad.push({ line, message: error });
+      reject(error);
       continue;
     }
     rows.push({ timestamp, values, line });

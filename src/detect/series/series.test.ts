@@ -41,6 +41,17 @@ describe('series CSV', () => {
     expect(p.bad.map((b) => b.line)).toEqual([3, 4]);
     expect(p.bad[0]?.message).toMatch(/^in\.csv:3: column "value" is not a finite number/);
     expect(p.bad[1]?.message).toMatch(/^in\.csv:4: expected 3 columns, found 2/);
+    // Each keeps its row as it was (line ending aside) and its reason without the location.
+    expect(p.bad.map((b) => b.text)).toEqual(['t2,x,3', 't3,4']);
+    expect(p.bad[1]?.reason).toBe('expected 3 columns, found 2');
+  });
+
+  it('quotes at most 80 characters of a bad cell in the message, and keeps the whole row', () => {
+    const cell = 'z'.repeat(100_000);
+    const p = parseSeriesCsv(`timestamp,value\nt1,${cell}\n`, 'in.csv');
+    expect(p.bad[0]?.message.length).toBeLessThan(200);
+    expect(p.bad[0]?.message).toContain(`"${'z'.repeat(80)}…"`);
+    expect(p.bad[0]?.text).toBe(`t1,${cell}`);
   });
 
   it('reports a value beyond float32 (an infinity to the forest) as a bad row', () => {
