@@ -9,6 +9,7 @@ import {
   sweepFile,
   type ScoredFile,
 } from '../../src/eval/nab/scorer.js';
+import { seriesProbation } from '../../src/detect/series/detector.js';
 
 const standard = { tpWeight: 1, fpWeight: 0.11, fnWeight: 1 };
 
@@ -39,6 +40,10 @@ describe('NAB scorer rules', () => {
     expect(probationLength(1243)).toBe(186);
     expect(probationLength(4032)).toBe(604);
     expect(probationLength(15902)).toBe(750);
+  });
+
+  it('the detector\'s probation period (its cool-down unit) is the scorer\'s, for every length', () => {
+    for (let n = 0; n <= 20_000; n++) expect(seriesProbation(n)).toBe(probationLength(n));
   });
 
   it('a detection at the first row of a window scores A_TP exactly; only the earliest counts', () => {

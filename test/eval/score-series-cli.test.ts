@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { readSeriesInput, registerScoreSeries } from '../../src/cli/commands/score-series.js';
 import { CliError } from '../../src/cli/errors.js';
-import { DEFAULT_SERIES_OPTIONS, type SeriesDetectorOptions } from '../../src/detect/series/detector.js';
+import { DEFAULT_SERIES_OPTIONS, KINESIS_OPTIONS, type SeriesDetectorOptions } from '../../src/detect/series/detector.js';
 import { scoreSeriesText } from '../../src/detect/series/run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flowcut-score-series-'));
@@ -100,6 +101,45 @@ describe('flowcut score-series', () => {
     expect(byDefault[1500]).toBe(short[1500]);
     expect(byDefault[1650]).toBe(0);
     await expect(run('--cooldown', '7', '--cooldown-share', '0.2')).rejects.toThrow(/alternatives/);
+    // A share of 0 is no cool-down (not the fixed rows behind it), as is --cooldown 0.
+    const off = lib({ cooldown: 0, cooldownShare: 0 });
+    expect(await run('--cooldown-share', '0')).toEqual(off);
+    expect(await run('--cooldown', '0')).toEqual(off);
+    expect(off[1650]).toBeGreaterThan(0.5);
+    // With --kinesis (no cool-down by default) the flags given still apply.
+    const kinesis = (o: Partial<SeriesDetectorOptions>) =>
+      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...KINESIS_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    expect(await run('--kinesis', '--cooldown-share', '0.3')).toEqual(kinesis({ cooldownShare: 0.3 }));
+    expect(await run('--kinesis', '--cooldown', '40')).toEqual(kinesis({ cooldown: 40 }));
+    expect(await run('--kinesis', '--cooldown-share', '0.3')).not.toEqual(kinesis({}));
+  });
+
+  it('reads "-" from standard input end to end, and keeps rejects even when every row is bad', async () => {
+    const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+    const runCli = (args: string[], stdin: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cli, 'score-series', ...args]);
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+        child.stdin.end(stdin);
+      });
+    const text = input(300).replace('\n2024-01-01 00:07:00,', '\n2024-01-01 00:07:00,oops\n2024-01-01 00:07:00,');
+    const ok = await runCli(['-', '--trees', '10', '--sample-size', '64'], text);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split('\n')).toHaveLength(301);
+    expect(ok.stderr).toContain('stdin:9: column "value" is not a finite number: "oops"');
+    const rejects = path.join(dir, 'all-bad.jsonl');
+    const bad = await runCli(['-', '--rejects', rejects], 'timestamp,value\nt1,x\nt2,\n');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/stdin: no valid data rows \(2 bad\)/);
+    expect(readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l).line)).toEqual([2, 3]);
+    const none = path.join(dir, 'none.jsonl');
+    expect((await runCli(['-', '--rejects', none, '--trees', '5'], input(50))).code).toBe(0);
+    expect(readFileSync(none, 'utf8')).toBe('');
+    expect((await runCli(['-', '--rejects', '-'], input(50))).stderr).toMatch(/--rejects needs a file name/);
   });
 
   it('reads standard input for "-", and refuses an input over its size limit with a clear error', async () => {

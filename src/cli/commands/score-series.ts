@@ -20,7 +20,10 @@ const MAX_REPORTED_BAD_ROWS = 10;
  */
 export const MAX_SERIES_BYTES = 256 * 1024 * 1024;
 
-/** Reads a file, or standard input for "-", refusing more than `maxBytes`. */
+/**
+ * Reads a file, or standard input for "-", refusing more than `maxBytes` (counted as read, not
+ * taken from the file's size). Standard input is consumed and, past the limit, destroyed.
+ */
 export async function readSeriesInput(file: string, maxBytes = MAX_SERIES_BYTES, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
   const name = file === '-' ? 'standard input' : file;
   const source = file === '-' ? stdin : createReadStream(file);
@@ -31,7 +34,7 @@ export async function readSeriesInput(file: string, maxBytes = MAX_SERIES_BYTES,
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       bytes += b.length;
       if (bytes > maxBytes) {
-        throw new CliError(`${name} is larger than ${maxBytes} bytes; score-series holds a whole series in memory, so split it`);
+        throw new CliError(`${name} is larger than ${formatBytes(maxBytes)}; score-series holds a whole series in memory, so split it`);
       }
       chunks.push(b);
     }
@@ -41,7 +44,13 @@ export async function readSeriesInput(file: string, maxBytes = MAX_SERIES_BYTES,
   } finally {
     if (file !== '-') (source as ReturnType<typeof createReadStream>).destroy();
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const whole = Buffer.concat(chunks, bytes);
+  chunks.length = 0;
+  return whole.toString('utf8');
+}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
 function integer(min: number) {
@@ -116,7 +125,7 @@ export function registerScoreSeries(program: Command): void {
     )
     .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
-    .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text)')
+    .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text); created even when there are none')
     .option('--kinesis', 'Kinesis Analytics RANDOM_CUT_FOREST settings (100 trees, sample 256, time decay 100000, shingle 1, raw values, anomaly_score = score/8 clipped); other flags given explicitly still apply')
     .option('--trees <n>', 'trees per forest', integer(1), d.numberOfTrees)
     .option('--sample-size <n>', 'points sampled per tree', integer(2), d.sampleSize)
@@ -139,7 +148,7 @@ export function registerScoreSeries(program: Command): void {
     .option('--z-factor <z>', 'thresholded forest: deviations above the mean score for a grade', nonNegative, d.zFactor)
     .option(
       '--cooldown-share <s>',
-      'report a row only if it beats every score of the previous s × probation rows (probation: 15% of the file\'s rows, at most 750)',
+      'report a row only if it beats every score of the previous s × probation rows (probation: 15% of the file\'s good rows, at most 750; 0 = no cool-down)',
       nonNegative,
       d.cooldownShare,
     )
@@ -188,7 +197,8 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     minHistory: pick('minHistory', f.minHistory, base.minHistory),
     zFactor: pick('zFactor', f.zFactor, base.zFactor),
     // A fixed --cooldown replaces the share, whichever preset is in use.
-    cooldown: f.cooldown ?? base.cooldown,
+    // --cooldown-share 0 means no cool-down, not the preset's fixed rows.
+    cooldown: f.cooldown ?? (given('cooldownShare') && f.cooldownShare === 0 ? 0 : base.cooldown),
     cooldownShare: f.cooldown !== undefined ? 0 : pick('cooldownShare', f.cooldownShare, base.cooldownShare),
     refractoryRows: pick('refractory', f.refractory, base.refractoryRows),
     refractoryMargin: pick('refractoryMargin', f.refractoryMargin, base.refractoryMargin),
@@ -198,6 +208,7 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     eventHistory: pick('eventHistory', f.eventHistory, base.eventHistory),
     rangeWeight: pick('rangeWeight', f.rangeWeight, base.rangeWeight),
   };
+  if (f.rejects === '-') throw new CliError('score-series: --rejects needs a file name (standard output carries the scores)');
   if (f.cooldown !== undefined && given('cooldownShare')) {
     throw new CliError('score-series: --cooldown and --cooldown-share are alternatives; give one');
   }
@@ -221,7 +232,7 @@ export async function scoreSeriesCommand(file: string, out: string | undefined, 
     throw e;
   }
   // Kept before anything is scored, so a failure later cannot lose them.
-  if (rejects !== undefined && parsed.bad.length > 0) {
+  if (rejects !== undefined) {
     const lines = parsed.bad.map((b) => `${JSON.stringify({ location: name, line: b.line, reason: b.reason, text: b.text })}\n`);
     try {
       await appendFile(rejects, lines.join(''));

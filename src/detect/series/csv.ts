@@ -11,7 +11,7 @@ export interface BadRow {
   /** `file:line: reason`, for people. */
   readonly message: string;
   readonly reason: string;
-  /** The row as it was in the file (without its line ending), so it can be kept. */
+  /** The row as it was in the file (without its line ending; invalid UTF-8 bytes as U+FFFD), so it can be kept. */
   readonly text: string;
 }
 
@@ -100,12 +100,12 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
       const cell = (cells[c] as string).trim();
       const v = cell === '' ? Number.NaN : Number(cell);
       if (!Number.isFinite(v)) {
-        error = `column "${header[c]}" is not a finite number: ${quoteCell(cell)}`;
+        error = `column ${quoteCell(header[c] as string)} is not a finite number: ${quoteCell(cell)}`;
         break;
       }
       // The forest works in float32, where this value would be an infinity.
       if (!Number.isFinite(Math.fround(v))) {
-        error = `column "${header[c]}" is beyond the float32 range (|x| <= 3.4e38) the forest works in: ${quoteCell(cell)}`;
+        error = `column ${quoteCell(header[c] as string)} is beyond the float32 range (|x| <= 3.4e38) the forest works in: ${quoteCell(cell)}`;
         break;
       }
       values.push(v);

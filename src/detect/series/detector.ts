@@ -93,7 +93,7 @@ export interface SeriesDetectorOptions {
  * events (20-row local records) the yardstick for events, under a square root so it corrects
  * the spread between series without flattening it; the range excess breaks the forests'
  * saturation on values far outside everything seen; the cool-down is 0.55 of the series'
- * probation period (332 rows on a 4032-row file, 412 from 5000 rows on; 500 rows when the period
+ * probation period (332 rows on a 4032-row file, 413 from 5000 rows on; 500 rows when the period
  * is not known), so a short series' next event is not suppressed, and the refractory margin (100 rows, 10%) makes a score
  * that keeps rising through one event one alarm instead of one per row. Figures and their spread
  * over seeds are in src/eval/nab/README.md.
@@ -197,7 +197,8 @@ export function validateOptions(o: SeriesDetectorOptions): void {
   int('minHistory', o.minHistory, 0);
   if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
   int('cooldown', o.cooldown, 0);
-  if (!(o.cooldownShare >= 0)) throw new RangeError(`cooldownShare must be >= 0, got ${o.cooldownShare}`);
+  // At most 100 probation periods (75,000 rows): the cool-down keeps that many past scores.
+  if (!(o.cooldownShare >= 0 && o.cooldownShare <= 100)) throw new RangeError(`cooldownShare must be in [0, 100], got ${o.cooldownShare}`);
   int('refractoryRows', o.refractoryRows, 0);
   if (!(o.refractoryMargin >= 0)) throw new RangeError(`refractoryMargin must be >= 0, got ${o.refractoryMargin}`);
   int('eventWindow', o.eventWindow, 0);

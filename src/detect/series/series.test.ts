@@ -163,6 +163,7 @@ describe('helpers', () => {
     const o = { cooldown: 500, cooldownShare: 0.55 };
     expect(cooldownRows(o, 604)).toBe(332);
     expect(cooldownRows(o, 186)).toBe(102);
+    expect(cooldownRows(o, 750)).toBe(413);
     expect(cooldownRows(o, 0)).toBe(1);
     // Unknown probation, or no share: the fixed row count.
     expect(cooldownRows(o)).toBe(500);
@@ -170,7 +171,7 @@ describe('helpers', () => {
   });
 
   it('a short series\' second event is reported with the probation cool-down, not with a fixed 500 rows', () => {
-    // 1000 rows (probation 150, cool-down 0.55 x 150 = 82 rows): spikes at rows 400 and 600, the second smaller.
+    // 1000 rows (probation 150, cool-down 0.55 x 150 = 83 rows): spikes at rows 400 and 600, the second smaller.
     const values = Array.from({ length: 1000 }, (_, i) => (i === 400 ? 90 : i === 600 ? 60 : 10 + Math.sin(i / 6) + 0.1 * ((i * 7919) % 13)));
     const run = (o: typeof fast, probation?: number) => {
       const d = new SeriesDetector(1, o, [{ min: 0, max: 100 }], probation);
