@@ -119,7 +119,7 @@ export function registerScoreSeries(program: Command): void {
         'what an alert threshold goes on; raw_score is the forest score (about 1 or less for normal points); ' +
         'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold).\n\n' +
         'Each column is scaled by its min and max over the file, and the cool-down is a share of the file\'s ' +
-        'probation period (15% of its rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
+        'probation period (15% of its good rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
         'are the only things known about the future. ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
     )
@@ -196,8 +196,8 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     history: pick('history', f.history, base.history),
     minHistory: pick('minHistory', f.minHistory, base.minHistory),
     zFactor: pick('zFactor', f.zFactor, base.zFactor),
-    // A fixed --cooldown replaces the share, whichever preset is in use.
-    // --cooldown-share 0 means no cool-down, not the preset's fixed rows.
+    // A fixed --cooldown replaces the share, whichever preset is in use; --cooldown-share 0 means
+    // no cool-down, not the preset's fixed rows.
     cooldown: f.cooldown ?? (given('cooldownShare') && f.cooldownShare === 0 ? 0 : base.cooldown),
     cooldownShare: f.cooldown !== undefined ? 0 : pick('cooldownShare', f.cooldownShare, base.cooldownShare),
     refractoryRows: pick('refractory', f.refractory, base.refractoryRows),

@@ -94,9 +94,9 @@ export interface SeriesDetectorOptions {
  * the spread between series without flattening it; the range excess breaks the forests'
  * saturation on values far outside everything seen; the cool-down is 0.55 of the series'
  * probation period (332 rows on a 4032-row file, 413 from 5000 rows on; 500 rows when the period
- * is not known), so a short series' next event is not suppressed, and the refractory margin (100 rows, 10%) makes a score
- * that keeps rising through one event one alarm instead of one per row. Figures and their spread
- * over seeds are in src/eval/nab/README.md.
+ * is not known), so a short series' next event is not suppressed; and the refractory margin
+ * (100 rows, 10%) makes a score that keeps rising through one event one alarm instead of one per
+ * row. Figures and their spread over seeds are in src/eval/nab/README.md.
  */
 export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   numberOfTrees: 50,

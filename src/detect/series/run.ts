@@ -41,7 +41,7 @@ export function columnRanges(values: readonly (readonly number[])[], columns: nu
 
 /**
  * Scores every good row of a parsed series in order. Besides each column's min and max, the
- * detector is told the series' probation period (NAB's: 15% of its rows, at most 750), as NAB
+ * detector is told the series' probation period (NAB's: 15% of its good rows, at most 750), as NAB
  * tells every detector.
  */
 export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorOptions): ScoredSeries {
