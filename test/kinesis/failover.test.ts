@@ -58,23 +58,30 @@ describe('failover between worker processes', () => {
     expect(await balanced()).toBe(true);
 
     const all = simEvents();
-    const chunks = 12;
+    // Small chunks, put over longer than w1's checkpoint interval: its JSON-lines sink prints in
+    // 64 KB drains or at a checkpoint's flush, so a tail (printed, not yet checkpointed) exists
+    // only once a drain falls between two checkpoints. Records that all arrive within one
+    // interval could be printed and checkpointed together, leaving no tail to find.
+    const chunks = 48;
     const size = Math.ceil(all.length / chunks);
     const put = async (i: number) =>
       replayPayloads(kinesis, cloudWatchPayloads(all.slice(i * size, (i + 1) * size)), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
+    let leasesSeen = '';
     const hasTail = async () => {
-      const cps = new Map((await table.listLeases()).filter((l) => l.leaseOwner === 'w1').map((l) => [l.leaseKey, l.checkpoint]));
+      const leases = await table.listLeases();
+      leasesSeen = leases.map((l) => `${l.leaseKey}:${l.leaseOwner ?? '-'}@${l.checkpoint}`).join(' ');
+      const cps = new Map(leases.filter((l) => l.leaseOwner === 'w1').map((l) => [l.leaseKey, l.checkpoint]));
       return w1.records.some((r) => cps.has(r.shard) && (cps.get(r.shard) === 'TRIM_HORIZON' || compareSequence(r.seq, cps.get(r.shard)!) > 0));
     };
     // Mid-stream: kill w1 once it has printed records past its checkpoint (an un-checkpointed
     // tail); a few chunks are kept for after the kill.
     let next = 0;
-    while (next < chunks - 3) {
+    while (next < chunks - 6) {
       await put(next++);
-      await sleep(150);
+      await sleep(250);
       if (await hasTail()) break;
     }
-    await until(hasTail, 10_000, 'w1 to have an un-checkpointed tail');
+    await until(hasTail, 10_000, () => `w1 to have an un-checkpointed tail (${next} chunks put; w1 printed ${w1.records.length} records; leases ${leasesSeen})\n${w1.stderr().slice(-3000)}`);
     w1.child.kill('SIGKILL');
     const killedAt = Date.now();
     await w1.exited;
