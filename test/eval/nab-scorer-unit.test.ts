@@ -9,7 +9,6 @@ import {
   sweepFile,
   type ScoredFile,
 } from '../../src/eval/nab/scorer.js';
-import { seriesProbation } from '../../src/detect/series/detector.js';
 
 const standard = { tpWeight: 1, fpWeight: 0.11, fnWeight: 1 };
 
@@ -42,9 +41,6 @@ describe('NAB scorer rules', () => {
     expect(probationLength(15902)).toBe(750);
   });
 
-  it('the detector\'s probation period (its cool-down unit) is the scorer\'s, for every length', () => {
-    for (let n = 0; n <= 20_000; n++) expect(seriesProbation(n)).toBe(probationLength(n));
-  });
 
   it('a detection at the first row of a window scores A_TP exactly; only the earliest counts', () => {
     const r = scoreFileAt(file(withDetections([40, 45, 59])), standard, 0.5);

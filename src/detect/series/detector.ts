@@ -1,5 +1,7 @@
 import { ThresholdedForest } from '../../rcf/index.js';
 
+export { seriesProbation } from './probation.js';
+
 /**
  * How a series becomes forest points, and how forest scores become `anomaly_score`.
  * Everything uses only rows already seen, plus each column's min and max when given (NAB allows
@@ -151,13 +153,6 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   rangeWeight: 0,
 };
 
-/**
- * NAB's probation period for a series of `rows` rows: the first 15%, at most 750 rows. NAB gives
- * it to every detector as the period to learn in; here it is also the series' unit of time.
- */
-export function seriesProbation(rows: number): number {
-  return Math.min(Math.floor(0.15 * rows), 750);
-}
 
 /** The cool-down in rows: a share of the probation period when both are known, else `cooldown`. */
 export function cooldownRows(o: Pick<SeriesDetectorOptions, 'cooldown' | 'cooldownShare'>, probationRows?: number): number {

@@ -13,6 +13,8 @@
  *   threshold wins, as Python's stable sort by score does in NAB's `optimizeThreshold`.
  */
 
+import { seriesProbation } from '../../detect/series/probation.js';
+
 export interface CostMatrix {
   readonly tpWeight: number;
   readonly fpWeight: number;
@@ -32,8 +34,6 @@ export interface LabelledSeries {
   readonly windows: readonly (readonly [number, number])[];
 }
 
-export const PROBATION_PERCENT = 0.15;
-
 export function scaledSigmoid(relativePosition: number): number {
   if (relativePosition >= 3) return -1;
   return 2 / (1 + Math.exp(5 * relativePosition)) - 1;
@@ -41,9 +41,8 @@ export function scaledSigmoid(relativePosition: number): number {
 
 const MAX_TP = scaledSigmoid(-1);
 
-export function probationLength(rows: number, percent = PROBATION_PERCENT): number {
-  return Math.min(Math.floor(percent * rows), percent * 5000);
-}
+/** NAB's probation: `min(floor(0.15 n), 750)` rows; the detector is told the same period. */
+export const probationLength = seriesProbation;
 
 /**
  * The profile-independent part of NAB's per-row "sweep score" for a file. Only rows after
