@@ -41,8 +41,6 @@ export async function readSeriesInput(file: string, maxBytes = MAX_SERIES_BYTES,
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new CliError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  } finally {
-    if (file !== '-') (source as ReturnType<typeof createReadStream>).destroy();
   }
   const whole = Buffer.concat(chunks, bytes);
   chunks.length = 0;
