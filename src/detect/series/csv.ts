@@ -79,19 +79,19 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
   const width = header.length;
   const rows: SeriesRow[] = [];
   const bad: BadRow[] = [];
+  const reject = (line: number, text: string, reason: string) => bad.push({ line, message: `${fileName}:${line}: ${reason}`, reason, text });
   for (let i = first + 1; i < lines.length; i++) {
     const raw = stripCr(lines[i] as string);
     if (raw.trim() === '') continue;
     const line = i + 1;
-    const reject = (reason: string) => bad.push({ line, message: `${fileName}:${line}: ${reason}`, reason, text: raw });
     const cells = splitCsvLine(raw);
     if (cells.length !== width) {
-      reject(`expected ${width} columns, found ${cells.length}`);
+      reject(line, raw, `expected ${width} columns, found ${cells.length}`);
       continue;
     }
     const timestamp = (cells[0] as string).trim();
     if (timestamp === '') {
-      reject('empty timestamp');
+      reject(line, raw, 'empty timestamp');
       continue;
     }
     const values: number[] = [];
@@ -111,7 +111,7 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
       values.push(v);
     }
     if (error !== undefined) {
-      reject(error);
+      reject(line, raw, error);
       continue;
     }
     rows.push({ timestamp, values, line });
