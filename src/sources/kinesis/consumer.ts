@@ -76,7 +76,10 @@ interface ShardTask {
   /** Last sequence number handed to the handler, and the last one checkpointed. */
   handed?: string;
   checkpointed?: string;
-  /** At shard end the task checkpoints SHARD_END itself; the timer must leave it alone. */
+  /**
+   * At shard end the task checkpoints SHARD_END itself; the timer must leave it alone. Cleared
+   * again if the shard end fails before SHARD_END is sent.
+   */
   ending: boolean;
   millisBehindLatest: number;
 }
@@ -281,6 +284,20 @@ export class KinesisConsumer {
 
   private async endShard(task: ShardTask, children: readonly ChildShard[]): Promise<void> {
     task.ending = true;
+    const progress = { sent: false };
+    try {
+      await this.recordShardEnd(task, children, progress);
+    } finally {
+      // Failed (or stopped) before SHARD_END was sent: the shard is not finished in the table, so
+      // the timer and the final checkpoint of stop() must again cover what it handed over, or the
+      // next owner re-reads it. Once SHARD_END was sent the task stays `ending`: a later, lower
+      // checkpoint must never overwrite it.
+      if (!progress.sent) task.ending = false;
+    }
+  }
+
+  /** The steps of a shard end; `progress.sent` is set as SHARD_END is sent to the table. */
+  private async recordShardEnd(task: ShardTask, children: readonly ChildShard[], progress: { sent: boolean }): Promise<void> {
     // Children first (as KCL): if we die before SHARD_END is written, they exist and wait.
     const childIds: string[] = [];
     for (const c of children) {
@@ -299,6 +316,7 @@ export class KinesisConsumer {
     else await this.o.table.addChildShardIds(task.shardId, childIds);
     // Everything this shard handed over must be durable before it is marked finished.
     await this.o.handler.flush();
+    progress.sent = true;
     if (!(await this.o.coordinator.checkpoint(task.shardId, SHARD_END))) return;
     task.checkpointed = SHARD_END;
     await this.o.handler.checkpointed?.(this.o.streamName, [{ shardId: task.shardId, sequenceNumber: SHARD_END }]);
