@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 /**
  * Units of input and positions within them. A unit is what an input checkpoint is kept for: a
  * Kinesis shard (position: sequence number and event index) or an input object (position: the
- * record's ordinal in it). Output names are derived from units and positions, never from clocks,
- * so rewriting the same input range gives the same names.
+ * record's ordinal in it). Output names are derived from units and positions (and a shard's
+ * lease tenure), never from clocks, so rewriting the same input range gives the same names.
  */
 
 export interface KinesisPosition {

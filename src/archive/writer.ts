@@ -52,6 +52,8 @@ export interface CoveredRange {
   readonly records: number;
   readonly manifest: string;
   readonly files: readonly string[];
+  /** Kinesis units: the lease tenure that wrote the range (see startShard). */
+  readonly hold?: string;
 }
 
 export interface FlushResult {
@@ -68,6 +70,8 @@ export interface KinesisCheckpoint {
   readonly shardId: string;
   /** The last checkpointed sequence number, or null when the shard was never checkpointed. */
   readonly sequenceNumber: string | null;
+  /** The lease tenure that wrote that checkpoint, when known (the lease's checkpointHold). */
+  readonly checkpointHold?: string;
 }
 
 export interface RecoveryResult {
@@ -77,6 +81,19 @@ export interface RecoveryResult {
   rolledBack: number;
   /** Manifests of ranges the checkpoints already cover (only the manifest is deleted). */
   committed: number;
+  /**
+   * Rolled-back ranges of a lease tenure (manifests with a hold) whose manifests are kept: their
+   * writer may still be running, and a file it puts after this recovery would otherwise be named
+   * nowhere. The caller deletes their files again, then the manifest, once no late write can
+   * come (sweepRolledBack).
+   */
+  kept: RolledBack[];
+}
+
+/** A rolled-back range whose manifest is kept for a while (see RecoveryResult.kept). */
+export interface RolledBack {
+  readonly manifest: string;
+  readonly files: readonly string[];
 }
 
 export class ArchiveError extends Error {
@@ -89,6 +106,8 @@ interface Unit {
   readonly streamName?: string;
   readonly shardId?: string;
   readonly object?: ObjectUnit;
+  /** Kinesis units: the lease tenure whose records these are (startShard), part of every name. */
+  readonly hold?: string;
   /** Object units: records added so far (the next record's ordinal). */
   ordinal: number;
   open: Segment | undefined;
@@ -118,7 +137,10 @@ const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000,
  * Exactly once: each flushed range writes a manifest (its files) before the files; recover()
  * deletes the files of every range the checkpoints do not cover, so a replay can never leave a
  * record twice even when its file boundaries differ from the crashed run's. Names derive from
- * the unit and the range's positions, so an identical replay overwrites the same objects.
+ * the unit and the range's positions, so an identical replay overwrites the same objects; for a
+ * Kinesis shard also from the lease tenure reading it (startShard), so a former owner's late
+ * write can never have the name of the new owner's file, and can be undone without touching it
+ * (rollBack, and recover's rule for other tenures' ranges).
  */
 export class ArchiveWriter {
   readonly store: ArchiveStore;
@@ -141,6 +163,8 @@ export class ArchiveWriter {
   private scratchParts = new Int32Array(4096);
   private lastOrigin: Origin | undefined;
   private lastUnit: Unit | undefined;
+  /** Kinesis tag → the lease tenure its records are read under (startShard). */
+  private readonly holds = new Map<string, string>();
   /** Records added and not yet written. */
   pendingRecords = 0;
 
@@ -228,8 +252,11 @@ export class ArchiveWriter {
    * Forgets everything of a Kinesis shard not yet written (its lease went to another worker,
    * which re-reads it from the checkpoint): open data and segments kept from a failed flush.
    */
-  dropShard(streamName: string, shardId: string): void {
+  dropShard(streamName: string, shardId: string, hold?: string): void {
     const tag = kinesisTag(streamName, shardId);
+    // A later tenure of ours has started on the shard meanwhile: what is buffered is its own.
+    if (hold !== undefined && this.holds.has(tag) && this.holds.get(tag) !== hold) return;
+    if (hold !== undefined) this.holds.delete(tag);
     const unit = this.units.get(tag);
     if (unit?.open) this.pendingRecords -= unit.open.records;
     this.units.delete(tag);
@@ -243,6 +270,24 @@ export class ArchiveWriter {
     void this.chain.then(() => this.droppedTags.delete(tag));
   }
 
+  /**
+   * Names the lease tenure the shard's records are read under from now on (a tenure that ended
+   * must have been dropped first: dropShard). Ranges written for it carry it in their names and
+   * manifests.
+   */
+  startShard(streamName: string, shardId: string, hold: string): void {
+    const tag = kinesisTag(streamName, shardId);
+    if (this.units.has(tag)) throw new ArchiveError(`startShard(${streamName}/${shardId}): records of an earlier tenure are still buffered; dropShard first`);
+    this.holds.set(tag, hold);
+  }
+
+  /** Undoes flushed ranges no checkpoint covers: deletes their files, then their manifests. */
+  async rollBack(ranges: readonly CoveredRange[]): Promise<RecoveryResult> {
+    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
+    for (const r of ranges) await this.rollBackManifest(r.manifest, r.files, result);
+    return result;
+  }
+
   /** Deletes the manifests of ranges the caller has checkpointed (they are only needed for recovery). */
   async release(result: FlushResult): Promise<void> {
     await this.store.delete(result.ranges.map((r) => r.manifest));
@@ -254,38 +299,68 @@ export class ArchiveWriter {
    * manifests the checkpoints cover. Ranges written by this archive always end at a checkpointable
    * position, so a range that straddles a checkpoint means the caller checkpointed a position no
    * flush reported: that is refused rather than guessed at.
+   *
+   * A range written under another lease tenure than the one that wrote the checkpoint was never
+   * committed by it: a former owner flushed it after losing the lease (and after the new owner's
+   * recovery had looked), and crashed before undoing it. Its records are either re-read past the
+   * checkpoint or already in the checkpointing tenure's own files, so it is rolled back wherever
+   * it lies.
    */
   async recover(checkpoints: readonly KinesisCheckpoint[]): Promise<RecoveryResult> {
-    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0 };
+    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
     for (const cp of checkpoints) {
       const tag = kinesisTag(cp.streamName, cp.shardId);
       for (const { key, manifest } of await this.manifests(tag)) {
         const first = manifest.first as KinesisPosition, last = manifest.last as KinesisPosition;
-        if (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0) {
+        if (manifest.hold !== undefined && manifest.hold !== cp.checkpointHold) {
+          await this.rollBackKeeping(key, manifest, result);
+        } else if (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0) {
           await this.store.delete([key]);
           result.committed++;
         } else if (cp.sequenceNumber !== null && compareSequence(first.sequenceNumber, cp.sequenceNumber) <= 0) {
           throw new ArchiveError(
             `checkpoint ${cp.sequenceNumber} of ${cp.streamName}/${cp.shardId} falls inside archived range ${first.sequenceNumber}..${last.sequenceNumber} (${key}); checkpoint only positions a flush reported`,
           );
+        } else if (manifest.hold !== undefined) {
+          await this.rollBackKeeping(key, manifest, result);
         } else {
-          await this.rollBack(key, manifest, result);
+          await this.rollBackManifest(key, manifest.files, result);
         }
       }
     }
     return result;
   }
 
+  /** Deletes a range's files now and keeps its manifest naming them (RecoveryResult.kept). */
+  private async rollBackKeeping(key: string, manifest: Manifest, result: RecoveryResult): Promise<void> {
+    await this.store.delete(manifest.files);
+    result.deletedFiles.push(...manifest.files);
+    result.kept.push({ manifest: key, files: manifest.files });
+    result.rolledBack++;
+  }
+
+  /**
+   * Finishes rolled-back ranges recover() kept: deletes their files again (a late write of their
+   * former writer), then their manifests. Their names carry that writer's tenure, so no file of
+   * the current one is among them.
+   */
+  async sweepRolledBack(kept: readonly RolledBack[]): Promise<void> {
+    for (const k of kept) {
+      await this.store.delete(k.files);
+      await this.store.delete([k.manifest]);
+    }
+  }
+
   /** Removes whatever a crashed run wrote for an object that was not completed. */
   async recoverObject(objectId: string): Promise<RecoveryResult> {
-    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0 };
-    for (const { key, manifest } of await this.manifests(objectTag(objectId))) await this.rollBack(key, manifest, result);
+    const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
+    for (const { key, manifest } of await this.manifests(objectTag(objectId))) await this.rollBackManifest(key, manifest.files, result);
     return result;
   }
 
-  private async rollBack(key: string, manifest: Manifest, result: RecoveryResult): Promise<void> {
-    await this.store.delete(manifest.files);
-    result.deletedFiles.push(...manifest.files);
+  private async rollBackManifest(key: string, files: readonly string[], result: RecoveryResult): Promise<void> {
+    await this.store.delete(files);
+    result.deletedFiles.push(...files);
     await this.store.delete([key]);
     result.rolledBack++;
   }
@@ -353,7 +428,8 @@ export class ArchiveWriter {
     const tag = kinesisTag(streamName, origin.shardId);
     let u = this.units.get(tag);
     if (u === undefined) {
-      u = { tag, kind: 'kinesis', streamName, shardId: origin.shardId, ordinal: 0, open: undefined };
+      const hold = this.holds.get(tag);
+      u = { tag, kind: 'kinesis', streamName, shardId: origin.shardId, ...(hold !== undefined ? { hold } : {}), ordinal: 0, open: undefined };
       this.units.set(tag, u);
     }
     this.lastOrigin = origin;
@@ -405,8 +481,10 @@ export class ArchiveWriter {
     let records = 0;
     for (const seg of segments) {
       const tag = seg.unit.tag;
+      const hold = seg.unit.hold;
       const firstName = positionName(seg.first);
-      const base = `${tag}.${firstName}.${hashHex(JSON.stringify(seg.last), 8)}`;
+      const holdName = hold === undefined ? '' : `.${hashHex(hold, 8)}`;
+      const base = `${tag}.${firstName}.${hashHex(JSON.stringify(seg.last) + (hold === undefined ? '' : `\n${hold}`), 8)}`;
       const files: string[] = [];
       for (const [part, buf] of seg.parts) {
         const key = `${part.path}${base}.parquet`;
@@ -424,10 +502,10 @@ export class ArchiveWriter {
           return bytes.length;
         });
       }
-      const manifest = `${manifestPrefix(tag)}${firstName}.json`;
-      const body: Manifest = { version: 1, unit: tag, first: seg.first, last: seg.last, records: seg.records, files };
+      const manifest = `${manifestPrefix(tag)}${firstName}${holdName}.json`;
+      const body: Manifest = { version: 1, unit: tag, first: seg.first, last: seg.last, records: seg.records, files, ...(hold !== undefined ? { hold } : {}) };
       manifests.push(() => this.store.put(manifest, encodeManifest(body)));
-      ranges.push({ unit: tag, first: seg.first, last: seg.last, records: seg.records, manifest, files });
+      ranges.push({ unit: tag, first: seg.first, last: seg.last, records: seg.records, manifest, files, ...(hold !== undefined ? { hold } : {}) });
       records += seg.records;
     }
     // Manifests first: a crash after any data file exists must find the manifest naming it.

@@ -8,6 +8,7 @@ import type { FlowBatch } from '../flowlog/batch.js';
 import type { FlowFormat } from '../flowlog/format.js';
 import type { Reject } from '../flowlog/sink.js';
 import type { RecordHandler } from '../sources/kinesis/consumer.js';
+import type { ShardHold, ShardStop } from '../sources/kinesis/lease.js';
 import type { KinesisRecordIn } from '../sources/types.js';
 import type { Sink } from './sink.js';
 import { Mutex } from './mutex.js';
@@ -100,21 +101,21 @@ export class Pipeline implements RecordHandler {
    * A shard is (re)read from its checkpoint: forget how far an earlier hold of it got here, since
    * sinks may now drop what was written past the checkpoint (the archive's recovery does).
    */
-  async shardStarting(streamName: string, shardId: string, checkpoint: string | null): Promise<void> {
+  async shardStarting(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void> {
     const release = await this.lock.acquire();
     try {
       this.handed.delete(shardId);
-      for (const s of this.sinks) await s.shardStarting?.(streamName, shardId, checkpoint);
+      for (const s of this.sinks) await s.shardStarting?.(streamName, shardId, checkpoint, hold);
     } finally {
       release();
     }
   }
 
-  async shardStopped(streamName: string, shardId: string): Promise<void> {
+  async shardStopped(streamName: string, shardId: string, stop: ShardStop): Promise<void> {
     const release = await this.lock.acquire();
     try {
       this.handed.delete(shardId);
-      for (const s of this.sinks) await s.shardStopped?.(streamName, shardId);
+      for (const s of this.sinks) await s.shardStopped?.(streamName, shardId, stop);
     } finally {
       release();
     }

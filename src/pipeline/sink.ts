@@ -10,6 +10,7 @@
  */
 import type { FlowBatch } from '../flowlog/batch.js';
 import type { Reject } from '../flowlog/sink.js';
+import type { ShardHold, ShardStop } from '../sources/kinesis/lease.js';
 
 export interface Sink {
   readonly name: string;
@@ -27,10 +28,16 @@ export interface Sink {
   reject?(reject: Reject): void;
   /** Releases resources after a final flush. */
   close?(): Promise<void>;
-  /** Before a shard is (re)read from `checkpoint` (null: from its start position). */
-  shardStarting?(streamName: string, shardId: string, checkpoint: string | null): Promise<void>;
-  /** This worker no longer holds the shard: drop whatever of it is not yet written. */
-  shardStopped?(streamName: string, shardId: string): Promise<void>;
+  /**
+   * Before a shard is (re)read from `checkpoint` (null: from its start position), under `hold`:
+   * this worker's tenure of the lease, and the tenure that wrote the checkpoint.
+   */
+  shardStarting?(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void>;
+  /**
+   * This worker no longer holds the shard: drop whatever of it is not yet written, and undo what
+   * `stop.hold` wrote past `stop.checkpointed` (the new owner re-reads and writes it).
+   */
+  shardStopped?(streamName: string, shardId: string, stop: ShardStop): Promise<void>;
   /** After these checkpoints were written; a sink may forget what it kept to recover them. */
   checkpointed?(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void>;
 }

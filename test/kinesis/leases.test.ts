@@ -8,7 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LeaseCoordinator, type LeaseEvent } from '../../src/sources/kinesis/lease-coordinator.js';
 import { chooseLeasesToTake } from '../../src/sources/kinesis/lease-balance.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
-import { TRIM_HORIZON, type Lease } from '../../src/sources/kinesis/lease.js';
+import { holdIdOf, TRIM_HORIZON, type Lease } from '../../src/sources/kinesis/lease.js';
 import { localDynamoClient, startDynalite, type LocalDynamo } from '../support/dynalite.js';
 
 function lease(key: string, extra: Partial<Lease> = {}): Lease {
@@ -168,5 +168,42 @@ describe('leases in dynalite', () => {
     for (let i = 1; i <= 30; i++) expect(await a.checkpoint('s', String(1000 + i))).toBe(true);
     await a.releaseAll();
     expect((await t.getLease('s'))!.checkpoint).toBe('1030');
+  });
+
+  it('stores with each checkpoint the tenure that wrote it, and tells a lost tenure what it wrote', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('s'));
+    const l = (await t.getLease('s'))!;
+    const a = (await t.take(l, 'A'))!;
+    const holdA = holdIdOf(a);
+    expect(holdA).toBe('A#1');
+    const a2 = (await t.checkpoint(a, 'A', '100', 0, holdA))!;
+    expect(await t.getLease('s')).toEqual(a2);
+    expect(a2.checkpointHold).toBe(holdA);
+    // A checkpoint written without a tenure (by a tool that knows none) must not keep the old one.
+    const a3 = (await t.checkpoint(a2, 'A', '101'))!;
+    expect(a3.checkpointHold).toBeUndefined();
+    expect((await t.getLease('s'))!.checkpointHold).toBeUndefined();
+    // Another take of the lease is another tenure, even by the same worker.
+    const again = (await t.take(a3, 'A'))!;
+    expect(holdIdOf(again)).not.toBe(holdA);
+
+    // The coordinator: what a tenure wrote stays known after the lease is lost.
+    await t.createIfAbsent(lease('c'));
+    const co = new LeaseCoordinator({ table: t, workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    expect(co.holds('c')).toBe(true);
+    const taken = (await t.getLease('c'))!;
+    const hold = holdIdOf(taken);
+    expect(await co.checkpointWrittenBy('c', hold)).toBeNull();
+    expect(await co.checkpoint('c', '500')).toBe(true);
+    expect((await t.getLease('c'))!.checkpointHold).toBe(hold);
+    // X steals it: W's next checkpoint is refused and does not count.
+    await t.take((await t.getLease('c'))!, 'X');
+    expect(await co.checkpoint('c', '600')).toBe(false);
+    expect(co.holds('c')).toBe(false);
+    expect(await co.checkpointWrittenBy('c', hold)).toBe('500');
+    expect(await co.checkpointWrittenBy('c', 'W#999')).toBeNull();
+    await co.stop();
   });
 });

@@ -6,15 +6,22 @@
  * - flush() = ArchiveWriter.flush(): the files and their manifests are durable;
  * - before a shard is read from its checkpoint, recover() removes whatever an earlier owner
  *   wrote past that checkpoint, so the replay cannot leave a record in the archive twice;
- * - after a checkpoint, release() forgets the manifests of the ranges it covers.
+ * - after a checkpoint, release() forgets the manifests of the ranges it covers;
+ * - when a lease is lost, the ranges this worker flushed under it that its checkpoints do not
+ *   cover are rolled back, including a flush that was still running: the new owner may have
+ *   recovered before they landed, and writes those records again under its own names;
+ * - ranges recover() rolled back keep their manifests for `lateWriteGraceMs`, then their files
+ *   are deleted again and the manifests with them: a former owner that was still writing and
+ *   died before undoing its files leaves nothing behind either.
  */
-import type { FlushResult } from '../../archive/writer.js';
+import type { FlushResult, RolledBack } from '../../archive/writer.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { kinesisTag } from '../../archive/units.js';
 import type { FlowBatch } from '../../flowlog/batch.js';
 import { SHARD_END } from '../../sources/kinesis/lease.js';
 import { compareSequence } from '../../sources/kinesis/sequence.js';
 import type { Sink } from '../sink.js';
+import type { ShardHold, ShardStop } from '../../sources/kinesis/lease.js';
 
 type Range = FlushResult['ranges'][number];
 
@@ -23,8 +30,26 @@ export class ArchiveSink implements Sink {
   /** Flushed ranges whose manifests are kept until a checkpoint covers them. */
   private unreleased: Range[] = [];
   private last: FlushResult | undefined;
+  /** The latest flush (each waits for the one before): shardStopped waits for it to settle. */
+  private flushing: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly writer: ArchiveWriter) {}
+  /** Rolled-back ranges whose manifests recover() kept, with when they may be finished. */
+  private rolledBack: Array<RolledBack & { readonly due: number }> = [];
+  private readonly lateWriteGraceMs: number;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly now: () => number;
+
+  constructor(
+    readonly writer: ArchiveWriter,
+    opts: {
+      /** How long a former lease owner may still be writing after the new owner's recovery (default 10 minutes). */
+      readonly lateWriteGraceMs?: number;
+      readonly now?: () => number;
+    } = {},
+  ) {
+    this.lateWriteGraceMs = opts.lateWriteGraceMs ?? 10 * 60_000;
+    this.now = opts.now ?? Date.now;
+  }
 
   write(batch: FlowBatch): void {
     // Copied: the writer keeps no reference to the batch's columns.
@@ -33,19 +58,56 @@ export class ArchiveSink implements Sink {
 
   async flush(): Promise<void> {
     // Synchronous up to writer.flush(): the flush covers exactly what was written before the call.
-    const result = await this.writer.flush();
-    this.last = result;
-    this.unreleased.push(...result.ranges);
+    const run = this.writer.flush().then((result) => {
+      this.last = result;
+      this.unreleased.push(...result.ranges);
+    });
+    this.flushing = run.catch(() => {});
+    await run;
   }
 
-  async shardStopped(streamName: string, shardId: string): Promise<void> {
-    this.writer.dropShard(streamName, shardId); // its buffered records, and what a failed flush kept of it
+  async shardStopped(streamName: string, shardId: string, stop: ShardStop): Promise<void> {
+    this.writer.dropShard(streamName, shardId, stop.hold); // its buffered records, and what a failed flush kept of it
+    // A flush that began before the lease was lost may still be writing this tenure's ranges.
+    await this.flushing;
+    const tag = kinesisTag(streamName, shardId);
+    const committed: Range[] = [];
+    const late: Range[] = [];
+    this.unreleased = this.unreleased.filter((r) => {
+      if (r.unit !== tag || r.hold !== stop.hold) return true;
+      (covers(stop.checkpointed, r) ? committed : late).push(r);
+      return false;
+    });
+    if (late.length > 0) await this.writer.rollBack(late);
+    if (committed.length > 0 && this.last) await this.writer.release({ ...this.last, ranges: committed });
   }
 
-  async shardStarting(streamName: string, shardId: string, checkpoint: string | null): Promise<void> {
+  async shardStarting(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void> {
     // Of an earlier hold of this lease (buffered, or kept by a failed flush): it is re-read from the checkpoint.
     this.writer.dropShard(streamName, shardId);
-    await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint }]);
+    const recovered = await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint, ...(hold.checkpointedBy !== undefined ? { checkpointHold: hold.checkpointedBy } : {}) }]);
+    const due = this.now() + this.lateWriteGraceMs;
+    for (const k of recovered.kept) this.rolledBack.push({ ...k, due });
+    // Also when the shard stays idle (no checkpoints). A failed sweep keeps the manifests, and
+    // the next recovery of the shard rolls them back again: nothing is lost by waiting.
+    if (recovered.kept.length > 0) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void this.sweep().catch(() => {});
+      }, this.lateWriteGraceMs + 1);
+      timer.unref();
+      this.timers.add(timer);
+    }
+    this.writer.startShard(streamName, shardId, hold.id);
+  }
+
+  /** Finishes the kept rollbacks whose grace is over (after checkpoints, and by a timer). */
+  async sweep(): Promise<void> {
+    const now = this.now();
+    const ready = this.rolledBack.filter((k) => k.due <= now);
+    if (ready.length === 0) return;
+    await this.writer.sweepRolledBack(ready);
+    this.rolledBack = this.rolledBack.filter((k) => !ready.includes(k));
   }
 
   async checkpointed(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void> {
@@ -53,14 +115,23 @@ export class ArchiveSink implements Sink {
     const byTag = new Map(checkpoints.map((c) => [kinesisTag(streamName, c.shardId), c.sequenceNumber]));
     this.unreleased = this.unreleased.filter((r) => {
       const cp = byTag.get(r.unit);
-      const last = r.last.kind === 'kinesis' ? r.last.sequenceNumber : undefined;
-      if (cp === undefined || last === undefined) return true;
-      if (cp !== SHARD_END && compareSequence(last, cp) > 0) return true;
+      if (cp === undefined || !covers(cp, r)) return true;
       covered.push(r);
       return false;
     });
     if (covered.length > 0 && this.last) await this.writer.release({ ...this.last, ranges: covered });
+    await this.sweep();
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    // Kept manifests stay in the store: the next recovery of their shard finishes them.
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+/** True when checkpoint `cp` (null: none) covers the whole range. */
+function covers(cp: string | null, r: Range): boolean {
+  if (cp === null || r.last.kind !== 'kinesis') return false;
+  return cp === SHARD_END || compareSequence(r.last.sequenceNumber, cp) <= 0;
 }

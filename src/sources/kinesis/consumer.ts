@@ -12,7 +12,7 @@
  */
 import type { ChildShard, KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisRecordIn } from '../types.js';
-import { SHARD_END, startPositionOf, TRIM_HORIZON, type InitialPosition, type Lease } from './lease.js';
+import { holdIdOf, SHARD_END, startPositionOf, TRIM_HORIZON, type InitialPosition, type Lease, type ShardHold, type ShardStop } from './lease.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { LeaseTable } from './lease-table.js';
 import type { ReaderEvent, ShardReader } from './records.js';
@@ -34,9 +34,12 @@ export interface RecordHandler {
    * Before a shard is read from its checkpoint (null: none yet), e.g. so an archive can remove
    * what a crashed owner wrote past it and the replay doesn't leave records twice.
    */
-  shardStarting?(streamName: string, shardId: string, checkpoint: string | null): Promise<void>;
-  /** The shard's lease was lost: drop anything of it not yet written (the new owner re-reads it). */
-  shardStopped?(streamName: string, shardId: string): Promise<void>;
+  shardStarting?(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void>;
+  /**
+   * The shard's lease was lost: drop anything of it not yet written (the new owner re-reads it),
+   * and undo what `stop.hold` wrote past `stop.checkpointed`, which no checkpoint of it covers.
+   */
+  shardStopped?(streamName: string, shardId: string, stop: ShardStop): Promise<void>;
   /** After checkpoints were written: what is now checkpointed (sinks may drop recovery state). */
   checkpointed?(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void>;
 }
@@ -71,6 +74,8 @@ export type ConsumerEvent =
 
 interface ShardTask {
   readonly shardId: string;
+  /** holdIdOf the lease this task reads under. */
+  readonly hold: string;
   readonly abort: AbortController;
   done: Promise<void>;
   /** Last sequence number handed to the handler, and the last one checkpointed. */
@@ -175,7 +180,7 @@ export class KinesisConsumer {
   private startShard(lease: Lease, stolen = false): void {
     if (this.stopping.signal.aborted) return;
     this.tasks.get(lease.leaseKey)?.abort.abort();
-    const task: ShardTask = { shardId: lease.leaseKey, abort: new AbortController(), done: Promise.resolve(), ending: false, millisBehindLatest: 0 };
+    const task: ShardTask = { shardId: lease.leaseKey, hold: holdIdOf(lease), abort: new AbortController(), done: Promise.resolve(), ending: false, millisBehindLatest: 0 };
     this.tasks.set(lease.leaseKey, task);
     task.done = this.runShard(task, lease, stolen)
       .catch((error: unknown) => {
@@ -192,9 +197,13 @@ export class KinesisConsumer {
     if (!t) return;
     t.abort.abort();
     this.tasks.delete(leaseKey);
-    // After the task's last hand-over (if any) completes: sinks drop what they hold of it.
+    // After the task's last hand-over (if any) completes, and every checkpoint write of the
+    // lease has settled: sinks drop what they hold of it and undo what no checkpoint covers.
     void t.done
-      .then(() => this.o.handler.shardStopped?.(this.o.streamName, leaseKey))
+      .then(async () => {
+        const checkpointed = await this.o.coordinator.checkpointWrittenBy(leaseKey, t.hold);
+        await this.o.handler.shardStopped?.(this.o.streamName, leaseKey, { hold: t.hold, checkpointed });
+      })
       .catch((error: unknown) => this.emit({ type: 'error', op: 'shard-stopped', error }));
   }
 
@@ -217,7 +226,8 @@ export class KinesisConsumer {
     }
     if (position.type === 'AFTER_SEQUENCE_NUMBER') task.handed = task.checkpointed = position.sequenceNumber;
     const from = position.type === 'AFTER_SEQUENCE_NUMBER' ? position.sequenceNumber : null;
-    await this.retrying(task, async () => this.o.handler.shardStarting?.(this.o.streamName, task.shardId, from));
+    const hold: ShardHold = { id: task.hold, ...(lease.checkpointHold !== undefined ? { checkpointedBy: lease.checkpointHold } : {}) };
+    await this.retrying(task, async () => this.o.handler.shardStarting?.(this.o.streamName, task.shardId, from, hold));
     this.emit({ type: 'shard-start', shardId: task.shardId, position: lease.checkpoint });
     for (let attempt = 0; ; attempt++) {
       try {

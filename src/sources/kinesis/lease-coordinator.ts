@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { chooseLeasesToTake, type BalanceOptions } from './lease-balance.js';
-import type { Lease } from './lease.js';
+import { holdIdOf, SHARD_END, type Lease } from './lease.js';
 import type { LeaseTable } from './lease-table.js';
 
 export interface LeaseCoordinatorOptions extends BalanceOptions {
@@ -41,6 +41,8 @@ export interface LeaseListener {
 
 interface Held {
   lease: Lease;
+  /** holdIdOf the lease as taken: written with every checkpoint of this tenure. */
+  readonly hold: string;
   /** Monotonic time of the last successful write (renewal, take or checkpoint). */
   renewedAt: number;
 }
@@ -57,6 +59,12 @@ export class LeaseCoordinator {
   /** Last counter seen for every lease, and when (monotonic) it was first seen with it. */
   private readonly seen = new Map<string, { counter: number; at: number }>();
   private readonly chains = new Map<string, Promise<unknown>>();
+  /**
+   * Per lease, the highest checkpoint this worker may have written under its latest hold: every
+   * write the table accepted, and every write whose outcome is unknown (an error), never one the
+   * table refused. Sinks use it, once the lease is lost, to tell what that hold committed.
+   */
+  private readonly written = new Map<string, { hold: string; checkpoint: string }>();
   private listener: LeaseListener = { leaseGained: () => {}, leaseLost: () => {} };
   private timers: ReturnType<typeof setTimeout>[] = [];
   private running = false;
@@ -179,7 +187,7 @@ export class LeaseCoordinator {
       if (this.held.has(lease.leaseKey)) continue;
       const taken = await this.serial(lease.leaseKey, () => this.table.take(lease, this.workerId));
       if (!taken) continue; // another worker was faster; fine
-      this.held.set(lease.leaseKey, { lease: taken, renewedAt: this.now() });
+      this.held.set(lease.leaseKey, { lease: taken, hold: holdIdOf(taken), renewedAt: this.now() });
       this.seen.set(lease.leaseKey, { counter: taken.leaseCounter, at: this.now() });
       this.emit({ type: 'taken', leaseKey: lease.leaseKey, ...(lease.leaseOwner ? { from: lease.leaseOwner } : {}), stolen: decision.stealing });
       this.listener.leaseGained(taken, decision.stealing);
@@ -194,7 +202,14 @@ export class LeaseCoordinator {
     return this.serial(leaseKey, async () => {
       const h = this.held.get(leaseKey);
       if (!h) return false;
-      const updated = await this.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber);
+      let updated: Lease | undefined;
+      try {
+        updated = await this.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, h.hold);
+      } catch (error) {
+        this.noteWritten(leaseKey, h.hold, checkpoint); // it may have landed
+        throw error;
+      }
+      if (updated) this.noteWritten(leaseKey, h.hold, checkpoint);
       if (!updated) {
         this.lose(leaseKey, 'checkpoint refused: another worker took it');
         return false;
@@ -203,6 +218,24 @@ export class LeaseCoordinator {
       h.renewedAt = this.now();
       return true;
     });
+  }
+
+  /**
+   * After the lease was lost: the highest checkpoint `hold` may have written (null: none), once
+   * every write to the lease queued before the call has settled. A lost lease gets no more
+   * checkpoints from this worker, so the answer cannot change afterwards.
+   */
+  async checkpointWrittenBy(leaseKey: string, hold: string): Promise<string | null> {
+    return this.serial(leaseKey, async () => {
+      const w = this.written.get(leaseKey);
+      return w !== undefined && w.hold === hold ? w.checkpoint : null;
+    });
+  }
+
+  private noteWritten(leaseKey: string, hold: string, checkpoint: string): void {
+    const w = this.written.get(leaseKey);
+    // Checkpoints of one hold only move forward (SHARD_END last).
+    if (w === undefined || w.hold !== hold || w.checkpoint !== SHARD_END) this.written.set(leaseKey, { hold, checkpoint });
   }
 
   /** Gives up one held lease so another worker can take it at once. */

@@ -64,6 +64,7 @@ export function leaseToItem(l: Lease): Item {
   if (l.startingHashKey !== undefined) item.startingHashKey = { S: l.startingHashKey };
   if (l.endingHashKey !== undefined) item.endingHashKey = { S: l.endingHashKey };
   if (l.checkpointTimestampMs !== undefined) item.checkpointTimestampMs = { N: String(l.checkpointTimestampMs) };
+  if (l.checkpointHold !== undefined) item.checkpointHold = { S: l.checkpointHold };
   return item;
 }
 
@@ -76,6 +77,7 @@ export function itemToLease(item: Item): Lease {
   const start = s('startingHashKey');
   const end = s('endingHashKey');
   const ts = n('checkpointTimestampMs');
+  const hold = s('checkpointHold');
   return {
     leaseKey,
     ...(owner !== undefined ? { leaseOwner: owner } : {}),
@@ -89,6 +91,7 @@ export function itemToLease(item: Item): Lease {
     ...(start !== undefined ? { startingHashKey: start } : {}),
     ...(end !== undefined ? { endingHashKey: end } : {}),
     ...(ts !== undefined ? { checkpointTimestampMs: ts } : {}),
+    ...(hold !== undefined ? { checkpointHold: hold } : {}),
   };
 }
 
@@ -219,14 +222,19 @@ export class LeaseTable {
     }
   }
 
-  /** Records progress on a held lease; also a renewal (counter + 1). Undefined when lost. */
-  async checkpoint(lease: Lease, owner: string, checkpoint: string, subSequenceNumber = 0): Promise<Lease | undefined> {
+  /**
+   * Records progress on a held lease; also a renewal (counter + 1). Undefined when lost. `hold`
+   * (holdIdOf) is stored with the checkpoint, or removed when not given, so it always names the
+   * writer of the checkpoint it sits beside.
+   */
+  async checkpoint(lease: Lease, owner: string, checkpoint: string, subSequenceNumber = 0, hold?: string): Promise<Lease | undefined> {
+    const { checkpointHold: _previous, ...rest } = lease;
     return this.conditionalUpdate(
-      lease,
-      'SET leaseCounter = :next, checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero',
+      rest,
+      `SET leaseCounter = :next, checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero${hold !== undefined ? ', checkpointHold = :hold' : ''}${hold === undefined ? ' REMOVE checkpointHold' : ''}`,
       'leaseCounter = :counter AND leaseOwner = :owner',
-      { ':owner': { S: owner }, ':cp': { S: checkpoint }, ':sub': { N: String(subSequenceNumber) }, ':zero': { N: '0' } },
-      { leaseCounter: lease.leaseCounter + 1, checkpoint, checkpointSubSequenceNumber: subSequenceNumber, ownerSwitchesSinceCheckpoint: 0 },
+      { ':owner': { S: owner }, ':cp': { S: checkpoint }, ':sub': { N: String(subSequenceNumber) }, ':zero': { N: '0' }, ...(hold !== undefined ? { ':hold': { S: hold } } : {}) },
+      { leaseCounter: lease.leaseCounter + 1, checkpoint, checkpointSubSequenceNumber: subSequenceNumber, ownerSwitchesSinceCheckpoint: 0, ...(hold !== undefined ? { checkpointHold: hold } : {}) },
     );
   }
 

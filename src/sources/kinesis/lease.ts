@@ -30,6 +30,32 @@ export interface Lease {
    * instead; we keep it on the lease so workers started with different options agree.
    */
   readonly checkpointTimestampMs?: number;
+  /**
+   * The hold (holdIdOf) that wrote the checkpoint; not in KCL's schema (KCL ignores it). Lets a
+   * new owner tell a range that checkpoint committed from one a former owner wrote too late.
+   */
+  readonly checkpointHold?: string;
+}
+
+/**
+ * One worker's tenure of a lease, from the lease as its take returned it: the owner and the
+ * counter the take wrote, which no other take of that lease can write again.
+ */
+export function holdIdOf(taken: Lease): string {
+  return `${taken.leaseOwner ?? ''}#${taken.leaseCounter}`;
+}
+
+/** Given to sinks as a shard starts: this worker's hold, and the hold that wrote the checkpoint. */
+export interface ShardHold {
+  readonly id: string;
+  readonly checkpointedBy?: string;
+}
+
+/** Given to sinks when a lease is lost: the hold that ended, and what it may have checkpointed. */
+export interface ShardStop {
+  readonly hold: string;
+  /** The highest checkpoint the hold may have written (null: none): later ranges are not committed. */
+  readonly checkpointed: string | null;
 }
 
 /** Where reading a shard starts, derived from its lease's checkpoint. */
