@@ -21,6 +21,11 @@ export interface Manifest {
    * wrote is committed only if that tenure also wrote the checkpoint covering it.
    */
   readonly hold?: string;
+  /**
+   * Set by a recovery that rolled the range back but kept the manifest (a late write of `hold`
+   * may still come): never committed, whatever checkpoint covers it.
+   */
+  readonly rolledBack?: true;
 }
 
 export const STATE_ROOT = '_flowcut/';
@@ -44,7 +49,7 @@ export function decodeManifest(bytes: Uint8Array, key: string): Manifest {
     throw new Error(`bad manifest ${key}: ${(err as Error).message}`);
   }
   const x = m as Partial<Manifest>;
-  if (x.version !== 1 || typeof x.unit !== 'string' || !Array.isArray(x.files) || x.first === undefined || x.last === undefined || (x.hold !== undefined && typeof x.hold !== 'string')) {
+  if (x.version !== 1 || typeof x.unit !== 'string' || !Array.isArray(x.files) || x.first === undefined || x.last === undefined || (x.hold !== undefined && typeof x.hold !== 'string') || (x.rolledBack !== undefined && x.rolledBack !== true)) {
     throw new Error(`bad manifest ${key}: not a flowcut archive manifest`);
   }
   return x as Manifest;

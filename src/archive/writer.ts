@@ -126,6 +126,9 @@ interface Segment {
   full: boolean;
 }
 
+/** KCL's checkpoint of a finished shard: covers every range. */
+const SHARD_END_CHECKPOINT = 'SHARD_END';
+
 const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000, chunkRecords: 250_000, concurrency: 8 };
 
 /**
@@ -281,10 +284,25 @@ export class ArchiveWriter {
     this.holds.set(tag, hold);
   }
 
-  /** Undoes flushed ranges no checkpoint covers: deletes their files, then their manifests. */
-  async rollBack(ranges: readonly CoveredRange[]): Promise<RecoveryResult> {
+  /**
+   * A lease tenure ended (lost): of the shard's ranges written under `hold`, forgets the manifests
+   * of those `checkpointed` covers and rolls back the rest (files, then manifest), including
+   * ranges of a flush that failed and ranges a recovery already rolled back. Call it once the
+   * tenure's flushes have settled. Its names carry the tenure, so no other tenure's file is touched.
+   */
+  async endTenure(streamName: string, shardId: string, hold: string, checkpointed: string | null): Promise<RecoveryResult> {
     const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
-    for (const r of ranges) await this.rollBackManifest(r.manifest, r.files, result);
+    for (const { key, manifest } of await this.manifests(kinesisTag(streamName, shardId))) {
+      if (manifest.hold !== hold) continue;
+      const last = manifest.last as KinesisPosition;
+      const covered = checkpointed !== null && (checkpointed === SHARD_END_CHECKPOINT || compareSequence(last.sequenceNumber, checkpointed) <= 0);
+      if (covered && manifest.rolledBack !== true) {
+        await this.store.delete([key]);
+        result.committed++;
+      } else {
+        await this.rollBackManifest(key, manifest.files, result);
+      }
+    }
     return result;
   }
 
@@ -302,9 +320,11 @@ export class ArchiveWriter {
    *
    * A range written under another lease tenure than the one that wrote the checkpoint was never
    * committed by it: a former owner flushed it after losing the lease (and after the new owner's
-   * recovery had looked), and crashed before undoing it. Its records are either re-read past the
-   * checkpoint or already in the checkpointing tenure's own files, so it is rolled back wherever
-   * it lies.
+   * recovery had looked), and crashed before undoing it. A checkpoint only ever covers records
+   * its own tenure wrote (the consumer checkpoints a tenure's own hand-overs, under that tenure),
+   * so the range's records are either past the checkpoint (re-read) or in the checkpointing
+   * tenure's files: it is rolled back wherever it lies. So is a range an earlier recovery
+   * already rolled back (`rolledBack`), whatever covers it.
    */
   async recover(checkpoints: readonly KinesisCheckpoint[]): Promise<RecoveryResult> {
     const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
@@ -312,7 +332,7 @@ export class ArchiveWriter {
       const tag = kinesisTag(cp.streamName, cp.shardId);
       for (const { key, manifest } of await this.manifests(tag)) {
         const first = manifest.first as KinesisPosition, last = manifest.last as KinesisPosition;
-        if (manifest.hold !== undefined && manifest.hold !== cp.checkpointHold) {
+        if (manifest.hold !== undefined && (manifest.hold !== cp.checkpointHold || manifest.rolledBack === true)) {
           await this.rollBackKeeping(key, manifest, result);
         } else if (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0) {
           await this.store.delete([key]);
@@ -335,6 +355,8 @@ export class ArchiveWriter {
   private async rollBackKeeping(key: string, manifest: Manifest, result: RecoveryResult): Promise<void> {
     await this.store.delete(manifest.files);
     result.deletedFiles.push(...manifest.files);
+    // Marked, so its writer (which may believe a checkpoint covers it) rolls it back too.
+    if (manifest.rolledBack !== true) await this.store.put(key, encodeManifest({ ...manifest, rolledBack: true }));
     result.kept.push({ manifest: key, files: manifest.files });
     result.rolledBack++;
   }

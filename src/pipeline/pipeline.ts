@@ -8,7 +8,7 @@ import type { FlowBatch } from '../flowlog/batch.js';
 import type { FlowFormat } from '../flowlog/format.js';
 import type { Reject } from '../flowlog/sink.js';
 import type { RecordHandler } from '../sources/kinesis/consumer.js';
-import type { ShardHold, ShardStop } from '../sources/kinesis/lease.js';
+import type { HandedPosition, ShardCheckpoint, ShardHold, ShardStop } from '../sources/kinesis/lease.js';
 import type { KinesisRecordIn } from '../sources/types.js';
 import type { Sink } from './sink.js';
 import { Mutex } from './mutex.js';
@@ -23,7 +23,7 @@ export class Pipeline implements RecordHandler {
   private readonly pending: FlowBatch[] = [];
   private readonly lock = new Mutex();
   /** Per shard, the last sequence number whose records every sink has been given. */
-  private readonly handed = new Map<string, string>();
+  private readonly handed = new Map<string, HandedPosition>();
   /** Kinesis records and flow records seen, for progress and benchmarks. */
   kinesisRecords = 0;
   /** Batches are refilled once every sink is done with them, unless a sink keeps them. */
@@ -51,12 +51,13 @@ export class Pipeline implements RecordHandler {
     return this.decoder.stats;
   }
 
-  async handle(shardId: string, records: readonly KinesisRecordIn[]): Promise<void> {
+  /** `hold`: the lease tenure reading the shard (see RecordHandler.handle); '' outside leases. */
+  async handle(shardId: string, records: readonly KinesisRecordIn[], hold = ''): Promise<void> {
     if (records.length === 0) return;
     const release = await this.lock.acquire();
     try {
       await this.decodeAndWrite(records);
-      this.handed.set(shardId, records[records.length - 1]!.sequenceNumber);
+      this.handed.set(shardId, { hold, sequenceNumber: records[records.length - 1]!.sequenceNumber });
     } finally {
       release();
     }
@@ -84,7 +85,7 @@ export class Pipeline implements RecordHandler {
    * Starts every sink's flush with no batch half-written (the lock), so what each flush covers
    * ends exactly at the positions returned; then waits, unlocked, until all are durable.
    */
-  async flush(): Promise<ReadonlyMap<string, string>> {
+  async flush(): Promise<ReadonlyMap<string, HandedPosition>> {
     const release = await this.lock.acquire();
     let flushes: Promise<void>[];
     const positions = new Map(this.handed);
@@ -111,17 +112,24 @@ export class Pipeline implements RecordHandler {
     }
   }
 
+  /**
+   * Under the lock only the sinks' synchronous part runs (dropping what they buffer of the
+   * tenure); undoing what it flushed can wait for a slow flush, and must not stop other shards'
+   * hand-overs meanwhile.
+   */
   async shardStopped(streamName: string, shardId: string, stop: ShardStop): Promise<void> {
     const release = await this.lock.acquire();
+    const undo: Promise<void>[] = [];
     try {
-      this.handed.delete(shardId);
-      for (const s of this.sinks) await s.shardStopped?.(streamName, shardId, stop);
+      if (this.handed.get(shardId)?.hold === stop.hold) this.handed.delete(shardId);
+      for (const s of this.sinks) if (s.shardStopped) undo.push(s.shardStopped(streamName, shardId, stop));
     } finally {
       release();
     }
+    await Promise.all(undo);
   }
 
-  async checkpointed(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void> {
+  async checkpointed(streamName: string, checkpoints: readonly ShardCheckpoint[]): Promise<void> {
     for (const s of this.sinks) await s.checkpointed?.(streamName, checkpoints);
   }
 

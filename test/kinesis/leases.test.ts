@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LeaseCoordinator, type LeaseEvent } from '../../src/sources/kinesis/lease-coordinator.js';
 import { chooseLeasesToTake } from '../../src/sources/kinesis/lease-balance.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
@@ -204,6 +204,36 @@ describe('leases in dynalite', () => {
     expect(co.holds('c')).toBe(false);
     expect(await co.checkpointWrittenBy('c', hold)).toBe('500');
     expect(await co.checkpointWrittenBy('c', 'W#999')).toBeNull();
+    await co.stop();
+  });
+
+  it('counts a checkpoint whose reply was lost as possibly written, and one the table refused as not', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('u'));
+    // The write reaches dynalite, then the reply is lost (as a timeout after the request landed).
+    let loseNextReply = false;
+    const flaky = {
+      send: async (command: unknown) => {
+        const out = await (client.send as (c: unknown) => Promise<unknown>)(command);
+        if (loseNextReply && command instanceof UpdateItemCommand) {
+          loseNextReply = false;
+          throw Object.assign(new Error('injected: reply lost'), { name: 'TimeoutError' });
+        }
+        return out;
+      },
+    } as unknown as DynamoDBClient;
+    const ft = new LeaseTable(flaky, t.tableName);
+    const co = new LeaseCoordinator({ table: ft, workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    const hold = holdIdOf((await t.getLease('u'))!);
+    expect(await co.checkpoint('u', '700')).toBe(true);
+    loseNextReply = true;
+    await expect(co.checkpoint('u', '800')).rejects.toThrow('reply lost');
+    expect((await t.getLease('u'))!.checkpoint).toBe('800'); // it did land
+    // The next write uses the counter W last saw, so the table refuses it: W has lost the lease.
+    expect(await co.checkpoint('u', '900')).toBe(false);
+    expect(co.holds('u')).toBe(false);
+    expect(await co.checkpointWrittenBy('u', hold)).toBe('800');
     await co.stop();
   });
 });

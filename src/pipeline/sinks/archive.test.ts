@@ -116,7 +116,7 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     await b.flush();
     await b.handle(SHARD, all.slice(4));
     const bPositions = await b.flush();
-    const checkpoint = bPositions.get(SHARD)!;
+    const checkpoint = bPositions.get(SHARD)!.sequenceNumber;
     expect(checkpoint).toBe(all[9]!.sequenceNumber);
     await b.checkpointed('flows', [{ shardId: SHARD, sequenceNumber: checkpoint }]);
     expect((await archivedIdentities(store, dir)).sort()).toEqual(expected);
@@ -190,7 +190,7 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
     await a.shardStarting('flows', SHARD, null, { id: 'A#1' });
     await a.handle(SHARD, all.slice(0, 6));
-    const first = (await a.flush()).get(SHARD)!;
+    const first = (await a.flush()).get(SHARD)!.sequenceNumber;
     await a.handle(SHARD, all.slice(6));
     await a.flush();
     // A's checkpoint of the first range was written (its confirmation may not have reached the

@@ -6,13 +6,16 @@
  * - flush() = ArchiveWriter.flush(): the files and their manifests are durable;
  * - before a shard is read from its checkpoint, recover() removes whatever an earlier owner
  *   wrote past that checkpoint, so the replay cannot leave a record in the archive twice;
- * - after a checkpoint, release() forgets the manifests of the ranges it covers;
- * - when a lease is lost, the ranges this worker flushed under it that its checkpoints do not
- *   cover are rolled back, including a flush that was still running: the new owner may have
- *   recovered before they landed, and writes those records again under its own names;
- * - ranges recover() rolled back keep their manifests for `lateWriteGraceMs`, then their files
- *   are deleted again and the manifests with them: a former owner that was still writing and
- *   died before undoing its files leaves nothing behind either.
+ * - after a checkpoint, release() forgets the manifests of the ranges it covers that the
+ *   checkpointing tenure wrote;
+ * - when a lease is lost, the ranges this worker wrote under that tenure (listed from the store,
+ *   so a failed flush's too) that its checkpoints do not cover are rolled back, once a flush
+ *   still running has settled: the new owner may have recovered before they landed, and writes
+ *   those records again under its own names;
+ * - ranges recover() rolled back keep their manifests (marked) for `lateWriteGraceMs`, then their
+ *   files are deleted again and the manifests with them, so a former owner that was still
+ *   writing and died before undoing its files leaves nothing behind. A flush it began only after
+ *   this recovery is found by the shard's next recovery (its tenure is not the checkpoint's).
  */
 import type { FlushResult, RolledBack } from '../../archive/writer.js';
 import { ArchiveWriter } from '../../archive/writer.js';
@@ -21,7 +24,7 @@ import type { FlowBatch } from '../../flowlog/batch.js';
 import { SHARD_END } from '../../sources/kinesis/lease.js';
 import { compareSequence } from '../../sources/kinesis/sequence.js';
 import type { Sink } from '../sink.js';
-import type { ShardHold, ShardStop } from '../../sources/kinesis/lease.js';
+import type { ShardCheckpoint, ShardHold, ShardStop } from '../../sources/kinesis/lease.js';
 
 type Range = FlushResult['ranges'][number];
 
@@ -67,19 +70,14 @@ export class ArchiveSink implements Sink {
   }
 
   async shardStopped(streamName: string, shardId: string, stop: ShardStop): Promise<void> {
-    this.writer.dropShard(streamName, shardId, stop.hold); // its buffered records, and what a failed flush kept of it
+    // Synchronous (under the pipeline's lock): its buffered records, and what a failed flush kept of it.
+    this.writer.dropShard(streamName, shardId, stop.hold);
     // A flush that began before the lease was lost may still be writing this tenure's ranges.
     await this.flushing;
     const tag = kinesisTag(streamName, shardId);
-    const committed: Range[] = [];
-    const late: Range[] = [];
-    this.unreleased = this.unreleased.filter((r) => {
-      if (r.unit !== tag || r.hold !== stop.hold) return true;
-      (covers(stop.checkpointed, r) ? committed : late).push(r);
-      return false;
-    });
-    if (late.length > 0) await this.writer.rollBack(late);
-    if (committed.length > 0 && this.last) await this.writer.release({ ...this.last, ranges: committed });
+    this.unreleased = this.unreleased.filter((r) => r.unit !== tag || r.hold !== stop.hold);
+    // From the store, not from memory: a failed flush's manifest names files too.
+    await this.writer.endTenure(streamName, shardId, stop.hold, stop.checkpointed);
   }
 
   async shardStarting(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void> {
@@ -110,12 +108,13 @@ export class ArchiveSink implements Sink {
     this.rolledBack = this.rolledBack.filter((k) => !ready.includes(k));
   }
 
-  async checkpointed(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void> {
+  async checkpointed(streamName: string, checkpoints: readonly ShardCheckpoint[]): Promise<void> {
     const covered: Range[] = [];
-    const byTag = new Map(checkpoints.map((c) => [kinesisTag(streamName, c.shardId), c.sequenceNumber]));
+    const byTag = new Map(checkpoints.map((c) => [kinesisTag(streamName, c.shardId), c]));
     this.unreleased = this.unreleased.filter((r) => {
       const cp = byTag.get(r.unit);
-      if (cp === undefined || !covers(cp, r)) return true;
+      // Only the checkpointing tenure's own ranges: another tenure's are rolled back, not committed.
+      if (cp === undefined || (cp.hold !== undefined && r.hold !== undefined && cp.hold !== r.hold) || !covers(cp.sequenceNumber, r)) return true;
       covered.push(r);
       return false;
     });

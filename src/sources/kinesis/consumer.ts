@@ -12,7 +12,7 @@
  */
 import type { ChildShard, KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisRecordIn } from '../types.js';
-import { holdIdOf, SHARD_END, startPositionOf, TRIM_HORIZON, type InitialPosition, type Lease, type ShardHold, type ShardStop } from './lease.js';
+import { holdIdOf, SHARD_END, startPositionOf, TRIM_HORIZON, type InitialPosition, type HandedPosition, type Lease, type ShardCheckpoint, type ShardHold, type ShardStop } from './lease.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { LeaseTable } from './lease-table.js';
 import type { ReaderEvent, ShardReader } from './records.js';
@@ -22,14 +22,19 @@ import { newLease, syncShards } from './shard-sync.js';
 
 /** Where records go. The consumer checkpoints only what was handed over before a flush. */
 export interface RecordHandler {
-  /** Resolves when the records are taken (back-pressure), not necessarily durable. */
-  handle(shardId: string, records: readonly KinesisRecordIn[]): Promise<void>;
+  /**
+   * Resolves when the records are taken (back-pressure), not necessarily durable. `hold` is the
+   * lease tenure reading them: a worker can lose a lease and take it back while a hand-over of
+   * the earlier tenure is still running, and only a tenure's own records may be checkpointed by it.
+   */
+  handle(shardId: string, records: readonly KinesisRecordIn[], hold: string): Promise<void>;
   /**
    * Resolves when everything handed over before the call is durable in every sink, with, per
-   * shard, the last sequence number that covers: what may be checkpointed. The handler takes
-   * this snapshot at a record boundary, atomically with starting the flush.
+   * shard, the last sequence number that covers and the tenure that handed it: what may be
+   * checkpointed. The handler takes this snapshot at a record boundary, atomically with starting
+   * the flush.
    */
-  flush(): Promise<ReadonlyMap<string, string>>;
+  flush(): Promise<ReadonlyMap<string, HandedPosition>>;
   /**
    * Before a shard is read from its checkpoint (null: none yet), e.g. so an archive can remove
    * what a crashed owner wrote past it and the replay doesn't leave records twice.
@@ -41,7 +46,7 @@ export interface RecordHandler {
    */
   shardStopped?(streamName: string, shardId: string, stop: ShardStop): Promise<void>;
   /** After checkpoints were written: what is now checkpointed (sinks may drop recovery state). */
-  checkpointed?(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void>;
+  checkpointed?(streamName: string, checkpoints: readonly ShardCheckpoint[]): Promise<void>;
 }
 
 export interface KinesisConsumerOptions {
@@ -155,19 +160,23 @@ export class KinesisConsumer {
       const durable = await this.o.handler.flush();
       const snapshot: Array<{ t: ShardTask; seq: string }> = [];
       for (const t of current) {
-        const seq = durable.get(t.shardId);
-        if (t.ending || seq === undefined || seq === t.checkpointed) continue;
+        const handed = durable.get(t.shardId);
+        // Handed by another tenure of the lease (one that ended here, or began since): not this
+        // task's to checkpoint; its records may be rolled back.
+        if (handed === undefined || handed.hold !== t.hold) continue;
+        const seq = handed.sequenceNumber;
+        if (t.ending || seq === t.checkpointed) continue;
         // A position from an earlier hold of this lease may be ahead of a re-read; never go back.
         if (t.checkpointed !== undefined && compareSequence(seq, t.checkpointed) < 0) continue;
         snapshot.push({ t, seq });
       }
-      const done: Array<{ shardId: string; sequenceNumber: string }> = [];
+      const done: ShardCheckpoint[] = [];
       await Promise.all(
         snapshot.map(async ({ t, seq }) => {
           if (t.ending || !this.o.coordinator.holds(t.shardId)) return;
-          if (await this.o.coordinator.checkpoint(t.shardId, seq)) {
+          if (await this.o.coordinator.checkpoint(t.shardId, seq, 0, t.hold)) {
             t.checkpointed = seq;
-            done.push({ shardId: t.shardId, sequenceNumber: seq });
+            done.push({ shardId: t.shardId, sequenceNumber: seq, hold: t.hold });
             this.emit({ type: 'checkpoint', shardId: t.shardId, sequenceNumber: seq });
           }
         }),
@@ -210,8 +219,9 @@ export class KinesisConsumer {
   private async runShard(task: ShardTask, lease: Lease, stolen: boolean): Promise<void> {
     const signal = task.abort.signal;
     // The worker we stole from notices at its next renewal (< failover/3) and stops; give it a
-    // whole failover time, so its last batch and flush of this shard are over before we start
-    // (fewer duplicates, and its sinks' writes can't land after our recovery).
+    // whole failover time, so its last batch and flush of this shard are usually over before we
+    // start (fewer duplicates; a sink write of it that still lands later is that worker's to undo,
+    // or our archive's: see ArchiveSink).
     if (stolen) await abortableSleep(this.o.coordinator.failoverMs, signal);
     // The steps before reading are retried like reading itself: a task that gave up here would
     // leave its lease held and renewed, and the shard (and its children) unread.
@@ -221,7 +231,7 @@ export class KinesisConsumer {
       // Finished by an earlier owner (that may have died before releasing it); make sure the
       // children exist, then let it go.
       await this.retrying(task, () => this.syncShards());
-      await this.retrying(task, () => this.o.coordinator.release(task.shardId));
+      await this.retrying(task, () => this.o.coordinator.release(task.shardId, task.hold));
       return;
     }
     if (position.type === 'AFTER_SEQUENCE_NUMBER') task.handed = task.checkpointed = position.sequenceNumber;
@@ -241,7 +251,7 @@ export class KinesisConsumer {
           if (signal.aborted) return;
           task.millisBehindLatest = batch.millisBehindLatest;
           if (batch.records.length > 0) {
-            await this.o.handler.handle(task.shardId, batch.records);
+            await this.o.handler.handle(task.shardId, batch.records, task.hold);
             task.handed = batch.records[batch.records.length - 1]!.sequenceNumber;
             attempt = 0;
           }
@@ -327,11 +337,11 @@ export class KinesisConsumer {
     // Everything this shard handed over must be durable before it is marked finished.
     await this.o.handler.flush();
     progress.sent = true;
-    if (!(await this.o.coordinator.checkpoint(task.shardId, SHARD_END))) return;
+    if (!(await this.o.coordinator.checkpoint(task.shardId, SHARD_END, 0, task.hold))) return;
     task.checkpointed = SHARD_END;
-    await this.o.handler.checkpointed?.(this.o.streamName, [{ shardId: task.shardId, sequenceNumber: SHARD_END }]);
+    await this.o.handler.checkpointed?.(this.o.streamName, [{ shardId: task.shardId, sequenceNumber: SHARD_END, hold: task.hold }]);
     this.emit({ type: 'shard-end', shardId: task.shardId, childShardIds: childIds });
-    await this.o.coordinator.release(task.shardId);
+    await this.o.coordinator.release(task.shardId, task.hold);
     // Take the children now rather than at the next scheduled scan.
     void this.o.coordinator.takeLeases().catch((error: unknown) => this.emit({ type: 'error', op: 'take', error }));
   }

@@ -64,7 +64,7 @@ export class LeaseCoordinator {
    * write the table accepted, and every write whose outcome is unknown (an error), never one the
    * table refused. Sinks use it, once the lease is lost, to tell what that hold committed.
    */
-  private readonly written = new Map<string, { hold: string; checkpoint: string }>();
+  private readonly written = new Map<string, string>();
   private listener: LeaseListener = { leaseGained: () => {}, leaseLost: () => {} };
   private timers: ReturnType<typeof setTimeout>[] = [];
   private running = false;
@@ -197,11 +197,13 @@ export class LeaseCoordinator {
   /**
    * Writes a checkpoint on a held lease. False when the lease is no longer ours: the caller must
    * stop processing that shard (another worker has it and will resume from its checkpoint).
+   * With `hold`, also false (and nothing written) when the lease is held here under another
+   * tenure: this worker lost it and took it back, and the caller's records belong to the old one.
    */
-  async checkpoint(leaseKey: string, checkpoint: string, subSequenceNumber = 0): Promise<boolean> {
+  async checkpoint(leaseKey: string, checkpoint: string, subSequenceNumber = 0, hold?: string): Promise<boolean> {
     return this.serial(leaseKey, async () => {
       const h = this.held.get(leaseKey);
-      if (!h) return false;
+      if (!h || (hold !== undefined && h.hold !== hold)) return false;
       let updated: Lease | undefined;
       try {
         updated = await this.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, h.hold);
@@ -222,27 +224,34 @@ export class LeaseCoordinator {
 
   /**
    * After the lease was lost: the highest checkpoint `hold` may have written (null: none), once
-   * every write to the lease queued before the call has settled. A lost lease gets no more
-   * checkpoints from this worker, so the answer cannot change afterwards.
+   * every write to the lease queued before the call has settled. A tenure that lost its lease
+   * writes no more checkpoints (a later tenure of this worker writes only its own), so the
+   * answer cannot change afterwards. Asked once per tenure: the record is then forgotten.
    */
   async checkpointWrittenBy(leaseKey: string, hold: string): Promise<string | null> {
     return this.serial(leaseKey, async () => {
-      const w = this.written.get(leaseKey);
-      return w !== undefined && w.hold === hold ? w.checkpoint : null;
+      const key = writtenKey(leaseKey, hold);
+      const w = this.written.get(key);
+      this.written.delete(key); // asked once, when the tenure has ended
+      return w ?? null;
     });
   }
 
   private noteWritten(leaseKey: string, hold: string, checkpoint: string): void {
-    const w = this.written.get(leaseKey);
-    // Checkpoints of one hold only move forward (SHARD_END last).
-    if (w === undefined || w.hold !== hold || w.checkpoint !== SHARD_END) this.written.set(leaseKey, { hold, checkpoint });
+    const key = writtenKey(leaseKey, hold);
+    // Checkpoints of one tenure only move forward (SHARD_END last).
+    if (this.written.get(key) !== SHARD_END) this.written.set(key, checkpoint);
   }
 
-  /** Gives up one held lease so another worker can take it at once. */
-  async release(leaseKey: string): Promise<void> {
+  /**
+   * Gives up one held lease so another worker can take it at once. With `hold`, only if it is
+   * still held here under that tenure.
+   */
+  async release(leaseKey: string, hold?: string): Promise<void> {
     await this.serial(leaseKey, async () => {
       const h = this.held.get(leaseKey);
-      if (!h) return;
+      if (!h || (hold !== undefined && h.hold !== hold)) return;
+      this.written.delete(writtenKey(leaseKey, h.hold));
       this.held.delete(leaseKey);
       await this.table.evict(h.lease, this.workerId);
       this.emit({ type: 'released', leaseKey });
@@ -276,6 +285,10 @@ export class LeaseCoordinator {
     });
     return next;
   }
+}
+
+function writtenKey(leaseKey: string, hold: string): string {
+  return `${leaseKey}\n${hold}`;
 }
 
 function shuffle<T>(list: T[]): T[] {

@@ -51,6 +51,19 @@ export interface ShardHold {
   readonly checkpointedBy?: string;
 }
 
+/** How far one tenure of a shard's lease handed records over: what it may checkpoint. */
+export interface HandedPosition {
+  readonly hold: string;
+  readonly sequenceNumber: string;
+}
+
+/** A checkpoint written, by the tenure that wrote it. */
+export interface ShardCheckpoint {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly hold?: string;
+}
+
 /** Given to sinks when a lease is lost: the hold that ended, and what it may have checkpointed. */
 export interface ShardStop {
   readonly hold: string;

@@ -1,0 +1,166 @@
+/**
+ * One worker loses a lease and takes it back while a flush of its first tenure is still writing.
+ * The checkpoint run that began under the first tenure must not write its position under the
+ * second (whose own records are not written yet), and the first tenure's late files must be
+ * rolled back: at every point the checkpoint covers only records the archive holds, and in the
+ * end each record is there once. Real lease table (dynalite), coordinator, consumer, pipeline
+ * and archive; the records come from a reader that replays ten fixed Kinesis records whenever
+ * the shard is read from its start.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { decodeManifest, MANIFEST_ROOT } from '../../src/archive/manifest.js';
+import { readArchiveColumns } from '../../src/archive/read.js';
+import { COL_SEQUENCE, COL_SUB_INDEX } from '../../src/archive/schema.js';
+import { LocalStore, type ArchiveStore } from '../../src/archive/store.js';
+import { ArchiveWriter } from '../../src/archive/writer.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { ArchiveSink } from '../../src/pipeline/sinks/archive.js';
+import { subscriptionPayload } from '../../src/sim/cloudwatch.js';
+import { KinesisConsumer } from '../../src/sources/kinesis/consumer.js';
+import { LeaseCoordinator } from '../../src/sources/kinesis/lease-coordinator.js';
+import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
+import { holdIdOf, TRIM_HORIZON } from '../../src/sources/kinesis/lease.js';
+import type { ShardReader } from '../../src/sources/kinesis/records.js';
+import { useLocalAws } from '../support/local-aws.js';
+import { createStream, until } from './helpers.js';
+
+const SHARD = 'shardId-000000000000';
+const PER_RECORD = 40;
+
+/** A LocalStore whose Parquet puts wait until `open()`. */
+class GatedStore implements ArchiveStore {
+  readonly url: string;
+  private readonly gate: Promise<void>;
+  open!: () => void;
+  parquetPutsWaiting = 0;
+  constructor(private readonly inner: LocalStore) {
+    this.url = inner.url;
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  async put(key: string, data: Uint8Array): Promise<void> {
+    if (key.endsWith('.parquet')) {
+      this.parquetPutsWaiting++;
+      await this.gate;
+    }
+    await this.inner.put(key, data);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  delete(keys: readonly string[]) {
+    return this.inner.delete(keys);
+  }
+}
+
+describe('a lease lost and taken back by the same worker during a flush', () => {
+  const aws = useLocalAws();
+
+  it('never checkpoints the old tenure’s position under the new one, and archives each record once', async () => {
+    const stream = await createStream(aws.kinesis, 1, 'retake');
+    const dir = await mkdtemp(join(tmpdir(), 'flowcut-retake-'));
+    const store = new LocalStore(dir);
+    const gated = new GatedStore(store);
+    const line = (i: number) => `2 123456789012 eni-0abc 10.0.${i >> 8}.${i & 255} 10.1.0.1 ${1024 + i} 443 6 1 ${i} 1700000000 1700000060 ACCEPT OK`;
+    const records = Array.from({ length: 10 }, (_, r) => ({
+      streamName: stream,
+      shardId: SHARD,
+      sequenceNumber: String(5000 + r),
+      partitionKey: 'k',
+      arrivalMs: 0,
+      data: subscriptionPayload(Array.from({ length: PER_RECORD }, (_, e) => line(r * PER_RECORD + e)), { logStream: 'eni-0abc-all', logGroup: 'g' }),
+    }));
+    const expected = records.flatMap((r) => Array.from({ length: PER_RECORD }, (_, e) => `${r.sequenceNumber}/${e + 1}`)).sort();
+    let reads = 0;
+    let handedReads = 0;
+    const reader: ShardReader = async function* (opts) {
+      if (opts.start.type === 'TRIM_HORIZON') {
+        reads++;
+        yield { records, millisBehindLatest: 0, shardEnd: false, childShards: [] };
+        handedReads++; // the consumer asked for more: the batch is handed over
+      }
+      while (!opts.signal.aborted) await sleep(10);
+    };
+
+    const table = new LeaseTable(aws.dynamo, `app-${stream}`);
+    // No timers that matter during the test: takes and checkpoints are driven by hand.
+    const coordinator = new LeaseCoordinator({ table, workerId: 'W', failoverMs: 1500, renewIntervalMs: 600_000, takeIntervalMs: 600_000 });
+    const pipeline = new Pipeline([new ArchiveSink(new ArchiveWriter({ store: gated }))]);
+    const consumer = new KinesisConsumer({ kinesis: aws.kinesis, table, coordinator, reader, handler: pipeline, streamName: stream, from: 'trim-horizon', checkpointIntervalMs: 600_000, shardSyncIntervalMs: 600_000, parentPollMs: 50 });
+
+    const archived = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const o of store.list('AWSLogs/')) {
+        if (!o.key.endsWith('.parquet')) continue;
+        const { rows, columns } = await readArchiveColumns(await readFile(join(dir, o.key)));
+        for (let r = 0; r < rows; r++) out.push(`${columns[COL_SEQUENCE]!.strings![r]}/${columns[COL_SUB_INDEX]!.numbers![r]}`);
+      }
+      return out.sort();
+    };
+    const manifestHolds = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const o of store.list(MANIFEST_ROOT)) out.push(decodeManifest((await store.get(o.key))!, o.key).hold ?? '');
+      return out;
+    };
+    /** The checkpoint never runs ahead of the archive: every record up to it is archived. */
+    const checkpointCovered = async (): Promise<void> => {
+      const lease = (await table.getLease(SHARD))!;
+      const ids = new Set(await archived());
+      const missing = expected.filter((id) => lease.checkpoint !== TRIM_HORIZON && id.split('/')[0]! <= lease.checkpoint && !ids.has(id));
+      expect({ checkpoint: lease.checkpoint, missing: missing.length }).toEqual({ checkpoint: lease.checkpoint, missing: 0 });
+    };
+
+    try {
+      await consumer.start();
+      await until(() => handedReads === 1, 10_000, 'the first tenure to hand over the ten records');
+      const first = holdIdOf((await table.getLease(SHARD))!);
+
+      // The timer's checkpoint run: its flush of the first tenure's records stalls in storage.
+      const staleRun = consumer.checkpointAll();
+      await until(() => gated.parquetPutsWaiting > 0, 10_000, 'the flush to reach the Parquet puts');
+
+      // Another worker takes the lease; W notices, and takes it back (from Z, or once Z's lease expires).
+      await table.take((await table.getLease(SHARD))!, 'Z');
+      await coordinator.takeLeases();
+      expect(coordinator.holds(SHARD) ? holdIdOf((await table.getLease(SHARD))!) : 'lost').not.toBe(first);
+      await until(
+        async () => {
+          if (!coordinator.holds(SHARD)) await coordinator.takeLeases();
+          return coordinator.holds(SHARD);
+        },
+        10_000,
+        'W to take the lease back',
+      );
+      const second = holdIdOf((await table.getLease(SHARD))!);
+      expect(second).not.toBe(first);
+      await until(() => handedReads === 2, 10_000, 'the second tenure to read the records again');
+
+      gated.open();
+      await staleRun;
+      // The first tenure's position was not checkpointed under the second.
+      expect((await table.getLease(SHARD))!.checkpoint).toBe(TRIM_HORIZON);
+      // The first tenure's ranges are rolled back once its flush landed.
+      await until(async () => !(await manifestHolds()).includes(first), 10_000, 'the first tenure’s manifests to go');
+      await checkpointCovered();
+      expect(await archived()).toEqual([]);
+
+      // The second tenure checkpoints its own records.
+      await consumer.checkpointAll();
+      const lease = (await table.getLease(SHARD))!;
+      expect({ checkpoint: lease.checkpoint, hold: lease.checkpointHold }).toEqual({ checkpoint: '5009', hold: second });
+      await checkpointCovered();
+      expect(await archived()).toEqual(expected);
+      expect(reads).toBe(2);
+    } finally {
+      await consumer.stop();
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
