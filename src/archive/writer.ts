@@ -161,6 +161,8 @@ export class ArchiveWriter {
   private readonly now: () => number;
   private readonly units = new Map<string, Unit>();
   private sealed: Segment[] = [];
+  /** Segments a failed flush could not write: the next flush to run writes them first. */
+  private unwritten: Segment[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private scratchRows = new Int32Array(4096);
   private scratchParts = new Int32Array(4096);
@@ -206,7 +208,7 @@ export class ArchiveWriter {
 
   /** True when something should be written: a unit reached its size, or its oldest record its age. */
   shouldFlush(now = this.now()): boolean {
-    if (this.sealed.length > 0) return true;
+    if (this.sealed.length > 0 || this.unwritten.length > 0) return true;
     for (const u of this.units.values()) {
       const s = u.open;
       // Object chunks are written when whole (sealed) or ended, never by age or bytes.
@@ -223,27 +225,28 @@ export class ArchiveWriter {
    */
   flush(partialObjects = false): Promise<FlushResult> {
     for (const u of this.units.values()) if (u.kind === 'kinesis' || partialObjects) this.seal(u);
-    const segments = this.sealed;
+    const own = this.sealed;
     this.sealed = [];
-    // A failed write keeps its segments for the next flush (same names: rewritten whole), or the
-    // next flush would report positions past records that were never written.
-    const run = this.chain.then(() =>
-      this.write(segments).then(
+    // A failed write keeps its segments (same names: rewritten whole) for the next flush to run,
+    // which may already be queued behind it with its own segments taken: it writes them first,
+    // or it would resolve while records added before it was called were never written, and its
+    // caller checkpoint past them.
+    const run = this.chain.then(() => {
+      const segments = [...this.unwritten.splice(0), ...own];
+      return this.write(segments).then(
         (result) => {
           for (const s of segments) this.pendingRecords -= s.records;
           return result;
         },
         (err: unknown) => {
-          const kept: Segment[] = [];
           for (const s of segments) {
             if (this.droppedTags.has(s.unit.tag)) this.pendingRecords -= s.records;
-            else kept.push(s);
+            else this.unwritten.push(s);
           }
-          this.sealed = [...kept, ...this.sealed];
           throw err;
         },
-      ),
-    );
+      );
+    });
     this.chain = run.catch(() => {});
     return run;
   }
@@ -267,8 +270,9 @@ export class ArchiveWriter {
       this.lastUnit = undefined;
       this.lastOrigin = undefined;
     }
-    for (const s of this.sealed) if (s.unit.tag === tag) this.pendingRecords -= s.records;
+    for (const s of [...this.sealed, ...this.unwritten]) if (s.unit.tag === tag) this.pendingRecords -= s.records;
     this.sealed = this.sealed.filter((s) => s.unit.tag !== tag);
+    this.unwritten = this.unwritten.filter((s) => s.unit.tag !== tag);
     this.droppedTags.add(tag);
     void this.chain.then(() => this.droppedTags.delete(tag));
   }

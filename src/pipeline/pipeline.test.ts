@@ -108,6 +108,45 @@ describe('pipeline with the archive sink', () => {
     }
   });
 
+  it('a flush queued behind one that fails writes the failed records too before it resolves', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flowcut-flushrace-'));
+    // The first Parquet put waits for `fail()`, then fails: the second flush is queued meanwhile.
+    let fail!: () => void;
+    const failing = new Promise<void>((r) => (fail = r));
+    let first = true;
+    const store = new (class extends LocalStore {
+      override async put(key: string, data: Uint8Array): Promise<void> {
+        if (first && key.endsWith('.parquet')) {
+          first = false;
+          await failing;
+          throw new Error('injected: S3 unavailable');
+        }
+        await super.put(key, data);
+      }
+    })(dir);
+    try {
+      const pipeline = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+      const recs = kinesisRecords(3, 50).map((r) => ({ ...r, streamName: 'flows' }));
+      await pipeline.handle('shardId-000000000000', recs.slice(0, 2));
+      const f1 = pipeline.flush(); // say, a shard end's flush
+      await pipeline.handle('shardId-000000000000', recs.slice(2));
+      const f2 = pipeline.flush(); // the timer's checkpoint run, queued behind it
+      fail();
+      await expect(f1).rejects.toThrow('injected');
+      const positions = await f2;
+      // f2 claims every record up to recs[2]: all of them, the failed flush's included, are written.
+      expect(positions.get('shardId-000000000000')!.sequenceNumber).toBe(recs[2]!.sequenceNumber);
+      const seen = new Map<string, number>();
+      for await (const { rows, columns } of archivedFiles(store, dir)) {
+        for (let r = 0; r < rows; r++) seen.set(columns[COL_SEQUENCE]!.strings![r]!, (seen.get(columns[COL_SEQUENCE]!.strings![r]!) ?? 0) + 1);
+      }
+      expect([...seen.keys()].sort()).toEqual(recs.map((r) => r.sequenceNumber).sort());
+      expect([...seen.values()]).toEqual([50, 50, 50]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("drops a stopped shard's buffered records, and keeps every other record exact while batches are refilled", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'flowcut-drop-'));
     try {
