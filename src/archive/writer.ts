@@ -74,6 +74,14 @@ export interface KinesisCheckpoint {
   readonly checkpointHold?: string;
 }
 
+export interface RecoverOptions {
+  /**
+   * True for a lease tenure (a manifest's `hold`) newer than the recovering one. Seeing one
+   * means the lease has moved on: recover() then throws before deleting anything.
+   */
+  readonly isNewerTenure?: (hold: string) => boolean;
+}
+
 export interface RecoveryResult {
   /** Files of ranges past the checkpoints, deleted so the replay can write them again. */
   deletedFiles: string[];
@@ -324,21 +332,27 @@ export class ArchiveWriter {
    *
    * A range written under another lease tenure than the one that wrote the checkpoint was never
    * committed by it: a former owner flushed it after losing the lease (and after the new owner's
-   * recovery had looked), and crashed before undoing it. A checkpoint only ever covers records
-   * its own tenure wrote (the consumer checkpoints a tenure's own hand-overs, under that tenure),
-   * so the range's records are either past the checkpoint (re-read) or in the checkpointing
-   * tenure's files: it is rolled back wherever it lies. So is a range an earlier recovery
-   * already rolled back (`rolledBack`), whatever covers it.
+   * recovery had looked), and crashed before undoing it. A tenure checkpoints only records it
+   * handed over and wrote itself (past the checkpoint it started from), and an earlier tenure's
+   * committed ranges were forgotten by the recovery that began the checkpointing one, so the
+   * range's records are either past the checkpoint (re-read) or in the checkpointing tenure's
+   * files: it is rolled back wherever it lies. So is a range an earlier recovery already rolled
+   * back (`rolledBack`), whatever covers it. `opts.isNewerTenure` fences the recovery itself.
    */
-  async recover(checkpoints: readonly KinesisCheckpoint[]): Promise<RecoveryResult> {
+  async recover(checkpoints: readonly KinesisCheckpoint[], opts: RecoverOptions = {}): Promise<RecoveryResult> {
     const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
     for (const cp of checkpoints) {
       const tag = kinesisTag(cp.streamName, cp.shardId);
-      for (const { key, manifest } of await this.manifests(tag)) {
+      const manifests = await this.manifests(tag);
+      // A tenure newer than the recovering one has written: the lease has moved on while this
+      // recovery ran (a slow store), and its ranges are the new owner's to keep. Touch nothing.
+      const newer = manifests.find((m) => m.manifest.hold !== undefined && opts.isNewerTenure?.(m.manifest.hold) === true);
+      if (newer !== undefined) throw new ArchiveError(`recovery of ${cp.streamName}/${cp.shardId} stopped: ${newer.key} was written by a newer lease tenure (${newer.manifest.hold}); this worker no longer holds the shard`);
+      for (const { key, manifest } of manifests) {
         const first = manifest.first as KinesisPosition, last = manifest.last as KinesisPosition;
         if (manifest.hold !== undefined && (manifest.hold !== cp.checkpointHold || manifest.rolledBack === true)) {
           await this.rollBackKeeping(key, manifest, result);
-        } else if (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0) {
+        } else if (cp.sequenceNumber === SHARD_END_CHECKPOINT || (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0)) {
           await this.store.delete([key]);
           result.committed++;
         } else if (cp.sequenceNumber !== null && compareSequence(first.sequenceNumber, cp.sequenceNumber) <= 0) {

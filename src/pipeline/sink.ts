@@ -10,7 +10,7 @@
  */
 import type { FlowBatch } from '../flowlog/batch.js';
 import type { Reject } from '../flowlog/sink.js';
-import type { ShardHold, ShardStop } from '../sources/kinesis/lease.js';
+import type { ShardCheckpoint, ShardHold, ShardStop } from '../sources/kinesis/lease.js';
 
 export interface Sink {
   readonly name: string;
@@ -39,7 +39,7 @@ export interface Sink {
    */
   shardStopped?(streamName: string, shardId: string, stop: ShardStop): Promise<void>;
   /** After these checkpoints were written; a sink may forget what it kept to recover them. */
-  checkpointed?(streamName: string, checkpoints: ReadonlyArray<{ shardId: string; sequenceNumber: string }>): Promise<void>;
+  checkpointed?(streamName: string, checkpoints: readonly ShardCheckpoint[]): Promise<void>;
 }
 
 /** The identity of record `row`: unique per flow event across replays of the stream. */

@@ -1,5 +1,6 @@
 /**
- * One worker loses a lease and takes it back while a flush of its first tenure is still writing.
+ * A worker loses a lease while a flush of it is still writing: it takes the lease back at once
+ * (second test: another worker takes it during its graceful stop).
  * The checkpoint run that began under the first tenure must not write its position under the
  * second (whose own records are not written yet), and the first tenure's late files must be
  * rolled back: at every point the checkpoint covers only records the archive holds, and in the
@@ -59,10 +60,10 @@ class GatedStore implements ArchiveStore {
   }
 }
 
-describe('a lease lost and taken back by the same worker during a flush', () => {
+describe('a lease lost while a flush of it is running', () => {
   const aws = useLocalAws();
 
-  it('never checkpoints the old tenure’s position under the new one, and archives each record once', async () => {
+  async function setup() {
     const stream = await createStream(aws.kinesis, 1, 'retake');
     const dir = await mkdtemp(join(tmpdir(), 'flowcut-retake-'));
     const store = new LocalStore(dir);
@@ -90,7 +91,8 @@ describe('a lease lost and taken back by the same worker during a flush', () => 
 
     const table = new LeaseTable(aws.dynamo, `app-${stream}`);
     // No timers that matter during the test: takes and checkpoints are driven by hand.
-    const coordinator = new LeaseCoordinator({ table, workerId: 'W', failoverMs: 1500, renewIntervalMs: 600_000, takeIntervalMs: 600_000 });
+    const lost: string[] = [];
+    const coordinator = new LeaseCoordinator({ table, workerId: 'W', failoverMs: 1500, renewIntervalMs: 600_000, takeIntervalMs: 600_000, onEvent: (e) => void (e.type === 'lost' && lost.push(e.leaseKey)) });
     const pipeline = new Pipeline([new ArchiveSink(new ArchiveWriter({ store: gated }))]);
     const consumer = new KinesisConsumer({ kinesis: aws.kinesis, table, coordinator, reader, handler: pipeline, streamName: stream, from: 'trim-horizon', checkpointIntervalMs: 600_000, shardSyncIntervalMs: 600_000, parentPollMs: 50 });
 
@@ -112,13 +114,18 @@ describe('a lease lost and taken back by the same worker during a flush', () => 
     const checkpointCovered = async (): Promise<void> => {
       const lease = (await table.getLease(SHARD))!;
       const ids = new Set(await archived());
-      const missing = expected.filter((id) => lease.checkpoint !== TRIM_HORIZON && id.split('/')[0]! <= lease.checkpoint && !ids.has(id));
+      const missing = expected.filter((id) => lease.checkpoint !== TRIM_HORIZON && BigInt(id.split('/')[0]!) <= BigInt(lease.checkpoint) && !ids.has(id));
       expect({ checkpoint: lease.checkpoint, missing: missing.length }).toEqual({ checkpoint: lease.checkpoint, missing: 0 });
     };
 
+    return { dir, store, gated, expected, table, coordinator, pipeline, consumer, archived, manifestHolds, checkpointCovered, lost, reads: () => reads, handedReads: () => handedReads };
+  }
+
+  it('never checkpoints the old tenure’s position under the new one, and archives each record once', async () => {
+    const { dir, gated, expected, table, coordinator, pipeline, consumer, archived, manifestHolds, checkpointCovered, lost, reads, handedReads } = await setup();
     try {
       await consumer.start();
-      await until(() => handedReads === 1, 10_000, 'the first tenure to hand over the ten records');
+      await until(() => handedReads() === 1, 10_000, 'the first tenure to hand over the ten records');
       const first = holdIdOf((await table.getLease(SHARD))!);
 
       // The timer's checkpoint run: its flush of the first tenure's records stalls in storage.
@@ -128,7 +135,7 @@ describe('a lease lost and taken back by the same worker during a flush', () => 
       // Another worker takes the lease; W notices, and takes it back (from Z, or once Z's lease expires).
       await table.take((await table.getLease(SHARD))!, 'Z');
       await coordinator.takeLeases();
-      expect(coordinator.holds(SHARD) ? holdIdOf((await table.getLease(SHARD))!) : 'lost').not.toBe(first);
+      expect(lost).toEqual([SHARD]); // W noticed
       await until(
         async () => {
           if (!coordinator.holds(SHARD)) await coordinator.takeLeases();
@@ -138,8 +145,7 @@ describe('a lease lost and taken back by the same worker during a flush', () => 
         'W to take the lease back',
       );
       const second = holdIdOf((await table.getLease(SHARD))!);
-      expect(second).not.toBe(first);
-      await until(() => handedReads === 2, 10_000, 'the second tenure to read the records again');
+      await until(() => handedReads() === 2, 10_000, 'the second tenure to read the records again');
 
       gated.open();
       await staleRun;
@@ -156,7 +162,30 @@ describe('a lease lost and taken back by the same worker during a flush', () => 
       expect({ checkpoint: lease.checkpoint, hold: lease.checkpointHold }).toEqual({ checkpoint: '5009', hold: second });
       await checkpointCovered();
       expect(await archived()).toEqual(expected);
-      expect(reads).toBe(2);
+      expect(reads()).toBe(2);
+    } finally {
+      await consumer.stop();
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a lease taken during the last flush of a graceful stop: the stopping worker undoes that flush', async () => {
+    const { dir, gated, table, pipeline, consumer, archived, manifestHolds, handedReads } = await setup();
+    try {
+      await consumer.start();
+      await until(() => handedReads() === 1, 10_000, 'the records to be handed over');
+      const tenure = holdIdOf((await table.getLease(SHARD))!);
+      const stopping = consumer.stop(); // its final flush stalls in storage
+      await until(() => gated.parquetPutsWaiting > 0, 10_000, 'the final flush to reach the Parquet puts');
+      await table.take((await table.getLease(SHARD))!, 'Z'); // Z takes the lease meanwhile
+      gated.open();
+      await stopping;
+      const lease = (await table.getLease(SHARD))!;
+      expect({ owner: lease.leaseOwner, checkpoint: lease.checkpoint }).toEqual({ owner: 'Z', checkpoint: TRIM_HORIZON });
+      // Z re-reads everything from the start: W's files of it are gone, and so are its manifests.
+      expect(await archived()).toEqual([]);
+      expect(await manifestHolds()).not.toContain(tenure);
     } finally {
       await consumer.stop();
       await pipeline.close();

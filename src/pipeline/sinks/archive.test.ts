@@ -186,6 +186,42 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     expect(await manifestKeys(store)).toEqual([]);
   });
 
+  it('a flush the former owner began only after the new owner recovered is undone when the shard ends', async () => {
+    const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await a.shardStarting('flows', SHARD, null, { id: 'A#1' });
+    const b = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }), { lateWriteGraceMs: 60_000 })]);
+    await b.shardStarting('flows', SHARD, null, { id: 'B#2' });
+    await b.handle(SHARD, all.slice(0, 4));
+    await b.flush();
+    // A (tenure A#1) had not noticed the loss yet: it flushes the same records now, then dies.
+    await a.handle(SHARD, all);
+    await a.flush();
+    await b.handle(SHARD, all.slice(4));
+    await b.flush();
+    expect((await archivedIdentities(store, dir)).length).toBe(2 * expected.length);
+    // B reaches the end of the (closed) shard: nobody will recover it again.
+    await b.checkpointed('flows', [{ shardId: SHARD, sequenceNumber: 'SHARD_END', hold: 'B#2' }]);
+    const ids = await archivedIdentities(store, dir);
+    expect(ids.sort()).toEqual(expected);
+    // A's manifest stays, marked, for the grace period (A might still be writing).
+    expect(await manifestKeys(store)).toHaveLength(1);
+    await b.close();
+  });
+
+  it('a recovery that finds a range of a newer tenure stops without deleting anything', async () => {
+    const b = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await b.shardStarting('flows', SHARD, null, { id: 'B#5' });
+    await b.handle(SHARD, all);
+    await b.flush(); // not checkpointed yet
+    const before = await archivedIdentities(store, dir);
+    expect(before.sort()).toEqual(expected);
+    // A slow recovery by an older tenure of another worker, still running after the lease moved on.
+    const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await expect(a.shardStarting('flows', SHARD, null, { id: 'A#3' })).rejects.toThrow(/newer lease tenure \(B#5\)/);
+    expect((await archivedIdentities(store, dir)).sort()).toEqual(expected);
+    expect(await manifestKeys(store)).toHaveLength(1);
+  });
+
   it('keeps what the lost tenure did checkpoint, and undoes only the rest', async () => {
     const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
     await a.shardStarting('flows', SHARD, null, { id: 'A#1' });

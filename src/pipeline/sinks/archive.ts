@@ -24,7 +24,7 @@ import type { FlowBatch } from '../../flowlog/batch.js';
 import { SHARD_END } from '../../sources/kinesis/lease.js';
 import { compareSequence } from '../../sources/kinesis/sequence.js';
 import type { Sink } from '../sink.js';
-import type { ShardCheckpoint, ShardHold, ShardStop } from '../../sources/kinesis/lease.js';
+import { isLaterHold, type ShardCheckpoint, type ShardHold, type ShardStop } from '../../sources/kinesis/lease.js';
 
 type Range = FlushResult['ranges'][number];
 
@@ -83,12 +83,20 @@ export class ArchiveSink implements Sink {
   async shardStarting(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void> {
     // Of an earlier hold of this lease (buffered, or kept by a failed flush): it is re-read from the checkpoint.
     this.writer.dropShard(streamName, shardId);
-    const recovered = await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint, ...(hold.checkpointedBy !== undefined ? { checkpointHold: hold.checkpointedBy } : {}) }]);
+    const recovered = await this.writer.recover([{ streamName, shardId, sequenceNumber: checkpoint, ...(hold.checkpointedBy !== undefined ? { checkpointHold: hold.checkpointedBy } : {}) }], {
+      isNewerTenure: (other) => isLaterHold(other, hold.id),
+    });
+    this.keep(recovered.kept);
+    this.writer.startShard(streamName, shardId, hold.id);
+  }
+
+  /** Sweeps rolled-back manifests recover() kept, after the grace period. */
+  private keep(kept: readonly RolledBack[]): void {
     const due = this.now() + this.lateWriteGraceMs;
-    for (const k of recovered.kept) this.rolledBack.push({ ...k, due });
+    for (const k of kept) this.rolledBack.push({ ...k, due });
     // Also when the shard stays idle (no checkpoints). A failed sweep keeps the manifests, and
     // the next recovery of the shard rolls them back again: nothing is lost by waiting.
-    if (recovered.kept.length > 0) {
+    if (kept.length > 0) {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         void this.sweep().catch(() => {});
@@ -96,7 +104,6 @@ export class ArchiveSink implements Sink {
       timer.unref();
       this.timers.add(timer);
     }
-    this.writer.startShard(streamName, shardId, hold.id);
   }
 
   /** Finishes the kept rollbacks whose grace is over (after checkpoints, and by a timer). */
@@ -119,6 +126,14 @@ export class ArchiveSink implements Sink {
       return false;
     });
     if (covered.length > 0 && this.last) await this.writer.release({ ...this.last, ranges: covered });
+    // A finished shard is never recovered again: its end is the last chance to find a former
+    // owner's late ranges (its tenure is not this one), kept for the grace period like recovery's.
+    for (const c of checkpoints) {
+      if (c.sequenceNumber !== SHARD_END || c.hold === undefined) continue;
+      const hold = c.hold;
+      const ended = await this.writer.recover([{ streamName, shardId: c.shardId, sequenceNumber: SHARD_END, checkpointHold: hold }], { isNewerTenure: (other) => isLaterHold(other, hold) });
+      this.keep(ended.kept);
+    }
     await this.sweep();
   }
 

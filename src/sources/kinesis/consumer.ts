@@ -92,6 +92,8 @@ interface ShardTask {
    */
   ending: boolean;
   millisBehindLatest: number;
+  /** Its lease was lost and its tenure handed to the sinks to undo. */
+  stopped?: boolean;
 }
 
 export class KinesisConsumer {
@@ -99,6 +101,8 @@ export class KinesisConsumer {
   private readonly stopping = new AbortController();
   private timers: ReturnType<typeof setInterval>[] = [];
   private checkpointRun: Promise<void> | undefined;
+  /** Tenures being undone after their lease was lost (undoTenure). */
+  private readonly undoing = new Set<Promise<void>>();
   private readonly emit: (e: ConsumerEvent) => void;
 
   constructor(private readonly o: KinesisConsumerOptions) {
@@ -141,6 +145,9 @@ export class KinesisConsumer {
     // The finished tasks have left `this.tasks`; the last checkpoint must still cover what they
     // handed over, or the next owner re-reads it.
     await this.checkpointAll(tasks);
+    // A lease lost during that last flush: its task is gone, so stopShard did nothing; undo here.
+    for (const t of tasks) if (!t.stopped && t.checkpointed !== SHARD_END && !this.o.coordinator.holds(t.shardId)) this.undoTenure(t);
+    await Promise.allSettled([...this.undoing]);
     await this.o.coordinator.releaseAll();
   }
 
@@ -206,14 +213,24 @@ export class KinesisConsumer {
     if (!t) return;
     t.abort.abort();
     this.tasks.delete(leaseKey);
-    // After the task's last hand-over (if any) completes, and every checkpoint write of the
-    // lease has settled: sinks drop what they hold of it and undo what no checkpoint covers.
-    void t.done
+    this.undoTenure(t);
+  }
+
+  /**
+   * After the task's last hand-over (if any) completes, and every checkpoint write of the lease
+   * has settled: sinks drop what they hold of the tenure and undo what no checkpoint covers.
+   * stop() waits for these.
+   */
+  private undoTenure(t: ShardTask): void {
+    t.stopped = true;
+    const undo = t.done
       .then(async () => {
-        const checkpointed = await this.o.coordinator.checkpointWrittenBy(leaseKey, t.hold);
-        await this.o.handler.shardStopped?.(this.o.streamName, leaseKey, { hold: t.hold, checkpointed });
+        const checkpointed = await this.o.coordinator.checkpointWrittenBy(t.shardId, t.hold);
+        await this.o.handler.shardStopped?.(this.o.streamName, t.shardId, { hold: t.hold, checkpointed });
       })
-      .catch((error: unknown) => this.emit({ type: 'error', op: 'shard-stopped', error }));
+      .catch((error: unknown) => this.emit({ type: 'error', op: 'shard-stopped', error }))
+      .finally(() => this.undoing.delete(undo));
+    this.undoing.add(undo);
   }
 
   private async runShard(task: ShardTask, lease: Lease, stolen: boolean): Promise<void> {
@@ -339,7 +356,10 @@ export class KinesisConsumer {
     progress.sent = true;
     if (!(await this.o.coordinator.checkpoint(task.shardId, SHARD_END, 0, task.hold))) return;
     task.checkpointed = SHARD_END;
-    await this.o.handler.checkpointed?.(this.o.streamName, [{ shardId: task.shardId, sequenceNumber: SHARD_END, hold: task.hold }]);
+    // The shard is finished whatever a sink does with the news (it only tidies up).
+    await this.o.handler
+      .checkpointed?.(this.o.streamName, [{ shardId: task.shardId, sequenceNumber: SHARD_END, hold: task.hold }])
+      .catch((error: unknown) => this.emit({ type: 'error', op: 'checkpointed', error }));
     this.emit({ type: 'shard-end', shardId: task.shardId, childShardIds: childIds });
     await this.o.coordinator.release(task.shardId, task.hold);
     // Take the children now rather than at the next scheduled scan.

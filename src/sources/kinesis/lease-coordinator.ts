@@ -60,9 +60,10 @@ export class LeaseCoordinator {
   private readonly seen = new Map<string, { counter: number; at: number }>();
   private readonly chains = new Map<string, Promise<unknown>>();
   /**
-   * Per lease, the highest checkpoint this worker may have written under its latest hold: every
-   * write the table accepted, and every write whose outcome is unknown (an error), never one the
-   * table refused. Sinks use it, once the lease is lost, to tell what that hold committed.
+   * Per lease and tenure (key: writtenKey), the highest checkpoint this worker may have written
+   * under that tenure: every write the table accepted, and every write whose outcome is unknown
+   * (an error), never one the table refused. Sinks use it, once the lease is lost, to tell what
+   * the tenure committed.
    */
   private readonly written = new Map<string, string>();
   private listener: LeaseListener = { leaseGained: () => {}, leaseLost: () => {} };

@@ -45,6 +45,19 @@ export function holdIdOf(taken: Lease): string {
   return `${taken.leaseOwner ?? ''}#${taken.leaseCounter}`;
 }
 
+/**
+ * True when tenure `a` began after tenure `b` of the same lease: every take writes a higher
+ * counter than any before it.
+ */
+export function isLaterHold(a: string, b: string): boolean {
+  return tenureCounter(a) > tenureCounter(b);
+}
+
+function tenureCounter(hold: string): number {
+  const n = Number(hold.slice(hold.lastIndexOf('#') + 1));
+  return Number.isFinite(n) ? n : -1;
+}
+
 /** Given to sinks as a shard starts: this worker's hold, and the hold that wrote the checkpoint. */
 export interface ShardHold {
   readonly id: string;
