@@ -75,10 +75,7 @@ export interface KinesisCheckpoint {
 }
 
 export interface RecoverOptions {
-  /**
-   * True for a lease tenure (a manifest's `hold`) newer than the recovering one. Seeing one
-   * means the lease has moved on: recover() then throws before deleting anything.
-   */
+  /** True for a lease tenure (a manifest's `hold`) newer than the recovering one: its ranges are left alone. */
   readonly isNewerTenure?: (hold: string) => boolean;
 }
 
@@ -337,17 +334,17 @@ export class ArchiveWriter {
    * committed ranges were forgotten by the recovery that began the checkpointing one, so the
    * range's records are either past the checkpoint (re-read) or in the checkpointing tenure's
    * files: it is rolled back wherever it lies. So is a range an earlier recovery already rolled
-   * back (`rolledBack`), whatever covers it. `opts.isNewerTenure` fences the recovery itself.
+   * back (`rolledBack`), whatever covers it. Ranges of newer tenures (`opts.isNewerTenure`) are left
+   * alone: they fence a recovery that is still running after the lease moved on.
    */
   async recover(checkpoints: readonly KinesisCheckpoint[], opts: RecoverOptions = {}): Promise<RecoveryResult> {
     const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
     for (const cp of checkpoints) {
       const tag = kinesisTag(cp.streamName, cp.shardId);
-      const manifests = await this.manifests(tag);
-      // A tenure newer than the recovering one has written: the lease has moved on while this
-      // recovery ran (a slow store), and its ranges are the new owner's to keep. Touch nothing.
-      const newer = manifests.find((m) => m.manifest.hold !== undefined && opts.isNewerTenure?.(m.manifest.hold) === true);
-      if (newer !== undefined) throw new ArchiveError(`recovery of ${cp.streamName}/${cp.shardId} stopped: ${newer.key} was written by a newer lease tenure (${newer.manifest.hold}); this worker no longer holds the shard`);
+      // A range of a tenure newer than the recovering one is never touched: either the lease has
+      // moved on while this recovery ran (a slow store) and the range is the new owner's, or the
+      // lease table was recreated (counters start again) and the range is an older table's.
+      const manifests = (await this.manifests(tag)).filter((m) => m.manifest.hold === undefined || opts.isNewerTenure?.(m.manifest.hold) !== true);
       for (const { key, manifest } of manifests) {
         const first = manifest.first as KinesisPosition, last = manifest.last as KinesisPosition;
         if (manifest.hold !== undefined && (manifest.hold !== cp.checkpointHold || manifest.rolledBack === true)) {
@@ -557,15 +554,26 @@ export class ArchiveWriter {
   }
 }
 
+/**
+ * Runs at most `limit` jobs at a time. After a failure no new job starts, and it rejects only
+ * once every started job has settled: a put still under way when a flush is reported failed
+ * could otherwise land after the caller has rolled the range back or released its manifest.
+ */
 async function runLimited<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
   const out = new Array<T>(jobs.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
+    while (next < jobs.length && failure === undefined) {
       const i = next++;
-      out[i] = await jobs[i]!();
+      try {
+        out[i] = await jobs[i]!();
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (failure !== undefined) throw failure.error;
   return out;
 }

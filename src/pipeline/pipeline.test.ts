@@ -147,6 +147,37 @@ describe('pipeline with the archive sink', () => {
     }
   });
 
+  it('a failed flush starts no new put after the failure and settles every started one before it rejects', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flowcut-flushsettle-'));
+    const started: string[] = [];
+    const landed: string[] = [];
+    const store = new (class extends LocalStore {
+      override async put(key: string, data: Uint8Array): Promise<void> {
+        if (!key.endsWith('.parquet')) return super.put(key, data);
+        started.push(key);
+        if (started.length === 1) throw new Error('injected: S3 unavailable');
+        await new Promise((r) => setTimeout(r, 100)); // a slow put, started beside the failing one
+        await super.put(key, data);
+        landed.push(key);
+      }
+    })(dir);
+    try {
+      // One Kinesis record whose events fall in six different hours: six partitions, six files.
+      const hourLine = (h: number) => `2 123456789012 eni-0abc 10.0.0.${h} 10.1.0.1 1024 443 6 1 1 ${1_700_000_000 + h * 3600} ${1_700_000_060 + h * 3600} ACCEPT OK`;
+      const rec = { streamName: 'flows', shardId: 'shardId-000000000000', sequenceNumber: '1000', partitionKey: 'k', arrivalMs: 0, data: subscriptionPayload(Array.from({ length: 6 }, (_, h) => hourLine(h)), { logStream: 'eni-0abc-all', logGroup: 'g' }) };
+      const pipeline = new Pipeline([new ArchiveSink(new ArchiveWriter({ store, concurrency: 2 }))]);
+      await pipeline.handle('shardId-000000000000', [rec]);
+      await expect(pipeline.flush()).rejects.toThrow('injected');
+      // The put started beside the failing one has landed already; none started after the failure.
+      expect(started).toHaveLength(2);
+      expect(landed).toEqual([started[1]]);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(started).toHaveLength(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("drops a stopped shard's buffered records, and keeps every other record exact while batches are refilled", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'flowcut-drop-'));
     try {

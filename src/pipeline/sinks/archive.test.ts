@@ -208,7 +208,7 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     await b.close();
   });
 
-  it('a recovery that finds a range of a newer tenure stops without deleting anything', async () => {
+  it('a recovery leaves the ranges of a newer tenure alone', async () => {
     const b = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
     await b.shardStarting('flows', SHARD, null, { id: 'B#5' });
     await b.handle(SHARD, all);
@@ -217,7 +217,7 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     expect(before.sort()).toEqual(expected);
     // A slow recovery by an older tenure of another worker, still running after the lease moved on.
     const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
-    await expect(a.shardStarting('flows', SHARD, null, { id: 'A#3' })).rejects.toThrow(/newer lease tenure \(B#5\)/);
+    await a.shardStarting('flows', SHARD, null, { id: 'A#3' });
     expect((await archivedIdentities(store, dir)).sort()).toEqual(expected);
     expect(await manifestKeys(store)).toHaveLength(1);
   });

@@ -138,9 +138,11 @@ export class ArchiveSink implements Sink {
   }
 
   async close(): Promise<void> {
-    // Kept manifests stay in the store: the next recovery of their shard finishes them.
+    // Those past their grace now; the rest stay in the store for the next recovery of their
+    // shard (an ended shard has none: they stay).
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    await this.sweep();
   }
 }
 

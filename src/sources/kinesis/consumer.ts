@@ -94,6 +94,8 @@ interface ShardTask {
   millisBehindLatest: number;
   /** Its lease was lost and its tenure handed to the sinks to undo. */
   stopped?: boolean;
+  /** It gave its lease up itself (the shard had ended). */
+  released?: boolean;
 }
 
 export class KinesisConsumer {
@@ -144,11 +146,14 @@ export class KinesisConsumer {
     await Promise.allSettled(tasks.map((t) => t.done));
     // The finished tasks have left `this.tasks`; the last checkpoint must still cover what they
     // handed over, or the next owner re-reads it.
-    await this.checkpointAll(tasks);
-    // A lease lost during that last flush: its task is gone, so stopShard did nothing; undo here.
-    for (const t of tasks) if (!t.stopped && t.checkpointed !== SHARD_END && !this.o.coordinator.holds(t.shardId)) this.undoTenure(t);
-    await Promise.allSettled([...this.undoing]);
-    await this.o.coordinator.releaseAll();
+    try {
+      await this.checkpointAll(tasks);
+    } finally {
+      // A lease lost during that last flush: its task is gone, so stopShard did nothing; undo here.
+      for (const t of tasks) if (!t.stopped && !t.released && !this.o.coordinator.holds(t.shardId)) this.undoTenure(t);
+      await Promise.allSettled([...this.undoing]);
+      await this.o.coordinator.releaseAll();
+    }
   }
 
   async syncShards(): Promise<void> {
@@ -249,6 +254,7 @@ export class KinesisConsumer {
       // children exist, then let it go.
       await this.retrying(task, () => this.syncShards());
       await this.retrying(task, () => this.o.coordinator.release(task.shardId, task.hold));
+      task.released = true;
       return;
     }
     if (position.type === 'AFTER_SEQUENCE_NUMBER') task.handed = task.checkpointed = position.sequenceNumber;
@@ -362,6 +368,7 @@ export class KinesisConsumer {
       .catch((error: unknown) => this.emit({ type: 'error', op: 'checkpointed', error }));
     this.emit({ type: 'shard-end', shardId: task.shardId, childShardIds: childIds });
     await this.o.coordinator.release(task.shardId, task.hold);
+    task.released = true;
     // Take the children now rather than at the next scheduled scan.
     void this.o.coordinator.takeLeases().catch((error: unknown) => this.emit({ type: 'error', op: 'take', error }));
   }
