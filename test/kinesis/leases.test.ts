@@ -236,4 +236,31 @@ describe('leases in dynalite', () => {
     expect(await co.checkpointWrittenBy('u', hold)).toBe('800');
     await co.stop();
   });
+
+  it('settles a checkpoint whose request failed without landing from the table: it does not count', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('v'));
+    let failNextRequest = false;
+    const flaky = {
+      send: async (command: unknown) => {
+        if (failNextRequest && command instanceof UpdateItemCommand) {
+          failNextRequest = false;
+          throw Object.assign(new Error('injected: connection reset'), { name: 'TimeoutError' });
+        }
+        return (client.send as (c: unknown) => Promise<unknown>)(command);
+      },
+    } as unknown as DynamoDBClient;
+    const co = new LeaseCoordinator({ table: new LeaseTable(flaky, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    const hold = holdIdOf((await t.getLease('v'))!);
+    expect(await co.checkpoint('v', '700')).toBe(true);
+    failNextRequest = true;
+    await expect(co.checkpoint('v', '800')).rejects.toThrow('connection reset');
+    expect((await t.getLease('v'))!.checkpoint).toBe('700'); // it never landed
+    await t.take((await t.getLease('v'))!, 'X'); // the lease is lost before W writes again
+    expect(await co.checkpoint('v', '900')).toBe(false);
+    // The table still holds this tenure's 700: that, not the unknown 800, is what it committed.
+    expect(await co.checkpointWrittenBy('v', hold)).toBe('700');
+    await co.stop();
+  });
 });

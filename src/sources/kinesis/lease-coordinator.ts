@@ -65,7 +65,7 @@ export class LeaseCoordinator {
    * (an error), never one the table refused. Sinks use it, once the lease is lost, to tell what
    * the tenure committed.
    */
-  private readonly written = new Map<string, string>();
+  private readonly written = new Map<string, { checkpoint: string; uncertain: boolean }>();
   private listener: LeaseListener = { leaseGained: () => {}, leaseLost: () => {} };
   private timers: ReturnType<typeof setTimeout>[] = [];
   private running = false;
@@ -209,10 +209,10 @@ export class LeaseCoordinator {
       try {
         updated = await this.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, h.hold);
       } catch (error) {
-        this.noteWritten(leaseKey, h.hold, checkpoint); // it may have landed
+        this.noteWritten(leaseKey, h.hold, checkpoint, true); // it may have landed
         throw error;
       }
-      if (updated) this.noteWritten(leaseKey, h.hold, checkpoint);
+      if (updated) this.noteWritten(leaseKey, h.hold, checkpoint, false);
       if (!updated) {
         this.lose(leaseKey, 'checkpoint refused: another worker took it');
         return false;
@@ -228,20 +228,29 @@ export class LeaseCoordinator {
    * every write to the lease queued before the call has settled. A tenure that lost its lease
    * writes no more checkpoints (a later tenure of this worker writes only its own), so the
    * answer cannot change afterwards. Asked once per tenure: the record is then forgotten.
+   *
+   * When the highest such write had an unknown outcome, the table settles it if it can: while
+   * the checkpoint there is still this tenure's, it is the last one that landed. Otherwise (a
+   * later tenure has checkpointed since, or the read fails) the unknown write counts as landed:
+   * at worst a range is kept that the next owner writes again, never one deleted that the
+   * checkpoint covers.
    */
   async checkpointWrittenBy(leaseKey: string, hold: string): Promise<string | null> {
     return this.serial(leaseKey, async () => {
       const key = writtenKey(leaseKey, hold);
       const w = this.written.get(key);
       this.written.delete(key); // asked once, when the tenure has ended
-      return w ?? null;
+      if (w === undefined) return null;
+      if (!w.uncertain) return w.checkpoint;
+      const lease = await this.table.getLease(leaseKey).catch(() => undefined);
+      return lease !== undefined && lease.checkpointHold === hold ? lease.checkpoint : w.checkpoint;
     });
   }
 
-  private noteWritten(leaseKey: string, hold: string, checkpoint: string): void {
+  private noteWritten(leaseKey: string, hold: string, checkpoint: string, uncertain: boolean): void {
     const key = writtenKey(leaseKey, hold);
     // Checkpoints of one tenure only move forward (SHARD_END last).
-    if (this.written.get(key) !== SHARD_END) this.written.set(key, checkpoint);
+    if (this.written.get(key)?.checkpoint !== SHARD_END) this.written.set(key, { checkpoint, uncertain });
   }
 
   /**
