@@ -263,4 +263,53 @@ describe('leases in dynalite', () => {
     expect(await co.checkpointWrittenBy('v', hold)).toBe('700');
     await co.stop();
   });
+
+  it('counts a checkpoint that landed but whose retry was refused (the SDK retried a lost reply)', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('r'));
+    let retryNext = false;
+    const flaky = {
+      send: async (command: unknown) => {
+        const send = (c: unknown) => (client.send as (c: unknown) => Promise<unknown>)(c);
+        if (retryNext && command instanceof UpdateItemCommand) {
+          retryNext = false;
+          await send(command); // lands; its reply is lost
+          return send(new UpdateItemCommand((command as UpdateItemCommand).input)); // the retry: refused, the counter has moved
+        }
+        return send(command);
+      },
+    } as unknown as DynamoDBClient;
+    const co = new LeaseCoordinator({ table: new LeaseTable(flaky, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    const hold = holdIdOf((await t.getLease('r'))!);
+    expect(await co.checkpoint('r', '700')).toBe(true);
+    retryNext = true;
+    expect(await co.checkpoint('r', '800')).toBe(false); // seen as refused: W lets the lease go
+    expect((await t.getLease('r'))!.checkpoint).toBe('800');
+    expect(await co.checkpointWrittenBy('r', hold)).toBe('800');
+    await co.stop();
+  });
+
+  it('keeps what a tenure wrote when giving its lease up fails', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('e'));
+    let failNext = false;
+    const flaky = {
+      send: async (command: unknown) => {
+        if (failNext && command instanceof UpdateItemCommand) {
+          failNext = false;
+          throw Object.assign(new Error('injected: throttled'), { name: 'ThrottlingException' });
+        }
+        return (client.send as (c: unknown) => Promise<unknown>)(command);
+      },
+    } as unknown as DynamoDBClient;
+    const co = new LeaseCoordinator({ table: new LeaseTable(flaky, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    const hold = holdIdOf((await t.getLease('e'))!);
+    expect(await co.checkpoint('e', 'SHARD_END', 0, hold)).toBe(true);
+    failNext = true;
+    await expect(co.release('e', hold)).rejects.toThrow('throttled');
+    expect(await co.checkpointWrittenBy('e', hold)).toBe('SHARD_END');
+    await co.stop();
+  });
 });

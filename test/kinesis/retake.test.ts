@@ -38,6 +38,7 @@ class GatedStore implements ArchiveStore {
   private readonly gate: Promise<void>;
   open!: () => void;
   parquetPutsWaiting = 0;
+  failParquet = false;
   constructor(private readonly inner: LocalStore) {
     this.url = inner.url;
     this.gate = new Promise((r) => (this.open = r));
@@ -46,6 +47,7 @@ class GatedStore implements ArchiveStore {
     if (key.endsWith('.parquet')) {
       this.parquetPutsWaiting++;
       await this.gate;
+      if (this.failParquet) throw new Error('injected: S3 unavailable');
     }
     await this.inner.put(key, data);
   }
@@ -188,6 +190,25 @@ describe('a lease lost while a flush of it is running', () => {
       expect(await manifestHolds()).not.toContain(tenure);
     } finally {
       await consumer.stop();
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a graceful stop whose last flush fails still gives its leases up, and reports the failure', async () => {
+    const { dir, gated, table, pipeline, consumer, handedReads } = await setup();
+    try {
+      await consumer.start();
+      await until(() => handedReads() === 1, 10_000, 'the records to be handed over');
+      gated.failParquet = true;
+      gated.open();
+      await expect(consumer.stop()).rejects.toThrow('injected: S3 unavailable');
+      const lease = (await table.getLease(SHARD))!;
+      // Released for another worker to take at once, and nothing checkpointed past what is written.
+      expect({ owner: lease.leaseOwner, checkpoint: lease.checkpoint }).toEqual({ owner: undefined, checkpoint: TRIM_HORIZON });
+    } finally {
+      gated.failParquet = false;
+      await consumer.stop().catch(() => {});
       await pipeline.close();
       await rm(dir, { recursive: true, force: true });
     }

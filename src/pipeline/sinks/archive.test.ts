@@ -186,6 +186,37 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     expect(await manifestKeys(store)).toEqual([]);
   });
 
+  it('close() sweeps the kept manifests whose grace is over, and survives a sweep that fails', async () => {
+    const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await a.shardStarting('flows', SHARD, null, { id: 'A#1' });
+    await a.handle(SHARD, all);
+    await a.flush(); // never checkpointed
+    const clock = { now: 0 };
+    const b = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }), { lateWriteGraceMs: 60_000, now: () => clock.now })]);
+    await b.shardStarting('flows', SHARD, null, { id: 'B#2' });
+    expect(await manifestKeys(store)).toHaveLength(1);
+    await b.close(); // within the grace period: kept
+    expect(await manifestKeys(store)).toHaveLength(1);
+    clock.now += 60_001;
+    await b.close();
+    expect(await manifestKeys(store)).toEqual([]);
+
+    // Again, with deletes failing: close() still resolves, and the manifest stays for later.
+    await a.shardStarting('flows', SHARD, null, { id: 'A#3' });
+    await a.handle(SHARD, all);
+    await a.flush();
+    const failing = new (class extends LocalStore {
+      override async delete(keys: readonly string[]): Promise<void> {
+        if (keys.some((k) => k.startsWith(MANIFEST_ROOT))) throw new Error('injected: S3 unavailable');
+        await super.delete(keys);
+      }
+    })(dir);
+    const c = new Pipeline([new ArchiveSink(new ArchiveWriter({ store: failing }), { lateWriteGraceMs: 0 })]);
+    await c.shardStarting('flows', SHARD, null, { id: 'C#4' });
+    await expect(c.close()).resolves.toBeUndefined();
+    expect(await manifestKeys(store)).toHaveLength(1);
+  });
+
   it('a flush the former owner began only after the new owner recovered is undone when the shard ends', async () => {
     const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
     await a.shardStarting('flows', SHARD, null, { id: 'A#1' });

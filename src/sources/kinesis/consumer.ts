@@ -146,14 +146,23 @@ export class KinesisConsumer {
     await Promise.allSettled(tasks.map((t) => t.done));
     // The finished tasks have left `this.tasks`; the last checkpoint must still cover what they
     // handed over, or the next owner re-reads it.
+    let failure: { error: unknown } | undefined;
     try {
       await this.checkpointAll(tasks);
-    } finally {
-      // A lease lost during that last flush: its task is gone, so stopShard did nothing; undo here.
-      for (const t of tasks) if (!t.stopped && !t.released && !this.o.coordinator.holds(t.shardId)) this.undoTenure(t);
-      await Promise.allSettled([...this.undoing]);
-      await this.o.coordinator.releaseAll();
+    } catch (error) {
+      failure = { error };
     }
+    // A lease lost during that last flush: its task is gone, so stopShard did nothing; undo here.
+    // Not a shard that ended (SHARD_END covers everything it wrote) or was given up.
+    for (const t of tasks) if (!t.stopped && !t.released && t.checkpointed !== SHARD_END && !this.o.coordinator.holds(t.shardId)) this.undoTenure(t);
+    await Promise.allSettled([...this.undoing]);
+    try {
+      await this.o.coordinator.releaseAll();
+    } catch (error) {
+      failure ??= { error };
+    }
+    // The first failure is the one to report (the final checkpoint's, before a release's).
+    if (failure !== undefined) throw failure.error;
   }
 
   async syncShards(): Promise<void> {

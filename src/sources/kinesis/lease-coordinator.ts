@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { chooseLeasesToTake, type BalanceOptions } from './lease-balance.js';
-import { holdIdOf, SHARD_END, type Lease } from './lease.js';
+import { holdIdOf, isLaterHold, SHARD_END, type Lease } from './lease.js';
 import type { LeaseTable } from './lease-table.js';
 
 export interface LeaseCoordinatorOptions extends BalanceOptions {
@@ -65,7 +65,7 @@ export class LeaseCoordinator {
    * (an error), never one the table refused. Sinks use it, once the lease is lost, to tell what
    * the tenure committed.
    */
-  private readonly written = new Map<string, { checkpoint: string; uncertain: boolean }>();
+  private readonly written = new Map<string, Written>();
   private listener: LeaseListener = { leaseGained: () => {}, leaseLost: () => {} };
   private timers: ReturnType<typeof setTimeout>[] = [];
   private running = false;
@@ -206,13 +206,16 @@ export class LeaseCoordinator {
       const h = this.held.get(leaseKey);
       if (!h || (hold !== undefined && h.hold !== hold)) return false;
       let updated: Lease | undefined;
+      const condition = h.lease.leaseCounter;
       try {
         updated = await this.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, h.hold);
       } catch (error) {
-        this.noteWritten(leaseKey, h.hold, checkpoint, true); // it may have landed
+        this.noteWritten(leaseKey, h.hold, { checkpoint, uncertain: true, condition }); // it may have landed
         throw error;
       }
-      if (updated) this.noteWritten(leaseKey, h.hold, checkpoint, false);
+      // A refusal is uncertain too: the SDK may have retried an attempt that landed, and been
+      // refused because that attempt moved the counter.
+      this.noteWritten(leaseKey, h.hold, { checkpoint, uncertain: updated === undefined, condition });
       if (!updated) {
         this.lose(leaseKey, 'checkpoint refused: another worker took it');
         return false;
@@ -229,11 +232,14 @@ export class LeaseCoordinator {
    * writes no more checkpoints (a later tenure of this worker writes only its own), so the
    * answer cannot change afterwards. Asked once per tenure: the record is then forgotten.
    *
-   * When the highest such write had an unknown outcome, the table settles it if it can: while
-   * the checkpoint there is still this tenure's, it is the last one that landed. Otherwise (a
-   * later tenure has checkpointed since, or the read fails) the unknown write counts as landed:
-   * at worst a range is kept that the next owner writes again, never one deleted that the
-   * checkpoint covers.
+   * When the highest such write had an unknown outcome (an error, or a refusal after retries),
+   * the table settles it if it can: once the lease's counter has moved past the one the write
+   * was conditioned on (or another worker owns it), that write can no longer land; if the
+   * checkpoint there is this tenure's, it is the last one that landed, and if it is older than
+   * this tenure, none did. Otherwise (the table could still take the write, a later tenure has
+   * checkpointed since, or the read fails within the failover time) the unknown write counts as
+   * landed: at worst a range is kept that the next owner writes again, never one deleted that
+   * the checkpoint covers.
    */
   async checkpointWrittenBy(leaseKey: string, hold: string): Promise<string | null> {
     return this.serial(leaseKey, async () => {
@@ -242,15 +248,23 @@ export class LeaseCoordinator {
       this.written.delete(key); // asked once, when the tenure has ended
       if (w === undefined) return null;
       if (!w.uncertain) return w.checkpoint;
-      const lease = await this.table.getLease(leaseKey).catch(() => undefined);
-      return lease !== undefined && lease.checkpointHold === hold ? lease.checkpoint : w.checkpoint;
+      const lease = await this.table.getLease(leaseKey, AbortSignal.timeout(this.failoverMs)).catch(() => undefined);
+      const settled = lease !== undefined && (lease.leaseCounter > w.condition || lease.leaseOwner !== this.workerId);
+      if (!settled) return w.checkpoint;
+      // The table's checkpoint is this tenure's: the last of its writes that landed.
+      if (lease.checkpointHold === hold) return lease.checkpoint;
+      // Written before this tenure (or never): none of its writes landed, and no later tenure
+      // has checkpointed over one.
+      if (lease.checkpointHold === undefined || isLaterHold(hold, lease.checkpointHold)) return null;
+      // A later tenure has checkpointed since: this one's write may have landed before it.
+      return w.checkpoint;
     });
   }
 
-  private noteWritten(leaseKey: string, hold: string, checkpoint: string, uncertain: boolean): void {
+  private noteWritten(leaseKey: string, hold: string, w: Written): void {
     const key = writtenKey(leaseKey, hold);
     // Checkpoints of one tenure only move forward (SHARD_END last).
-    if (this.written.get(key)?.checkpoint !== SHARD_END) this.written.set(key, { checkpoint, uncertain });
+    if (this.written.get(key)?.checkpoint !== SHARD_END) this.written.set(key, w);
   }
 
   /**
@@ -261,9 +275,10 @@ export class LeaseCoordinator {
     await this.serial(leaseKey, async () => {
       const h = this.held.get(leaseKey);
       if (!h || (hold !== undefined && h.hold !== hold)) return;
-      this.written.delete(writtenKey(leaseKey, h.hold));
       this.held.delete(leaseKey);
       await this.table.evict(h.lease, this.workerId);
+      // Only now: had the eviction failed, the tenure's checkpoints might still be asked for.
+      this.written.delete(writtenKey(leaseKey, h.hold));
       this.emit({ type: 'released', leaseKey });
     });
   }
@@ -295,6 +310,13 @@ export class LeaseCoordinator {
     });
     return next;
   }
+}
+
+/** A checkpoint a tenure may have written; `condition`: the lease counter the write required. */
+interface Written {
+  readonly checkpoint: string;
+  readonly uncertain: boolean;
+  readonly condition: number;
 }
 
 function writtenKey(leaseKey: string, hold: string): string {

@@ -152,8 +152,8 @@ export class LeaseTable {
     return out;
   }
 
-  async getLease(leaseKey: string): Promise<Lease | undefined> {
-    const r = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: leaseKey } }, ConsistentRead: true }));
+  async getLease(leaseKey: string, signal?: AbortSignal): Promise<Lease | undefined> {
+    const r = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: leaseKey } }, ConsistentRead: true }), signal ? { abortSignal: signal } : {});
     return r.Item ? itemToLease(r.Item) : undefined;
   }
 
