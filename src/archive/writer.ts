@@ -295,20 +295,23 @@ export class ArchiveWriter {
 
   /**
    * A lease tenure ended (lost): of the shard's ranges written under `hold`, forgets the manifests
-   * of those `checkpointed` covers and rolls back the rest (files, then manifest), including
-   * ranges of a flush that failed and ranges a recovery already rolled back. Call it once the
-   * tenure's flushes have settled. Its names carry the tenure, so no other tenure's file is touched.
+   * of those `checkpointed` covers and rolls back (files, then manifest) those `mayHave` does not
+   * cover either, including ranges of a flush that failed and ranges a recovery already rolled
+   * back. Ranges only `mayHave` covers (a checkpoint write of unknown outcome) are left as they
+   * are: the shard's next recovery commits or rolls them back, by the checkpoint's tenure. Call
+   * it once the tenure's flushes have settled. Its names carry the tenure, so no other tenure's
+   * file is touched.
    */
-  async endTenure(streamName: string, shardId: string, hold: string, checkpointed: string | null): Promise<RecoveryResult> {
+  async endTenure(streamName: string, shardId: string, hold: string, checkpointed: string | null, mayHave: string | null = checkpointed): Promise<RecoveryResult> {
     const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
+    const covers = (cp: string | null, last: KinesisPosition): boolean => cp !== null && (cp === SHARD_END_CHECKPOINT || compareSequence(last.sequenceNumber, cp) <= 0);
     for (const { key, manifest } of await this.manifests(kinesisTag(streamName, shardId))) {
       if (manifest.hold !== hold) continue;
       const last = manifest.last as KinesisPosition;
-      const covered = checkpointed !== null && (checkpointed === SHARD_END_CHECKPOINT || compareSequence(last.sequenceNumber, checkpointed) <= 0);
-      if (covered && manifest.rolledBack !== true) {
+      if (manifest.rolledBack !== true && covers(checkpointed, last)) {
         await this.store.delete([key]);
         result.committed++;
-      } else {
+      } else if (manifest.rolledBack === true || !covers(mayHave, last)) {
         await this.rollBackManifest(key, manifest.files, result);
       }
     }

@@ -190,7 +190,7 @@ describe('pipeline with the archive sink', () => {
         await pipeline.handle('shardId-000000000001', kept.slice(i, i + 5));
         if (i < 10) await pipeline.handle('shardId-000000000000', lost.slice(i, i + 5));
       }
-      await pipeline.shardStopped('flows', 'shardId-000000000000', { hold: 'w#1', checkpointed: null });
+      await pipeline.shardStopped('flows', 'shardId-000000000000', { hold: 'w#1', checkpointed: null, mayHave: null });
       await pipeline.flush();
       const srcport = ARCHIVE_SCHEMA.findIndex((c) => c.name === 'srcport');
       const srcaddr = ARCHIVE_SCHEMA.findIndex((c) => c.name === 'srcaddr');

@@ -195,15 +195,15 @@ describe('leases in dynalite', () => {
     expect(co.holds('c')).toBe(true);
     const taken = (await t.getLease('c'))!;
     const hold = holdIdOf(taken);
-    expect(await co.checkpointWrittenBy('c', hold)).toBeNull();
+    expect(await co.checkpointWrittenBy('c', hold)).toEqual({ checkpointed: null, mayHave: null });
     expect(await co.checkpoint('c', '500')).toBe(true);
     expect((await t.getLease('c'))!.checkpointHold).toBe(hold);
     // X steals it: W's next checkpoint is refused and does not count.
     await t.take((await t.getLease('c'))!, 'X');
     expect(await co.checkpoint('c', '600')).toBe(false);
     expect(co.holds('c')).toBe(false);
-    expect(await co.checkpointWrittenBy('c', hold)).toBe('500');
-    expect(await co.checkpointWrittenBy('c', 'W#999')).toBeNull();
+    expect(await co.checkpointWrittenBy('c', hold)).toEqual({ checkpointed: '500', mayHave: '500' });
+    expect(await co.checkpointWrittenBy('c', 'W#999')).toEqual({ checkpointed: null, mayHave: null });
     await co.stop();
   });
 
@@ -233,7 +233,7 @@ describe('leases in dynalite', () => {
     // The next write uses the counter W last saw, so the table refuses it: W has lost the lease.
     expect(await co.checkpoint('u', '900')).toBe(false);
     expect(co.holds('u')).toBe(false);
-    expect(await co.checkpointWrittenBy('u', hold)).toBe('800');
+    expect(await co.checkpointWrittenBy('u', hold)).toEqual({ checkpointed: '800', mayHave: '800' });
     await co.stop();
   });
 
@@ -260,7 +260,7 @@ describe('leases in dynalite', () => {
     await t.take((await t.getLease('v'))!, 'X'); // the lease is lost before W writes again
     expect(await co.checkpoint('v', '900')).toBe(false);
     // The table still holds this tenure's 700: that, not the unknown 800, is what it committed.
-    expect(await co.checkpointWrittenBy('v', hold)).toBe('700');
+    expect(await co.checkpointWrittenBy('v', hold)).toEqual({ checkpointed: '700', mayHave: '700' });
     await co.stop();
   });
 
@@ -286,7 +286,22 @@ describe('leases in dynalite', () => {
     retryNext = true;
     expect(await co.checkpoint('r', '800')).toBe(false); // seen as refused: W lets the lease go
     expect((await t.getLease('r'))!.checkpoint).toBe('800');
-    expect(await co.checkpointWrittenBy('r', hold)).toBe('800');
+    expect(await co.checkpointWrittenBy('r', hold)).toEqual({ checkpointed: '800', mayHave: '800' });
+    await co.stop();
+  });
+
+  it('leaves a refused checkpoint possible when a later tenure has checkpointed since', async () => {
+    const t = await newTable();
+    await t.createIfAbsent(lease('p'));
+    const co = new LeaseCoordinator({ table: t, workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    const hold = holdIdOf((await t.getLease('p'))!);
+    expect(await co.checkpoint('p', '700')).toBe(true);
+    const x = (await t.take((await t.getLease('p'))!, 'X'))!;
+    await t.checkpoint(x, 'X', '900', 0, holdIdOf(x));
+    expect(await co.checkpoint('p', '800')).toBe(false);
+    // 700 landed for sure; 800 cannot be told from the table any more (X's 900 is over it).
+    expect(await co.checkpointWrittenBy('p', hold)).toEqual({ checkpointed: '700', mayHave: '800' });
     await co.stop();
   });
 
@@ -309,7 +324,7 @@ describe('leases in dynalite', () => {
     expect(await co.checkpoint('e', 'SHARD_END', 0, hold)).toBe(true);
     failNext = true;
     await expect(co.release('e', hold)).rejects.toThrow('throttled');
-    expect(await co.checkpointWrittenBy('e', hold)).toBe('SHARD_END');
+    expect(await co.checkpointWrittenBy('e', hold)).toEqual({ checkpointed: 'SHARD_END', mayHave: 'SHARD_END' });
     await co.stop();
   });
 });

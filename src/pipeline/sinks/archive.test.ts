@@ -127,7 +127,7 @@ describe('archive sink across a lease handover with a flush in flight', () => {
 
   it('the former owner, told it lost the lease, undoes its late files once its flush lands', async () => {
     const { a, aFlush, gated } = await handover();
-    const stopped = a.shardStopped('flows', SHARD, { hold: 'A#1', checkpointed: null });
+    const stopped = a.shardStopped('flows', SHARD, { hold: 'A#1', checkpointed: null, mayHave: null });
     gated.open();
     await aFlush;
     await stopped;
@@ -253,6 +253,29 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     expect(await manifestKeys(store)).toHaveLength(1);
   });
 
+  it('a range only a checkpoint of unknown outcome covers is left to the next recovery', async () => {
+    const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await a.shardStarting('flows', SHARD, null, { id: 'A#1' });
+    const b = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await b.shardStarting('flows', SHARD, null, { id: 'B#2' });
+    await b.handle(SHARD, all);
+    const checkpoint = (await b.flush()).get(SHARD)!.sequenceNumber;
+    await b.checkpointed('flows', [{ shardId: SHARD, sequenceNumber: checkpoint, hold: 'B#2' }]);
+    // A, not yet aware, flushes the same records after B's recovery; its checkpoint of them is
+    // refused (outcome unknown to A), and B's checkpoint is over it in the table.
+    await a.handle(SHARD, all);
+    await a.flush();
+    await a.shardStopped('flows', SHARD, { hold: 'A#1', checkpointed: null, mayHave: checkpoint });
+    // Neither committed (that would keep A's copy forever) nor rolled back (its write may have landed).
+    expect((await archivedIdentities(store, dir)).length).toBe(2 * expected.length);
+    expect(await manifestKeys(store)).toHaveLength(1);
+    // The next recovery, by the checkpoint's tenure, knows: A's range is not B's.
+    const c = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
+    await c.shardStarting('flows', SHARD, checkpoint, { id: 'C#3', checkpointedBy: 'B#2' });
+    expect((await archivedIdentities(store, dir)).sort()).toEqual(expected);
+    await c.close();
+  });
+
   it('keeps what the lost tenure did checkpoint, and undoes only the rest', async () => {
     const a = new Pipeline([new ArchiveSink(new ArchiveWriter({ store }))]);
     await a.shardStarting('flows', SHARD, null, { id: 'A#1' });
@@ -262,7 +285,7 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     await a.flush();
     // A's checkpoint of the first range was written (its confirmation may not have reached the
     // sink), the second never was: the lease was lost in between.
-    await a.shardStopped('flows', SHARD, { hold: 'A#1', checkpointed: first });
+    await a.shardStopped('flows', SHARD, { hold: 'A#1', checkpointed: first, mayHave: first });
     const ids = (await archivedIdentities(store, dir)).sort();
     expect(ids).toEqual(all.slice(0, 6).flatMap((r) => Array.from({ length: PER_RECORD }, (_, e) => `${r.sequenceNumber}/${e + 1}`)).sort());
     expect(await manifestKeys(store)).toEqual([]);

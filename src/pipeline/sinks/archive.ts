@@ -77,7 +77,7 @@ export class ArchiveSink implements Sink {
     const tag = kinesisTag(streamName, shardId);
     this.unreleased = this.unreleased.filter((r) => r.unit !== tag || r.hold !== stop.hold);
     // From the store, not from memory: a failed flush's manifest names files too.
-    await this.writer.endTenure(streamName, shardId, stop.hold, stop.checkpointed);
+    await this.writer.endTenure(streamName, shardId, stop.hold, stop.checkpointed, stop.mayHave);
   }
 
   async shardStarting(streamName: string, shardId: string, checkpoint: string | null, hold: ShardHold): Promise<void> {

@@ -239,8 +239,8 @@ export class KinesisConsumer {
     t.stopped = true;
     const undo = t.done
       .then(async () => {
-        const checkpointed = await this.o.coordinator.checkpointWrittenBy(t.shardId, t.hold);
-        await this.o.handler.shardStopped?.(this.o.streamName, t.shardId, { hold: t.hold, checkpointed });
+        const written = await this.o.coordinator.checkpointWrittenBy(t.shardId, t.hold);
+        await this.o.handler.shardStopped?.(this.o.streamName, t.shardId, { hold: t.hold, ...written });
       })
       .catch((error: unknown) => this.emit({ type: 'error', op: 'shard-stopped', error }))
       .finally(() => this.undoing.delete(undo));

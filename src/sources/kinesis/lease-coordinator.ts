@@ -60,10 +60,10 @@ export class LeaseCoordinator {
   private readonly seen = new Map<string, { counter: number; at: number }>();
   private readonly chains = new Map<string, Promise<unknown>>();
   /**
-   * Per lease and tenure (key: writtenKey), the highest checkpoint this worker may have written
-   * under that tenure: every write the table accepted, and every write whose outcome is unknown
-   * (an error), never one the table refused. Sinks use it, once the lease is lost, to tell what
-   * the tenure committed.
+   * Per lease and tenure (key: writtenKey): the highest checkpoint the table accepted from this
+   * worker under that tenure, and a later write whose outcome is unknown (an error, or a refusal:
+   * the SDK may have retried an attempt that landed). Sinks use it, once the lease is lost, to
+   * tell what the tenure committed.
    */
   private readonly written = new Map<string, Written>();
   private listener: LeaseListener = { leaseGained: () => {}, leaseLost: () => {} };
@@ -210,12 +210,12 @@ export class LeaseCoordinator {
       try {
         updated = await this.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, h.hold);
       } catch (error) {
-        this.noteWritten(leaseKey, h.hold, { checkpoint, uncertain: true, condition }); // it may have landed
+        this.noteWritten(leaseKey, h.hold, checkpoint, condition, false); // it may have landed
         throw error;
       }
       // A refusal is uncertain too: the SDK may have retried an attempt that landed, and been
       // refused because that attempt moved the counter.
-      this.noteWritten(leaseKey, h.hold, { checkpoint, uncertain: updated === undefined, condition });
+      this.noteWritten(leaseKey, h.hold, checkpoint, condition, updated !== undefined);
       if (!updated) {
         this.lose(leaseKey, 'checkpoint refused: another worker took it');
         return false;
@@ -227,44 +227,43 @@ export class LeaseCoordinator {
   }
 
   /**
-   * After the lease was lost: the highest checkpoint `hold` may have written (null: none), once
-   * every write to the lease queued before the call has settled. A tenure that lost its lease
+   * After the lease was lost, what tenure `hold` checkpointed, once every write to the lease
+   * queued before the call has settled: `checkpointed`, the highest checkpoint known to have
+   * landed, and `mayHave`, the highest that may have (null: none). A tenure that lost its lease
    * writes no more checkpoints (a later tenure of this worker writes only its own), so the
    * answer cannot change afterwards. Asked once per tenure: the record is then forgotten.
    *
-   * When the highest such write had an unknown outcome (an error, or a refusal after retries),
-   * the table settles it if it can: once the lease's counter has moved past the one the write
-   * was conditioned on (or another worker owns it), that write can no longer land; if the
-   * checkpoint there is this tenure's, it is the last one that landed, and if it is older than
-   * this tenure, none did. Otherwise (the table could still take the write, a later tenure has
-   * checkpointed since, or the read fails within the failover time) the unknown write counts as
-   * landed: at worst a range is kept that the next owner writes again, never one deleted that
-   * the checkpoint covers.
+   * A write with an unknown outcome is settled by the table when it can be: once the lease's
+   * counter has moved past the one the write was conditioned on (or another worker owns it), the
+   * write can no longer land; if the checkpoint there is this tenure's, it is the last one that
+   * landed, and if it is older than this tenure, none did. Otherwise (the table could still take
+   * the write, a later tenure has checkpointed since, or the read fails within the failover
+   * time) it stays possible.
    */
-  async checkpointWrittenBy(leaseKey: string, hold: string): Promise<string | null> {
+  async checkpointWrittenBy(leaseKey: string, hold: string): Promise<{ checkpointed: string | null; mayHave: string | null }> {
     return this.serial(leaseKey, async () => {
       const key = writtenKey(leaseKey, hold);
       const w = this.written.get(key);
       this.written.delete(key); // asked once, when the tenure has ended
-      if (w === undefined) return null;
-      if (!w.uncertain) return w.checkpoint;
+      const landed = w?.landed ?? null;
+      if (w?.unknown === undefined) return { checkpointed: landed, mayHave: landed };
       const lease = await this.table.getLease(leaseKey, AbortSignal.timeout(this.failoverMs)).catch(() => undefined);
-      const settled = lease !== undefined && (lease.leaseCounter > w.condition || lease.leaseOwner !== this.workerId);
-      if (!settled) return w.checkpoint;
-      // The table's checkpoint is this tenure's: the last of its writes that landed.
-      if (lease.checkpointHold === hold) return lease.checkpoint;
-      // Written before this tenure (or never): none of its writes landed, and no later tenure
-      // has checkpointed over one.
-      if (lease.checkpointHold === undefined || isLaterHold(hold, lease.checkpointHold)) return null;
-      // A later tenure has checkpointed since: this one's write may have landed before it.
-      return w.checkpoint;
+      const settled = lease !== undefined && (lease.leaseCounter > w.unknown.condition || lease.leaseOwner !== this.workerId);
+      if (settled && lease.checkpointHold === hold) return { checkpointed: lease.checkpoint, mayHave: lease.checkpoint };
+      // Written before this tenure (or never): none of the unknown writes landed.
+      if (settled && (lease.checkpointHold === undefined || isLaterHold(hold, lease.checkpointHold))) return { checkpointed: landed, mayHave: landed };
+      return { checkpointed: landed, mayHave: w.unknown.checkpoint };
     });
   }
 
-  private noteWritten(leaseKey: string, hold: string, w: Written): void {
+  /**
+   * An accepted write supersedes an unknown one before it: had that one landed, the counter
+   * would have moved and this write been refused.
+   */
+  private noteWritten(leaseKey: string, hold: string, checkpoint: string, condition: number, accepted: boolean): void {
     const key = writtenKey(leaseKey, hold);
-    // Checkpoints of one tenure only move forward (SHARD_END last).
-    if (this.written.get(key)?.checkpoint !== SHARD_END) this.written.set(key, w);
+    const w = this.written.get(key) ?? {};
+    this.written.set(key, accepted ? { landed: checkpoint } : { ...w, unknown: { checkpoint, condition } });
   }
 
   /**
@@ -312,11 +311,10 @@ export class LeaseCoordinator {
   }
 }
 
-/** A checkpoint a tenure may have written; `condition`: the lease counter the write required. */
+/** What a tenure checkpointed: the last accepted write, and a later one of unknown outcome (with the counter it required). */
 interface Written {
-  readonly checkpoint: string;
-  readonly uncertain: boolean;
-  readonly condition: number;
+  readonly landed?: string;
+  readonly unknown?: { readonly checkpoint: string; readonly condition: number };
 }
 
 function writtenKey(leaseKey: string, hold: string): string {

@@ -77,11 +77,17 @@ export interface ShardCheckpoint {
   readonly hold?: string;
 }
 
-/** Given to sinks when a lease is lost: the hold that ended, and what it may have checkpointed. */
+/** Given to sinks when a lease is lost: the hold that ended, and what it checkpointed. */
 export interface ShardStop {
   readonly hold: string;
-  /** The highest checkpoint the hold may have written (null: none): later ranges are not committed. */
+  /** The highest checkpoint the hold is known to have written (null: none). */
   readonly checkpointed: string | null;
+  /**
+   * The highest it may have written (a write of unknown outcome; at least `checkpointed`).
+   * Ranges past `checkpointed` and not past this are neither committed nor undone: the next
+   * recovery of the shard knows which they are.
+   */
+  readonly mayHave: string | null;
 }
 
 /** Where reading a shard starts, derived from its lease's checkpoint. */
