@@ -261,8 +261,8 @@ describe('archive sink across a lease handover with a flush in flight', () => {
     await b.handle(SHARD, all);
     const checkpoint = (await b.flush()).get(SHARD)!.sequenceNumber;
     await b.checkpointed('flows', [{ shardId: SHARD, sequenceNumber: checkpoint, hold: 'B#2' }]);
-    // A, not yet aware, flushes the same records after B's recovery; its checkpoint of them is
-    // refused (outcome unknown to A), and B's checkpoint is over it in the table.
+    // A, not yet aware, flushes the same records after B's recovery; its checkpoint of them
+    // fails and A cannot read the table to learn whether it landed.
     await a.handle(SHARD, all);
     await a.flush();
     await a.shardStopped('flows', SHARD, { hold: 'A#1', checkpointed: null, mayHave: checkpoint });

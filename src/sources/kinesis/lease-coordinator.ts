@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { chooseLeasesToTake, type BalanceOptions } from './lease-balance.js';
-import { holdIdOf, isLaterHold, SHARD_END, type Lease } from './lease.js';
+import { holdIdOf, type Lease } from './lease.js';
 import type { LeaseTable } from './lease-table.js';
 
 export interface LeaseCoordinatorOptions extends BalanceOptions {
@@ -236,9 +236,8 @@ export class LeaseCoordinator {
    * A write with an unknown outcome is settled by the table when it can be: once the lease's
    * counter has moved past the one the write was conditioned on (or another worker owns it), the
    * write can no longer land; if the checkpoint there is this tenure's, it is the last one that
-   * landed, and if it is older than this tenure, none did. Otherwise (the table could still take
-   * the write, a later tenure has checkpointed since, or the read fails within the failover
-   * time) it stays possible.
+   * landed, and otherwise none did that still matters. If the table could still take the write,
+   * or the read fails within the failover time, it stays possible.
    */
   async checkpointWrittenBy(leaseKey: string, hold: string): Promise<{ checkpointed: string | null; mayHave: string | null }> {
     return this.serial(leaseKey, async () => {
@@ -250,8 +249,11 @@ export class LeaseCoordinator {
       const lease = await this.table.getLease(leaseKey, AbortSignal.timeout(this.failoverMs)).catch(() => undefined);
       const settled = lease !== undefined && (lease.leaseCounter > w.unknown.condition || lease.leaseOwner !== this.workerId);
       if (settled && lease.checkpointHold === hold) return { checkpointed: lease.checkpoint, mayHave: lease.checkpoint };
-      // Written before this tenure (or never): none of the unknown writes landed.
-      if (settled && (lease.checkpointHold === undefined || isLaterHold(hold, lease.checkpointHold))) return { checkpointed: landed, mayHave: landed };
+      // Written before this tenure (or never): none of the unknown writes landed. Written by a
+      // later tenure: had one landed, that tenure's recovery (before its first checkpoint) would
+      // have committed the ranges it covers and forgotten their manifests, so any still listed
+      // are not committed.
+      if (settled) return { checkpointed: landed, mayHave: landed };
       return { checkpointed: landed, mayHave: w.unknown.checkpoint };
     });
   }
