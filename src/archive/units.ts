@@ -62,6 +62,14 @@ export function positionName(p: Position): string {
   return p.kind === 'kinesis' ? `${p.sequenceNumber}-${String(p.subIndex).padStart(6, '0')}` : String(p.ordinal).padStart(12, '0');
 }
 
+/** KCL's checkpoint of a finished shard: it covers every position of the shard. */
+export const SHARD_END_CHECKPOINT = 'SHARD_END';
+
+/** True when Kinesis checkpoint `checkpoint` (null: none yet) covers `sequenceNumber`. */
+export function checkpointCovers(checkpoint: string | null, sequenceNumber: string): boolean {
+  return checkpoint !== null && (checkpoint === SHARD_END_CHECKPOINT || compareSequence(sequenceNumber, checkpoint) <= 0);
+}
+
 /** Compares Kinesis sequence numbers (decimal strings of up to 128 bits). */
 export function compareSequence(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;

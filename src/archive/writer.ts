@@ -7,6 +7,7 @@ import { Partitioner, type Partition } from './partition.js';
 import { SCHEMA_VERSION, storedColumns } from './schema.js';
 import type { ArchiveStore } from './store.js';
 import {
+  checkpointCovers,
   compareSequence,
   hashHex,
   kinesisTag,
@@ -131,9 +132,6 @@ interface Segment {
   full: boolean;
 }
 
-/** KCL's checkpoint of a finished shard: covers every range. */
-const SHARD_END_CHECKPOINT = 'SHARD_END';
-
 const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000, chunkRecords: 250_000, concurrency: 8 };
 
 /**
@@ -148,7 +146,7 @@ const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000,
  * the unit and the range's positions, so an identical replay overwrites the same objects; for a
  * Kinesis shard also from the lease tenure reading it (startShard), so a former owner's late
  * write can never have the name of the new owner's file, and can be undone without touching it
- * (rollBack, and recover's rule for other tenures' ranges).
+ * (endTenure, and recover's rule for other tenures' ranges).
  */
 export class ArchiveWriter {
   readonly store: ArchiveStore;
@@ -304,14 +302,13 @@ export class ArchiveWriter {
    */
   async endTenure(streamName: string, shardId: string, hold: string, checkpointed: string | null, mayHave: string | null = checkpointed): Promise<RecoveryResult> {
     const result: RecoveryResult = { deletedFiles: [], rolledBack: 0, committed: 0, kept: [] };
-    const covers = (cp: string | null, last: KinesisPosition): boolean => cp !== null && (cp === SHARD_END_CHECKPOINT || compareSequence(last.sequenceNumber, cp) <= 0);
     for (const { key, manifest } of await this.manifests(kinesisTag(streamName, shardId))) {
       if (manifest.hold !== hold) continue;
-      const last = manifest.last as KinesisPosition;
-      if (manifest.rolledBack !== true && covers(checkpointed, last)) {
+      const last = (manifest.last as KinesisPosition).sequenceNumber;
+      if (manifest.rolledBack !== true && checkpointCovers(checkpointed, last)) {
         await this.store.delete([key]);
         result.committed++;
-      } else if (manifest.rolledBack === true || !covers(mayHave, last)) {
+      } else if (manifest.rolledBack === true || !checkpointCovers(mayHave, last)) {
         await this.rollBackManifest(key, manifest.files, result);
       }
     }
@@ -352,7 +349,7 @@ export class ArchiveWriter {
         const first = manifest.first as KinesisPosition, last = manifest.last as KinesisPosition;
         if (manifest.hold !== undefined && (manifest.hold !== cp.checkpointHold || manifest.rolledBack === true)) {
           await this.rollBackKeeping(key, manifest, result);
-        } else if (cp.sequenceNumber === SHARD_END_CHECKPOINT || (cp.sequenceNumber !== null && compareSequence(last.sequenceNumber, cp.sequenceNumber) <= 0)) {
+        } else if (checkpointCovers(cp.sequenceNumber, last.sequenceNumber)) {
           await this.store.delete([key]);
           result.committed++;
         } else if (cp.sequenceNumber !== null && compareSequence(first.sequenceNumber, cp.sequenceNumber) <= 0) {

@@ -19,12 +19,10 @@
  */
 import type { FlushResult, RolledBack } from '../../archive/writer.js';
 import { ArchiveWriter } from '../../archive/writer.js';
-import { kinesisTag } from '../../archive/units.js';
+import { checkpointCovers, kinesisTag } from '../../archive/units.js';
 import type { FlowBatch } from '../../flowlog/batch.js';
-import { SHARD_END } from '../../sources/kinesis/lease.js';
-import { compareSequence } from '../../sources/kinesis/sequence.js';
+import { isLaterHold, SHARD_END, type ShardCheckpoint, type ShardHold, type ShardStop } from '../../sources/kinesis/lease.js';
 import type { Sink } from '../sink.js';
-import { isLaterHold, type ShardCheckpoint, type ShardHold, type ShardStop } from '../../sources/kinesis/lease.js';
 
 type Range = FlushResult['ranges'][number];
 
@@ -150,6 +148,5 @@ export class ArchiveSink implements Sink {
 
 /** True when checkpoint `cp` (null: none) covers the whole range. */
 function covers(cp: string | null, r: Range): boolean {
-  if (cp === null || r.last.kind !== 'kinesis') return false;
-  return cp === SHARD_END || compareSequence(r.last.sequenceNumber, cp) <= 0;
+  return r.last.kind === 'kinesis' && checkpointCovers(cp, r.last.sequenceNumber);
 }
