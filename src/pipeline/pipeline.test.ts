@@ -56,6 +56,15 @@ async function* archivedFiles(store: LocalStore, dir: string): AsyncGenerator<{ 
   for await (const o of store.list('AWSLogs/')) if (o.key.endsWith('.parquet')) yield await readArchiveColumns(await readFile(join(dir, o.key)));
 }
 
+/** How many archived rows each Kinesis sequence number has under `dir`. */
+async function rowsPerSequence(store: LocalStore, dir: string): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for await (const { rows, columns } of archivedFiles(store, dir)) {
+    for (let r = 0; r < rows; r++) seen.set(columns[COL_SEQUENCE]!.strings![r]!, (seen.get(columns[COL_SEQUENCE]!.strings![r]!) ?? 0) + 1);
+  }
+  return seen;
+}
+
 describe('pipeline batches', () => {
 
   it('are reused once every sink is done with them', async () => {
@@ -97,10 +106,7 @@ describe('pipeline with the archive sink', () => {
       const positions = await pipeline.flush();
       expect(positions.get('shardId-000000000000')).toEqual({ hold: '', sequenceNumber: recs[2]!.sequenceNumber });
       // Every record up to that position is in the archive, once.
-      const seen = new Map<string, number>();
-      for await (const { rows, columns } of archivedFiles(store, dir)) {
-        for (let r = 0; r < rows; r++) seen.set(columns[COL_SEQUENCE]!.strings![r]!, (seen.get(columns[COL_SEQUENCE]!.strings![r]!) ?? 0) + 1);
-      }
+      const seen = await rowsPerSequence(store, dir);
       expect([...seen.keys()].sort()).toEqual(recs.map((r) => r.sequenceNumber).sort());
       expect([...seen.values()]).toEqual([50, 50, 50]);
     } finally {
@@ -136,10 +142,7 @@ describe('pipeline with the archive sink', () => {
       const positions = await f2;
       // f2 claims every record up to recs[2]: all of them, the failed flush's included, are written.
       expect(positions.get('shardId-000000000000')!.sequenceNumber).toBe(recs[2]!.sequenceNumber);
-      const seen = new Map<string, number>();
-      for await (const { rows, columns } of archivedFiles(store, dir)) {
-        for (let r = 0; r < rows; r++) seen.set(columns[COL_SEQUENCE]!.strings![r]!, (seen.get(columns[COL_SEQUENCE]!.strings![r]!) ?? 0) + 1);
-      }
+      const seen = await rowsPerSequence(store, dir);
       expect([...seen.keys()].sort()).toEqual(recs.map((r) => r.sequenceNumber).sort());
       expect([...seen.values()]).toEqual([50, 50, 50]);
     } finally {

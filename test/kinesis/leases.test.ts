@@ -70,6 +70,26 @@ describe('leases in dynalite', () => {
     await dyn?.stop();
   });
 
+  /**
+   * Worker W's coordinator holding a new lease `key` of `t`, through a client whose next
+   * UpdateItem after `arm()` goes to `next` (given the real send) instead of straight to dynalite.
+   */
+  async function coordinatorWithFaultyUpdate(t: LeaseTable, key: string, next: (send: (c: unknown) => Promise<unknown>, command: UpdateItemCommand) => Promise<unknown>) {
+    const send = (c: unknown) => (client.send as (c: unknown) => Promise<unknown>)(c);
+    let armed = false;
+    const faulty = {
+      send: async (command: unknown) => {
+        if (!armed || !(command instanceof UpdateItemCommand)) return send(command);
+        armed = false;
+        return next(send, command);
+      },
+    } as unknown as DynamoDBClient;
+    await t.createIfAbsent(lease(key));
+    const co = new LeaseCoordinator({ table: new LeaseTable(faulty, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
+    await co.takeLeases();
+    return { co, hold: holdIdOf((await t.getLease(key))!), arm: () => void (armed = true) };
+  }
+
   it('stores the KCL schema and refuses stale writes', async () => {
     const t = await newTable();
     await t.ensureTable(); // idempotent
@@ -209,25 +229,13 @@ describe('leases in dynalite', () => {
 
   it('counts a checkpoint whose reply was lost as possibly written, and one the table refused as not', async () => {
     const t = await newTable();
-    await t.createIfAbsent(lease('u'));
     // The write reaches dynalite, then the reply is lost (as a timeout after the request landed).
-    let loseNextReply = false;
-    const flaky = {
-      send: async (command: unknown) => {
-        const out = await (client.send as (c: unknown) => Promise<unknown>)(command);
-        if (loseNextReply && command instanceof UpdateItemCommand) {
-          loseNextReply = false;
-          throw Object.assign(new Error('injected: reply lost'), { name: 'TimeoutError' });
-        }
-        return out;
-      },
-    } as unknown as DynamoDBClient;
-    const ft = new LeaseTable(flaky, t.tableName);
-    const co = new LeaseCoordinator({ table: ft, workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
-    await co.takeLeases();
-    const hold = holdIdOf((await t.getLease('u'))!);
+    const { co, hold, arm } = await coordinatorWithFaultyUpdate(t, 'u', async (send, command) => {
+      await send(command);
+      throw Object.assign(new Error('injected: reply lost'), { name: 'TimeoutError' });
+    });
     expect(await co.checkpoint('u', '700')).toBe(true);
-    loseNextReply = true;
+    arm();
     await expect(co.checkpoint('u', '800')).rejects.toThrow('reply lost');
     expect((await t.getLease('u'))!.checkpoint).toBe('800'); // it did land
     // The next write uses the counter W last saw, so the table refuses it: W has lost the lease.
@@ -239,22 +247,11 @@ describe('leases in dynalite', () => {
 
   it('settles a checkpoint whose request failed without landing from the table: it does not count', async () => {
     const t = await newTable();
-    await t.createIfAbsent(lease('v'));
-    let failNextRequest = false;
-    const flaky = {
-      send: async (command: unknown) => {
-        if (failNextRequest && command instanceof UpdateItemCommand) {
-          failNextRequest = false;
-          throw Object.assign(new Error('injected: connection reset'), { name: 'TimeoutError' });
-        }
-        return (client.send as (c: unknown) => Promise<unknown>)(command);
-      },
-    } as unknown as DynamoDBClient;
-    const co = new LeaseCoordinator({ table: new LeaseTable(flaky, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
-    await co.takeLeases();
-    const hold = holdIdOf((await t.getLease('v'))!);
+    const { co, hold, arm } = await coordinatorWithFaultyUpdate(t, 'v', async () => {
+      throw Object.assign(new Error('injected: connection reset'), { name: 'TimeoutError' });
+    });
     expect(await co.checkpoint('v', '700')).toBe(true);
-    failNextRequest = true;
+    arm();
     await expect(co.checkpoint('v', '800')).rejects.toThrow('connection reset');
     expect((await t.getLease('v'))!.checkpoint).toBe('700'); // it never landed
     await t.take((await t.getLease('v'))!, 'X'); // the lease is lost before W writes again
@@ -266,24 +263,12 @@ describe('leases in dynalite', () => {
 
   it('counts a checkpoint that landed but whose retry was refused (the SDK retried a lost reply)', async () => {
     const t = await newTable();
-    await t.createIfAbsent(lease('r'));
-    let retryNext = false;
-    const flaky = {
-      send: async (command: unknown) => {
-        const send = (c: unknown) => (client.send as (c: unknown) => Promise<unknown>)(c);
-        if (retryNext && command instanceof UpdateItemCommand) {
-          retryNext = false;
-          await send(command); // lands; its reply is lost
-          return send(new UpdateItemCommand((command as UpdateItemCommand).input)); // the retry: refused, the counter has moved
-        }
-        return send(command);
-      },
-    } as unknown as DynamoDBClient;
-    const co = new LeaseCoordinator({ table: new LeaseTable(flaky, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
-    await co.takeLeases();
-    const hold = holdIdOf((await t.getLease('r'))!);
+    const { co, hold, arm } = await coordinatorWithFaultyUpdate(t, 'r', async (send, command) => {
+      await send(command); // lands; its reply is lost
+      return send(new UpdateItemCommand(command.input)); // the retry: refused, the counter has moved
+    });
     expect(await co.checkpoint('r', '700')).toBe(true);
-    retryNext = true;
+    arm();
     expect(await co.checkpoint('r', '800')).toBe(false); // seen as refused: W lets the lease go
     expect((await t.getLease('r'))!.checkpoint).toBe('800');
     expect(await co.checkpointWrittenBy('r', hold)).toEqual({ checkpointed: '800', mayHave: '800' });
@@ -308,22 +293,11 @@ describe('leases in dynalite', () => {
 
   it('keeps what a tenure wrote when giving its lease up fails', async () => {
     const t = await newTable();
-    await t.createIfAbsent(lease('e'));
-    let failNext = false;
-    const flaky = {
-      send: async (command: unknown) => {
-        if (failNext && command instanceof UpdateItemCommand) {
-          failNext = false;
-          throw Object.assign(new Error('injected: throttled'), { name: 'ThrottlingException' });
-        }
-        return (client.send as (c: unknown) => Promise<unknown>)(command);
-      },
-    } as unknown as DynamoDBClient;
-    const co = new LeaseCoordinator({ table: new LeaseTable(flaky, t.tableName), workerId: 'W', failoverMs: 60_000, takeIntervalMs: 60_000 });
-    await co.takeLeases();
-    const hold = holdIdOf((await t.getLease('e'))!);
+    const { co, hold, arm } = await coordinatorWithFaultyUpdate(t, 'e', async () => {
+      throw Object.assign(new Error('injected: throttled'), { name: 'ThrottlingException' });
+    });
     expect(await co.checkpoint('e', 'SHARD_END', 0, hold)).toBe(true);
-    failNext = true;
+    arm();
     await expect(co.release('e', hold)).rejects.toThrow('throttled');
     expect(await co.checkpointWrittenBy('e', hold)).toEqual({ checkpointed: 'SHARD_END', mayHave: 'SHARD_END' });
     await co.stop();

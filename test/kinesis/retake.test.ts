@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeManifest, MANIFEST_ROOT } from '../../src/archive/manifest.js';
 import { readArchiveColumns } from '../../src/archive/read.js';
 import { COL_SEQUENCE, COL_SUB_INDEX } from '../../src/archive/schema.js';
-import { LocalStore, type ArchiveStore } from '../../src/archive/store.js';
+import { LocalStore } from '../../src/archive/store.js';
 import { ArchiveWriter } from '../../src/archive/writer.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { ArchiveSink } from '../../src/pipeline/sinks/archive.js';
@@ -28,39 +28,10 @@ import { holdIdOf, TRIM_HORIZON } from '../../src/sources/kinesis/lease.js';
 import type { ShardReader } from '../../src/sources/kinesis/records.js';
 import { useLocalAws } from '../support/local-aws.js';
 import { createStream, until } from './helpers.js';
+import { GatedStore } from '../support/gated-store.js';
 
 const SHARD = 'shardId-000000000000';
 const PER_RECORD = 40;
-
-/** A LocalStore whose Parquet puts wait until `open()`. */
-class GatedStore implements ArchiveStore {
-  readonly url: string;
-  private readonly gate: Promise<void>;
-  open!: () => void;
-  parquetPutsWaiting = 0;
-  failParquet = false;
-  constructor(private readonly inner: LocalStore) {
-    this.url = inner.url;
-    this.gate = new Promise((r) => (this.open = r));
-  }
-  async put(key: string, data: Uint8Array): Promise<void> {
-    if (key.endsWith('.parquet')) {
-      this.parquetPutsWaiting++;
-      await this.gate;
-      if (this.failParquet) throw new Error('injected: S3 unavailable');
-    }
-    await this.inner.put(key, data);
-  }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  list(prefix: string) {
-    return this.inner.list(prefix);
-  }
-  delete(keys: readonly string[]) {
-    return this.inner.delete(keys);
-  }
-}
 
 describe('a lease lost while a flush of it is running', () => {
   const aws = useLocalAws();

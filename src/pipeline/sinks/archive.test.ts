@@ -11,12 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MANIFEST_ROOT } from '../../archive/manifest.js';
 import { readArchiveColumns } from '../../archive/read.js';
 import { COL_SEQUENCE, COL_SUB_INDEX } from '../../archive/schema.js';
-import { LocalStore, type ArchiveStore } from '../../archive/store.js';
+import { LocalStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { subscriptionPayload } from '../../sim/cloudwatch.js';
 import type { KinesisRecordIn } from '../../sources/types.js';
 import { Pipeline } from '../pipeline.js';
 import { ArchiveSink } from './archive.js';
+import { GatedStore } from '../../../test/support/gated-store.js';
 
 const SHARD = 'shardId-000000000000';
 const PER_RECORD = 50;
@@ -31,37 +32,6 @@ function records(count: number): KinesisRecordIn[] {
     arrivalMs: 0,
     data: subscriptionPayload(Array.from({ length: PER_RECORD }, (_, e) => line(r * PER_RECORD + e)), { logStream: 'eni-0abc-all', logGroup: 'g' }),
   }));
-}
-
-/** A LocalStore whose Parquet puts wait for `open()`: a slow or stalled flush. */
-class GatedStore implements ArchiveStore {
-  readonly url: string;
-  private gate: Promise<void>;
-  private release!: () => void;
-  parquetPutsWaiting = 0;
-  constructor(private readonly inner: LocalStore) {
-    this.url = inner.url;
-    this.gate = new Promise((r) => (this.release = r));
-  }
-  open(): void {
-    this.release();
-  }
-  async put(key: string, data: Uint8Array): Promise<void> {
-    if (key.endsWith('.parquet')) {
-      this.parquetPutsWaiting++;
-      await this.gate;
-    }
-    await this.inner.put(key, data);
-  }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  list(prefix: string) {
-    return this.inner.list(prefix);
-  }
-  delete(keys: readonly string[]) {
-    return this.inner.delete(keys);
-  }
 }
 
 /** Every archived record's identity (sequence number/event index), one entry per stored row. */
