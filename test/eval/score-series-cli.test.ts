@@ -154,6 +154,32 @@ describe('flowcut score-series', () => {
     await expect(readSeriesInput(path.join(dir, 'nope.csv'))).rejects.toThrow(/cannot read .*nope\.csv: ENOENT/);
   });
 
+  it('passes the daily-recurrence flags to the detector, and refuses more matching days than days', async () => {
+    const file = path.join(dir, 'r.csv');
+    // Five days of 5-minute rows with a spike every night at 03:00.
+    const lines = ['timestamp,value'];
+    for (let i = 0; i < 5 * 288; i++) lines.push(`${1_700_006_400 + 300 * i},${i % 288 === 36 ? 40 : 10 + Math.sin(i / 5)}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = async (...flags: string[]) => {
+      const out = path.join(dir, `r-${flags.join('')}.csv`);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
+      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    };
+    const lib = (o: Partial<SeriesDetectorOptions>) =>
+      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const flags = ['--recurrence-days', '3', '--recurrence-min-days', '2', '--recurrence-tolerance', '10', '--recurrence-level-rows', '4', '--recurrence-share', '0.3', '--recurrence-power', '1'];
+    const given = { recurrenceDays: 3, recurrenceMinDays: 2, recurrenceToleranceMinutes: 10, recurrenceLevelRows: 4, recurrenceShare: 0.3, recurrencePower: 1 };
+    expect(await run(...flags)).toEqual(lib(given));
+    const off = await run('--recurrence-days', '0');
+    expect(off).toEqual(lib({ recurrenceDays: 0 }));
+    expect(await run()).toEqual(lib({}));
+    // The spike on the fourth night, after three nights of it: reported without the recurrence, not with it.
+    const night4 = 3 * 288 + 36;
+    expect(off[night4]).toBeGreaterThan(0.5);
+    expect((await run(...flags))[night4]).toBeLessThan(0.05);
+    await expect(run('--recurrence-min-days', '9')).rejects.toThrow(/min days must be an integer in \[1, days = 7\]/);
+  });
+
   it('reports user errors as CliError', async () => {
     await expect(program().parseAsync(['node', 'flowcut', 'score-series', path.join(dir, 'missing.csv')])).rejects.toBeInstanceOf(CliError);
     const empty = path.join(dir, 'empty.csv');

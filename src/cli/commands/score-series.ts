@@ -101,6 +101,12 @@ interface ScoreSeriesFlags {
   minEvents: number;
   eventHistory: number;
   rangeWeight: number;
+  recurrenceDays: number;
+  recurrenceMinDays: number;
+  recurrenceTolerance: number;
+  recurrenceLevelRows: number;
+  recurrenceShare: number;
+  recurrencePower: number;
 }
 
 const d = DEFAULT_SERIES_OPTIONS;
@@ -168,6 +174,17 @@ export function registerScoreSeries(program: Command): void {
     .option('--min-events <n>', 'past events seen before anything is reported', integer(1), d.minEvents)
     .option('--event-history <n>', 'past events the median is taken over', integer(1), d.eventHistory)
     .option('--range-weight <w>', 'quantile mapping: multiply by 1 + w × how far the value lies beyond every earlier value, in earlier ranges (0 = off)', nonNegative, d.rangeWeight)
+    .option(
+      '--recurrence-days <n>',
+      'quantile mapping: discount a departure from the recent level that rows at the same time of day on enough of the last n days already matched, e.g. a nightly job\'s spike (needs timestamps; 0 = off)',
+      integer(0),
+      d.recurrenceDays,
+    )
+    .option('--recurrence-min-days <k>', 'how many of those days must have matched', integer(1), d.recurrenceMinDays)
+    .option('--recurrence-tolerance <minutes>', 'how far from the same time of day a matching row may lie (at least one row step)', nonNegative, d.recurrenceToleranceMinutes)
+    .option('--recurrence-level-rows <n>', 'rows whose median is the recent level a departure is measured from', integer(1), d.recurrenceLevelRows)
+    .option('--recurrence-share <s>', 'a match closer than s × the departure starts the discount', nonNegative, d.recurrenceShare)
+    .option('--recurrence-power <p>', 'the score is multiplied by min(1, match / (share × departure)) ^ p', nonNegative, d.recurrencePower)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
       await scoreSeriesCommand(file, flags.out, options, flags.rejects);
@@ -205,6 +222,12 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     minEvents: pick('minEvents', f.minEvents, base.minEvents),
     eventHistory: pick('eventHistory', f.eventHistory, base.eventHistory),
     rangeWeight: pick('rangeWeight', f.rangeWeight, base.rangeWeight),
+    recurrenceDays: pick('recurrenceDays', f.recurrenceDays, base.recurrenceDays),
+    recurrenceMinDays: pick('recurrenceMinDays', f.recurrenceMinDays, base.recurrenceMinDays),
+    recurrenceToleranceMinutes: pick('recurrenceTolerance', f.recurrenceTolerance, base.recurrenceToleranceMinutes),
+    recurrenceLevelRows: pick('recurrenceLevelRows', f.recurrenceLevelRows, base.recurrenceLevelRows),
+    recurrenceShare: pick('recurrenceShare', f.recurrenceShare, base.recurrenceShare),
+    recurrencePower: pick('recurrencePower', f.recurrencePower, base.recurrencePower),
   };
   if (f.rejects === '-') throw new CliError('score-series: --rejects needs a file name (standard output carries the scores)');
   if (f.cooldown !== undefined && given('cooldownShare')) {
