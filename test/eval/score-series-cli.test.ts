@@ -180,6 +180,34 @@ describe('flowcut score-series', () => {
     await expect(run('--recurrence-min-days', '9')).rejects.toThrow(/min days must be an integer in \[1, days = 7\]/);
   });
 
+  it('passes the weekly-view flags to the detector', async () => {
+    const file = path.join(dir, 'w.csv');
+    // Five weeks of hourly rows, low at weekends; day 23 (a Wednesday) looks like a Sunday.
+    const lines = ['timestamp,value'];
+    const monday = Date.UTC(2024, 0, 1) / 1000;
+    for (let h = 0; h < 5 * 168; h++) {
+      const day = Math.floor(h / 24);
+      const low = day % 7 >= 5 || day === 23;
+      lines.push(`${monday + 3600 * h},${(low ? 0.4 : 1) * (10 + 8 * Math.sin((2 * Math.PI * (h % 24)) / 24)) + 0.2 * ((h * 7919) % 5)}`);
+    }
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = async (...flags: string[]) => {
+      const out = path.join(dir, `w-${flags.join('')}.csv`);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
+      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    };
+    const lib = (o: Partial<SeriesDetectorOptions>) =>
+      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const byDefault = await run();
+    const off = await run('--no-weekly');
+    expect(byDefault).toEqual(lib({}));
+    expect(off).toEqual(lib({ weekly: false }));
+    expect(byDefault).not.toEqual(off);
+    expect(await run('--weekly-rows', '1', '--weekly-rhythm', '0.9')).toEqual(lib({ weeklyRows: 1, weeklyRhythm: 0.9 }));
+    // A rhythm no series meets: the weekly forest never counts.
+    expect(await run('--weekly-rhythm', '0.01')).toEqual(off);
+  });
+
   it('reports user errors as CliError', async () => {
     await expect(program().parseAsync(['node', 'flowcut', 'score-series', path.join(dir, 'missing.csv')])).rejects.toBeInstanceOf(CliError);
     const empty = path.join(dir, 'empty.csv');

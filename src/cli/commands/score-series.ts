@@ -107,6 +107,9 @@ interface ScoreSeriesFlags {
   recurrenceLevelRows: number;
   recurrenceShare: number;
   recurrencePower: number;
+  weekly: boolean;
+  weeklyRows: number;
+  weeklyRhythm: number;
 }
 
 const d = DEFAULT_SERIES_OPTIONS;
@@ -124,7 +127,8 @@ export function registerScoreSeries(program: Command): void {
         'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold).\n\n' +
         'Each column is scaled by its min and max over the file, and the cool-down is a share of the file\'s ' +
         'probation period (15% of its good rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
-        'are the only things known about the future. ' +
+        'are the only things known about the future. Timestamps let a departure that recurs at the same time of day ' +
+        'count as routine, and a weekly series be compared with the week before (--recurrence-*, --weekly-*). ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
     )
     .argument('<file>', 'input CSV; "-" for standard input')
@@ -185,6 +189,17 @@ export function registerScoreSeries(program: Command): void {
     .option('--recurrence-level-rows <n>', 'rows whose median is the recent level a departure is measured from', integer(1), d.recurrenceLevelRows)
     .option('--recurrence-share <s>', 'a match closer than s × the departure starts the discount', nonNegative, d.recurrenceShare)
     .option('--recurrence-power <p>', 'the score is multiplied by min(1, match / (share × departure)) ^ p', nonNegative, d.recurrencePower)
+    .option(
+      '--no-weekly',
+      'quantile mapping: no forest on the departure from the same time a week earlier (by default it counts once the series shows a weekly rhythm; needs timestamps)',
+    )
+    .option('--weekly-rows <n>', 'rows on each side of the row a week earlier whose median is the weekly baseline', integer(0), d.weeklyRows)
+    .option(
+      '--weekly-rhythm <r>',
+      'the weekly forest counts once a week of rows was compared and week-over-week changes stay under r × the day-over-day ones',
+      nonNegative,
+      d.weeklyRhythm,
+    )
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
       await scoreSeriesCommand(file, flags.out, options, flags.rejects);
@@ -228,6 +243,9 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     recurrenceLevelRows: pick('recurrenceLevelRows', f.recurrenceLevelRows, base.recurrenceLevelRows),
     recurrenceShare: pick('recurrenceShare', f.recurrenceShare, base.recurrenceShare),
     recurrencePower: pick('recurrencePower', f.recurrencePower, base.recurrencePower),
+    weekly: pick('weekly', f.weekly, base.weekly),
+    weeklyRows: pick('weeklyRows', f.weeklyRows, base.weeklyRows),
+    weeklyRhythm: pick('weeklyRhythm', f.weeklyRhythm, base.weeklyRhythm),
   };
   if (f.rejects === '-') throw new CliError('score-series: --rejects needs a file name (standard output carries the scores)');
   if (f.cooldown !== undefined && given('cooldownShare')) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SERIES_OPTIONS, SeriesDetector } from './detector.js';
-import { DailyRecurrence, type DailyRecurrenceOptions } from './recurrence.js';
+import { RecentRows } from './recent-rows.js';
+import { DailyRecurrence, type DailyRecurrenceOptions, recurrenceHorizonMs } from './recurrence.js';
 
 const MINUTE = 60_000;
 const DAY = 1440 * MINUTE;
@@ -17,8 +18,21 @@ function rows(days: number, spikes: ReadonlyMap<number, number>): { time: number
 /** Row index of day `day` at hh:mm. */
 const at = (day: number, hh: number, mm = 0) => day * 288 + hh * 12 + mm / 5;
 
+/** A recurrence over rows of its own, kept after each judgement as the detector keeps them. */
+function recurrence(columns: number, o: DailyRecurrenceOptions): { factor(values: number[], time: number): number } {
+  const rows = new RecentRows(columns, recurrenceHorizonMs(o.days));
+  const judge = new DailyRecurrence(rows, o);
+  return {
+    factor(values, time) {
+      const f = judge.factor(values, time);
+      rows.keep(values, time);
+      return f;
+    },
+  };
+}
+
 function factors(o: DailyRecurrenceOptions, series: { time: number; value: number }[]): number[] {
-  const r = new DailyRecurrence(1, o);
+  const r = recurrence(1, o);
   return series.map((p) => r.factor([p.value], p.time));
 }
 
@@ -59,7 +73,7 @@ describe('daily recurrence', () => {
   });
 
   it('takes the largest distance over columns: a repeat in one column and news in another is not routine', () => {
-    const r = new DailyRecurrence(2, options);
+    const r = recurrence(2, options);
     let last = 1;
     for (let i = 0; i < 4 * 288; i++) {
       const nightly = i % 288 === 36;
@@ -74,19 +88,19 @@ describe('daily recurrence', () => {
     const spikes = new Map<number, number>();
     for (let d = 0; d < 4; d++) spikes.set(at(d, 3), 20);
     const series = rows(4, spikes);
-    const r = new DailyRecurrence(1, options);
+    const r = recurrence(1, options);
     for (const [i, p] of series.entries()) {
       const f = r.factor([p.value], i === at(3, 3) ? Number.NaN : p.time);
       if (i === at(3, 3)) expect(f).toBe(1);
     }
     // A row earlier than the last kept one is not judged, though a day before it the spike came.
-    const once = new DailyRecurrence(1, { ...options, minDays: 1 });
+    const once = recurrence(1, { ...options, minDays: 1 });
     for (const p of rows(2, new Map([[at(0, 3), 20]]))) once.factor([p.value], p.time);
     expect(once.factor([20], T0 + at(1, 3) * 5 * MINUTE)).toBe(1);
     // In order again, the next night is judged against the first.
     expect(once.factor([20], T0 + at(2, 3) * 5 * MINUTE)).toBeLessThan(0.01);
 
-    const daily = new DailyRecurrence(1, { ...options, minDays: 1 });
+    const daily = recurrence(1, { ...options, minDays: 1 });
     const out = [];
     for (let d = 0; d < 10; d++) out.push(daily.factor([d % 2 === 0 ? 20 : 10], T0 + d * DAY));
     expect(out.every((f) => f === 1)).toBe(true);
@@ -95,7 +109,7 @@ describe('daily recurrence', () => {
   it('compares at most maxCompared rows per day, nearest the same time of day first', () => {
     // One row a second around 03:00; the earlier days' spike lies 20 s off the hour.
     const run = (maxCompared: number) => {
-      const r = new DailyRecurrence(1, { ...options, toleranceMs: MINUTE, maxCompared });
+      const r = recurrence(1, { ...options, toleranceMs: MINUTE, maxCompared });
       let f = 1;
       for (let d = 0; d < 4; d++) {
         for (let s = -120; s <= 120; s++) {
@@ -111,9 +125,9 @@ describe('daily recurrence', () => {
   });
 
   it('refuses settings that cannot work', () => {
-    expect(() => new DailyRecurrence(1, { ...options, minDays: 8 })).toThrow(/min days must be an integer in \[1, days = 7\]/);
-    expect(() => new DailyRecurrence(1, { ...options, toleranceMs: 7 * 3_600_000 })).toThrow(/tolerance must be in \[0, 6 h\]/);
-    expect(() => new DailyRecurrence(1, { ...options, share: 0 })).toThrow(/share must be > 0/);
+    expect(() => recurrence(1, { ...options, minDays: 8 })).toThrow(/min days must be an integer in \[1, days = 7\]/);
+    expect(() => recurrence(1, { ...options, toleranceMs: 7 * 3_600_000 })).toThrow(/tolerance must be in \[0, 6 h\]/);
+    expect(() => recurrence(1, { ...options, share: 0 })).toThrow(/share must be > 0/);
   });
 });
 

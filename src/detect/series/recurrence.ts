@@ -1,6 +1,8 @@
-const DAY_MS = 86_400_000;
+import type { RecentRows } from './recent-rows.js';
+
+export const DAY_MS = 86_400_000;
 /** Rows further apart than this say nothing about the time of day (daily or coarser series). */
-const MAX_STEP_MS = DAY_MS / 4;
+export const MAX_STEP_MS = DAY_MS / 4;
 
 export interface DailyRecurrenceOptions {
   /** Days back to look for the same values at the same time of day. */
@@ -42,20 +44,22 @@ export class DailyRecurrence {
   private readonly share: number;
   private readonly power: number;
   private readonly maxCompared: number;
-  /** Rows kept for matching, oldest first from `first`; values flattened by column. */
-  private times: number[] = [];
-  private values: number[] = [];
-  private first = 0;
-  private lastTime = Number.NaN;
   private readonly level: Float64Array;
   private readonly levelRows: number;
   private levelCount = 0;
   private readonly scratch: number[] = [];
 
-  constructor(columns: number, o: DailyRecurrenceOptions) {
-    if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
+  /**
+   * `rows`: the series' recent timed rows, kept by the caller after each `factor` (so that other
+   * time lookups can share them); its horizon must reach `recurrenceHorizonMs(days)`.
+   */
+  constructor(
+    private readonly rows: RecentRows,
+    o: DailyRecurrenceOptions,
+  ) {
     validateRecurrence(o);
-    this.columns = columns;
+    if (rows.horizonMs < recurrenceHorizonMs(o.days)) throw new RangeError(`recent rows keep ${rows.horizonMs} ms, the recurrence needs ${recurrenceHorizonMs(o.days)}`);
+    this.columns = rows.columns;
     this.days = o.days;
     this.minDays = o.minDays;
     this.dayMatches = new Float64Array(o.days);
@@ -64,19 +68,18 @@ export class DailyRecurrence {
     this.power = o.power;
     this.maxCompared = o.maxCompared ?? 512;
     this.levelRows = o.levelRows;
-    this.level = new Float64Array(o.levelRows * columns);
+    this.level = new Float64Array(o.levelRows * rows.columns);
   }
 
   /**
    * The discount for a row in (0, 1] (1 = nothing routine about it), judged against earlier rows
-   * only; then the row is learnt. `time` is epoch ms; a row without a time, or out of order, is
-   * not discounted and not kept for matching.
+   * only; then the row joins the recent level. `time` is epoch ms; a row without a time, or out of
+   * order, is not discounted (and `RecentRows` will not keep it).
    */
   factor(values: ArrayLike<number>, time: number): number {
-    const step = time - this.lastTime;
-    const timed = Number.isFinite(time) && !(step <= 0);
+    const step = time - this.rows.lastTime;
     let out = 1;
-    if (timed && step <= MAX_STEP_MS && this.levelCount > 0) {
+    if (this.rows.accepts(time) && step <= MAX_STEP_MS && this.levelCount > 0) {
       const deviation = this.deviation(values);
       if (deviation > 0) {
         const match = this.dayMatch(values, time, Math.max(this.toleranceMs, step));
@@ -84,7 +87,6 @@ export class DailyRecurrence {
       }
     }
     this.learnLevel(values);
-    if (timed) this.keep(values, time);
     return out;
   }
 
@@ -117,42 +119,20 @@ export class DailyRecurrence {
   }
 
   private closestOnDay(values: ArrayLike<number>, centre: number, tolerance: number): number {
+    const rows = this.rows;
     let best = Number.POSITIVE_INFINITY;
     // Outward from the same time of day, so a cap on compared rows keeps the nearest ones.
-    let right = this.lowerBound(centre);
+    let right = rows.lowerBound(centre);
     let left = right - 1;
     for (let compared = 0; compared < this.maxCompared; compared++) {
-      const rightOk = right < this.times.length && (this.times[right] as number) <= centre + tolerance;
-      const leftOk = left >= this.first && (this.times[left] as number) >= centre - tolerance;
+      const rightOk = right < rows.end && rows.time(right) <= centre + tolerance;
+      const leftOk = left >= rows.start && rows.time(left) >= centre - tolerance;
       if (!rightOk && !leftOk) break;
-      const takeRight = rightOk && (!leftOk || (this.times[right] as number) - centre <= centre - (this.times[left] as number));
-      const j = takeRight ? right++ : left--;
-      const dist = this.distance(values, j);
+      const takeRight = rightOk && (!leftOk || rows.time(right) - centre <= centre - rows.time(left));
+      const dist = rows.distance(values, takeRight ? right++ : left--);
       if (dist < best) best = dist;
     }
     return best;
-  }
-
-  private distance(values: ArrayLike<number>, row: number): number {
-    const c = this.columns;
-    let worst = 0;
-    for (let col = 0; col < c; col++) {
-      const d = Math.abs((values[col] as number) - (this.values[row * c + col] as number));
-      if (d > worst) worst = d;
-    }
-    return worst;
-  }
-
-  /** First kept row at or after `t`. */
-  private lowerBound(t: number): number {
-    let lo = this.first;
-    let hi = this.times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.times[mid] as number) < t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   private learnLevel(values: ArrayLike<number>): void {
@@ -161,20 +141,11 @@ export class DailyRecurrence {
     for (let col = 0; col < c; col++) this.level[slot + col] = values[col] as number;
     this.levelCount++;
   }
+}
 
-  private keep(values: ArrayLike<number>, time: number): void {
-    this.lastTime = time;
-    this.times.push(time);
-    for (let col = 0; col < this.columns; col++) this.values.push(values[col] as number);
-    // Matching never reaches further back than days plus the largest tolerance a judged row can have.
-    const horizon = time - this.days * DAY_MS - Math.max(this.toleranceMs, MAX_STEP_MS);
-    while (this.first < this.times.length && (this.times[this.first] as number) < horizon) this.first++;
-    if (this.first > 4096 && this.first * 2 > this.times.length) {
-      this.times = this.times.slice(this.first);
-      this.values = this.values.slice(this.first * this.columns);
-      this.first = 0;
-    }
-  }
+/** How far back the recurrence looks: `days` plus the largest tolerance a judged row can have. */
+export function recurrenceHorizonMs(days: number): number {
+  return days * DAY_MS + MAX_STEP_MS;
 }
 
 export function validateRecurrence(o: DailyRecurrenceOptions): void {

@@ -10,7 +10,7 @@ export interface ScoredSeries {
 }
 
 /**
- * Epoch milliseconds of a timestamp cell for the time-of-day feature and the daily recurrence:
+ * Epoch milliseconds of a timestamp cell for the time-of-day feature, the daily recurrence and the weekly view:
  * ISO-like text (a space or "T" between date and time; no zone means UTC), or epoch
  * seconds/milliseconds as a number. NaN when unrecognised: both then stay neutral rather than
  * failing the row.
@@ -49,7 +49,7 @@ export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorO
   const columns = parsed.columns.length;
   const values = parsed.rows.map((r) => r.values);
   const detector = new SeriesDetector(columns, options, columnRanges(values, columns), seriesProbation(values.length));
-  const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0;
+  const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0 || options.weekly;
   const scores = parsed.rows.map((r) => detector.process(r.values, needTime ? parseTime(r.timestamp) : Number.NaN));
   return { columns: parsed.columns, timestamps: parsed.rows.map((r) => r.timestamp), values, scores, bad: parsed.bad };
 }

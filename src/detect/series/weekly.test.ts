@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SERIES_OPTIONS, SeriesDetector } from './detector.js';
+import { RecentRows } from './recent-rows.js';
+import { WEEK_MS, WeeklyResidual, weeklyHorizonMs } from './weekly.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+// A Monday, so day d of the series is a weekend day when d % 7 is 5 or 6.
+const T0 = Date.UTC(2024, 0, 1);
+
+/** Hourly rides: a daily cycle, much lower at weekends unless `weekly` is false; `holiday` days look like a Sunday. */
+function rides(weeks: number, weekly: boolean, holiday = new Set<number>()): { time: number; value: number }[] {
+  const out = [];
+  for (let h = 0; h < weeks * 7 * 24; h++) {
+    const day = Math.floor(h / 24);
+    const weekend = (weekly && day % 7 >= 5) || holiday.has(day);
+    const cycle = 10 + 8 * Math.sin((2 * Math.PI * (h % 24)) / 24);
+    out.push({ time: T0 + h * HOUR, value: (weekend ? 0.4 : 1) * cycle + 0.2 * ((h * 7919) % 5) });
+  }
+  return out;
+}
+
+describe('recent rows', () => {
+  it('keeps rows in time order within the horizon, and finds the nearest to a time', () => {
+    const rows = new RecentRows(1, 10 * HOUR);
+    for (let h = 0; h < 30; h++) rows.keep([h], T0 + h * HOUR);
+    rows.keep([99], T0 + 5 * HOUR); // out of order: refused
+    rows.keep([99], Number.NaN);
+    expect(rows.end - rows.start).toBe(11);
+    expect(rows.value(rows.start, 0)).toBe(19);
+    expect(rows.lastTime).toBe(T0 + 29 * HOUR);
+    const near = rows.nearest(T0 + 25.4 * HOUR, HOUR);
+    expect(rows.value(near, 0)).toBe(25);
+    // A tie goes to the earlier row; nothing within the tolerance gives -1.
+    expect(rows.value(rows.nearest(T0 + 25.5 * HOUR, HOUR), 0)).toBe(25);
+    expect(rows.nearest(T0 + 35 * HOUR, HOUR)).toBe(-1);
+    expect(rows.nearest(T0 + 5 * HOUR, HOUR)).toBe(-1);
+  });
+});
+
+describe('weekly residual', () => {
+  function run(series: { time: number; value: number }[], rows = 1) {
+    const recent = new RecentRows(1, weeklyHorizonMs());
+    const weekly = new WeeklyResidual(recent, { rows, rhythm: 0.75 });
+    const out = new Float64Array(1);
+    const residuals: number[] = [];
+    const counts: boolean[] = [];
+    for (const p of series) {
+      residuals.push(weekly.residual([p.value], p.time, out) ? (out[0] as number) : Number.NaN);
+      counts.push(weekly.counts);
+      recent.keep([p.value], p.time);
+    }
+    return { residuals, counts };
+  }
+
+  it('is the value minus the median of the rows around the same time a week earlier', () => {
+    const series = rides(2, true);
+    const { residuals } = run(series);
+    const i = 7 * 24 + 30;
+    const week = [series[i - 169], series[i - 168], series[i - 167]].map((p) => (p as { value: number }).value).sort((a, b) => a - b);
+    expect(residuals[i]).toBeCloseTo((series[i] as { value: number }).value - (week[1] as number), 12);
+    // Nothing within a row step of a week earlier yet (the first residual's week-old row is an hour later).
+    expect(residuals.slice(0, 7 * 24 - 1).every(Number.isNaN)).toBe(true);
+    expect(residuals[7 * 24 - 1]).not.toBeNaN();
+  });
+
+  it('counts once a week of rows was compared and the series is weekly, and never for a daily series', () => {
+    const weekly = run(rides(4, true));
+    expect(weekly.counts.slice(0, 14 * 24 - 1).some(Boolean)).toBe(false);
+    expect(weekly.counts.slice(15 * 24).every(Boolean)).toBe(true);
+    const daily = run(rides(4, false));
+    expect(daily.counts.some(Boolean)).toBe(false);
+  });
+
+  it('refuses rows a week apart in a store that does not keep a week', () => {
+    expect(() => new WeeklyResidual(new RecentRows(1, WEEK_MS), { rows: 3, rhythm: 0.75 })).toThrow(/the weekly residual needs/);
+    expect(() => new WeeklyResidual(new RecentRows(1, weeklyHorizonMs()), { rows: -1, rhythm: 0.75 })).toThrow(/weekly rows must be an integer >= 0/);
+  });
+});
+
+describe('series detector with the weekly view', () => {
+  const fast = { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 30, sampleSize: 128, minHistory: 20, history: 2000, cooldown: 24, cooldownShare: 0, minEvents: 2 };
+
+  function scores(series: { time: number; value: number }[], weekly: boolean): number[] {
+    const values = series.map((p) => p.value);
+    const range = [{ min: Math.min(...values), max: Math.max(...values) }];
+    const detector = new SeriesDetector(1, { ...fast, weekly }, range);
+    return series.map((p) => detector.process([p.value], p.time).anomalyScore);
+  }
+
+  it('finds a weekday that looks like a Sunday in a weekly series', () => {
+    // Wednesday of the fourth week (day 23) looks like a weekend day.
+    const series = rides(5, true, new Set([23]));
+    const peak = (s: number[]) => Math.max(...s.slice(23 * 24, 24 * 24));
+    const without = peak(scores(series, false));
+    const withIt = peak(scores(series, true));
+    expect(withIt).toBeGreaterThan(0.5);
+    expect(withIt).toBeGreaterThan(without + 0.1);
+  });
+
+  it('changes nothing in a series without a weekly rhythm', () => {
+    const series = rides(4, false, new Set([23]));
+    expect(scores(series, true)).toEqual(scores(series, false));
+  });
+});

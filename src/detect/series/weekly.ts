@@ -1,0 +1,90 @@
+import { DAY_MS, MAX_STEP_MS } from './recurrence.js';
+import type { RecentRows } from './recent-rows.js';
+
+export const WEEK_MS = 7 * DAY_MS;
+/** How far from the same time a day or a week earlier the nearest row may lie (at least one row step). */
+const NEAREST_TOLERANCE_MS = 30 * 60_000;
+
+export interface WeeklyResidualOptions {
+  /** Rows on each side of the row nearest the same time a week earlier; their median is the baseline. */
+  readonly rows: number;
+  /**
+   * The weekly view counts only once a week of rows has been compared and the week-over-week
+   * changes add up to less than `rhythm` × the day-over-day ones.
+   */
+  readonly rhythm: number;
+}
+
+/**
+ * A row's departure from the same time a week earlier (value minus the median of the rows
+ * around it), for a forest of its own: in a series driven by people's week (taxi rides, requests
+ * to a consumer service) a holiday brings ordinary values at the wrong time, which neither the
+ * values nor their short shapes show. It counts only while the series has a weekly rhythm, which
+ * is measured as it goes: elsewhere the residual is noise added to the score.
+ */
+export class WeeklyResidual {
+  private readonly rows: number;
+  private readonly rhythm: number;
+  private weekChange = 0;
+  private dayChange = 0;
+  private firstCompared = Number.NaN;
+  private rhythmic = false;
+  private readonly scratch: number[] = [];
+
+  /** `recent`: the series' recent timed rows, kept by the caller after each row; it must reach `weeklyHorizonMs`. */
+  constructor(
+    private readonly recent: RecentRows,
+    o: WeeklyResidualOptions,
+  ) {
+    validateWeekly(o);
+    if (recent.horizonMs < weeklyHorizonMs()) throw new RangeError(`recent rows keep ${recent.horizonMs} ms, the weekly residual needs ${weeklyHorizonMs()}`);
+    this.rows = o.rows;
+    this.rhythm = o.rhythm;
+  }
+
+  /** Whether the last row judged found the series weekly (see `WeeklyResidualOptions.rhythm`). */
+  get counts(): boolean {
+    return this.rhythmic;
+  }
+
+  /**
+   * Writes each column's residual into `out` and returns true, or returns false when no row lies
+   * near the same time a week earlier (or the row has no usable time). Updates the rhythm. Call
+   * before the row is kept.
+   */
+  residual(values: ArrayLike<number>, time: number, out: Float64Array): boolean {
+    const recent = this.recent;
+    const step = time - recent.lastTime;
+    if (!recent.accepts(time) || !(step <= MAX_STEP_MS)) return false;
+    const tolerance = Math.max(NEAREST_TOLERANCE_MS, step);
+    const week = recent.nearest(time - WEEK_MS, tolerance);
+    if (week < 0) return false;
+    const day = recent.nearest(time - DAY_MS, tolerance);
+    if (day >= 0) {
+      this.weekChange += recent.distance(values, week);
+      this.dayChange += recent.distance(values, day);
+      if (Number.isNaN(this.firstCompared)) this.firstCompared = time;
+    }
+    this.rhythmic = time - this.firstCompared >= WEEK_MS && this.weekChange < this.rhythm * this.dayChange;
+    const from = Math.max(recent.start, week - this.rows);
+    const to = Math.min(recent.end - 1, week + this.rows);
+    const s = this.scratch;
+    for (let col = 0; col < recent.columns; col++) {
+      s.length = 0;
+      for (let j = from; j <= to; j++) s.push(recent.value(j, col));
+      s.sort((a, b) => a - b);
+      out[col] = (values[col] as number) - (s[s.length >> 1] as number);
+    }
+    return true;
+  }
+}
+
+/** How far back the weekly residual looks: a week, the tolerance, and rows around it. */
+export function weeklyHorizonMs(): number {
+  return WEEK_MS + 2 * MAX_STEP_MS;
+}
+
+export function validateWeekly(o: WeeklyResidualOptions): void {
+  if (!(Number.isInteger(o.rows) && o.rows >= 0)) throw new RangeError(`weekly rows must be an integer >= 0, got ${o.rows}`);
+  if (!(o.rhythm > 0)) throw new RangeError(`weekly rhythm must be > 0, got ${o.rhythm}`);
+}
