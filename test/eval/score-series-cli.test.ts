@@ -177,7 +177,7 @@ describe('flowcut score-series', () => {
     const night4 = 3 * 288 + 36;
     expect(off[night4]).toBeGreaterThan(0.5);
     expect((await run(...flags))[night4]).toBeLessThan(0.05);
-    await expect(run('--recurrence-min-days', '9')).rejects.toThrow(/min days must be an integer in \[1, days = 7\]/);
+    await expect(run('--recurrence-min-days', '9')).rejects.toThrow(/min days must be an integer from 1 to the recurrence days \(7\), got 9/);
   });
 
   it('passes the weekly-view flags to the detector', async () => {
@@ -206,6 +206,54 @@ describe('flowcut score-series', () => {
     expect(await run('--weekly-rows', '1', '--weekly-rhythm', '0.9')).toEqual(lib({ weeklyRows: 1, weeklyRhythm: 0.9 }));
     // A rhythm no series meets: the weekly forest never counts.
     expect(await run('--weekly-rhythm', '0.01')).toEqual(off);
+  });
+
+  it('passes the alarm-memory flags to the detector', async () => {
+    const file = path.join(dir, 'a.csv');
+    // The same 4-row burst every 397 rows, at no fixed time of day (rows a minute apart).
+    const lines = ['timestamp,value'];
+    for (let i = 0; i < 16 * 397; i++) lines.push(`${1_700_000_000 + 60 * i},${5 + 0.02 * ((i * 7919) % 7) + (i % 397 >= 200 && i % 397 < 204 ? 10 : 0)}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = async (...flags: string[]) => {
+      const out = path.join(dir, `a-${flags.join('')}.csv`);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
+      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    };
+    const lib = (o: Partial<SeriesDetectorOptions>) =>
+      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const byDefault = await run();
+    const off = await run('--alarm-memory', '0');
+    expect(byDefault).toEqual(lib({}));
+    expect(off).toEqual(lib({ alarmMemory: 0 }));
+    expect(byDefault).not.toEqual(off);
+    const flags = ['--alarm-memory', '2', '--alarm-memory-share', '0.5', '--alarm-memory-rows', '3', '--alarm-memory-level-rows', '4', '--alarm-memory-power', '1'];
+    expect(await run(...flags)).toEqual(lib({ alarmMemory: 2, alarmMemoryShare: 0.5, alarmMemoryRows: 3, alarmMemoryLevelRows: 4, alarmMemoryPower: 1 }));
+    await expect(run('--alarm-memory-share', '0')).rejects.toThrow(/alarm memory share must be > 0/);
+  });
+
+  it('refuses quantile-mapping settings with another mapping, and warns when timestamps go back', async () => {
+    const file = path.join(dir, 'm.csv');
+    writeFileSync(file, input(300));
+    const go = (...flags: string[]) => program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', path.join(dir, 'm-out.csv'), '--trees', '5', '--sample-size', '16', ...flags]);
+    await expect(go('--kinesis', '--recurrence-days', '3', '--no-weekly')).rejects.toThrow(
+      /score-series: --recurrence-days, --weekly only apply with --mapping quantile \(the mapping is scaled\)/,
+    );
+    await expect(go('--mapping', 'grade', '--alarm-memory', '2')).rejects.toThrow(/--alarm-memory only apply with --mapping quantile/);
+    await go('--kinesis', '--mapping', 'quantile', '--weekly', '--recurrence-days', '3');
+
+    const back = path.join(dir, 'back.csv');
+    const lines = input(300).trim().split('\n');
+    // Row 100 carries a day-later timestamp: the next row goes back in time.
+    lines[101] = `2024-01-02 00:00:00,${lines[101]?.split(',')[1]}`;
+    writeFileSync(back, `${lines.join('\n')}\n`);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await program().parseAsync(['node', 'flowcut', 'score-series', back, '--out', path.join(dir, 'back-out.csv'), '--trees', '5', '--sample-size', '16']);
+      const said = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(said).toContain(`flowcut: ${back}: 1 row(s) had a timestamp before the previous row's; the daily recurrence and the weekly view started again from each`);
+    } finally {
+      stderr.mockRestore();
+    }
   });
 
   it('reports user errors as CliError', async () => {

@@ -107,9 +107,14 @@ interface ScoreSeriesFlags {
   recurrenceLevelRows: number;
   recurrenceShare: number;
   recurrencePower: number;
-  weekly: boolean;
+  weekly?: boolean;
   weeklyRows: number;
   weeklyRhythm: number;
+  alarmMemory: number;
+  alarmMemoryShare: number;
+  alarmMemoryRows: number;
+  alarmMemoryLevelRows: number;
+  alarmMemoryPower: number;
 }
 
 const d = DEFAULT_SERIES_OPTIONS;
@@ -185,10 +190,11 @@ export function registerScoreSeries(program: Command): void {
       d.recurrenceDays,
     )
     .option('--recurrence-min-days <k>', 'how many of those days must have matched', integer(1), d.recurrenceMinDays)
-    .option('--recurrence-tolerance <minutes>', 'how far from the same time of day a matching row may lie (at least one row step)', nonNegative, d.recurrenceToleranceMinutes)
+    .option('--recurrence-tolerance <minutes>', 'how far from the same time of day a matching row may lie (at least one row step; at most the 512 rows nearest that time are compared)', nonNegative, d.recurrenceToleranceMinutes)
     .option('--recurrence-level-rows <n>', 'rows whose median is the recent level a departure is measured from', integer(1), d.recurrenceLevelRows)
     .option('--recurrence-share <s>', 'a match closer than s × the departure starts the discount', nonNegative, d.recurrenceShare)
     .option('--recurrence-power <p>', 'the score is multiplied by min(1, match / (share × departure)) ^ p', nonNegative, d.recurrencePower)
+    .option('--weekly', 'quantile mapping: the weekly forest (on by default; for use with --kinesis --mapping quantile)')
     .option(
       '--no-weekly',
       'quantile mapping: no forest on the departure from the same time a week earlier (by default it counts once the series shows a weekly rhythm; needs timestamps)',
@@ -196,10 +202,20 @@ export function registerScoreSeries(program: Command): void {
     .option('--weekly-rows <n>', 'rows on each side of the row a week earlier whose median is the weekly baseline', integer(0), d.weeklyRows)
     .option(
       '--weekly-rhythm <r>',
-      'the weekly forest counts once a week of rows was compared and week-over-week changes stay under r × the day-over-day ones',
+      'the weekly forest counts from a week after the first row compared with both a day and a week before, while week-over-week changes stay under r × the day-over-day ones',
       nonNegative,
       d.weeklyRhythm,
     )
+    .option(
+      '--alarm-memory <k>',
+      'quantile mapping: discount a row passing the cool-down when k earlier ones had its shape (the series\' habit, not news; 0 = off)',
+      integer(0),
+      d.alarmMemory,
+    )
+    .option('--alarm-memory-share <s>', 'an earlier alarm has the shape when it lies within s × the new one\'s height over its level', nonNegative, d.alarmMemoryShare)
+    .option('--alarm-memory-rows <n>', 'rows in an alarm\'s shape: its row and the ones before', integer(1), d.alarmMemoryRows)
+    .option('--alarm-memory-level-rows <n>', 'rows before the shape whose median is its level', integer(0), d.alarmMemoryLevelRows)
+    .option('--alarm-memory-power <p>', 'the score is multiplied by min(1, distance / (share × height)) ^ p', nonNegative, d.alarmMemoryPower)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
       await scoreSeriesCommand(file, flags.out, options, flags.rejects);
@@ -243,11 +259,27 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     recurrenceLevelRows: pick('recurrenceLevelRows', f.recurrenceLevelRows, base.recurrenceLevelRows),
     recurrenceShare: pick('recurrenceShare', f.recurrenceShare, base.recurrenceShare),
     recurrencePower: pick('recurrencePower', f.recurrencePower, base.recurrencePower),
-    weekly: pick('weekly', f.weekly, base.weekly),
+    // --weekly and --no-weekly both exist, so commander leaves the value unset when neither is given.
+    weekly: pick('weekly', f.weekly ?? base.weekly, base.weekly),
     weeklyRows: pick('weeklyRows', f.weeklyRows, base.weeklyRows),
     weeklyRhythm: pick('weeklyRhythm', f.weeklyRhythm, base.weeklyRhythm),
+    alarmMemory: pick('alarmMemory', f.alarmMemory, base.alarmMemory),
+    alarmMemoryShare: pick('alarmMemoryShare', f.alarmMemoryShare, base.alarmMemoryShare),
+    alarmMemoryRows: pick('alarmMemoryRows', f.alarmMemoryRows, base.alarmMemoryRows),
+    alarmMemoryLevelRows: pick('alarmMemoryLevelRows', f.alarmMemoryLevelRows, base.alarmMemoryLevelRows),
+    alarmMemoryPower: pick('alarmMemoryPower', f.alarmMemoryPower, base.alarmMemoryPower),
   };
   if (f.rejects === '-') throw new CliError('score-series: --rejects needs a file name (standard output carries the scores)');
+  const quantileOnly = [
+    'eventWindow', 'eventPower', 'minEvents', 'eventHistory', 'rangeWeight',
+    'recurrenceDays', 'recurrenceMinDays', 'recurrenceTolerance', 'recurrenceLevelRows', 'recurrenceShare', 'recurrencePower',
+    'weekly', 'weeklyRows', 'weeklyRhythm',
+    'alarmMemory', 'alarmMemoryShare', 'alarmMemoryRows', 'alarmMemoryLevelRows', 'alarmMemoryPower',
+  ].filter(given);
+  if (options.mapping !== 'quantile' && quantileOnly.length > 0) {
+    const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new CliError(`score-series: ${quantileOnly.map(flag).join(', ')} only apply with --mapping quantile (the mapping is ${options.mapping})`);
+  }
   if (f.cooldown !== undefined && given('cooldownShare')) {
     throw new CliError('score-series: --cooldown and --cooldown-share are alternatives; give one');
   }
@@ -286,6 +318,11 @@ export async function scoreSeriesCommand(file: string, out: string | undefined, 
   if (parsed.rows.length === 0) throw new CliError(`${name}: no valid data rows (${parsed.bad.length} bad)`);
 
   const scored = scoreParsedSeries(parsed, options);
+  if (scored.timeRestarts > 0) {
+    process.stderr.write(
+      `flowcut: ${name}: ${scored.timeRestarts} row(s) had a timestamp before the previous row's; the daily recurrence and the weekly view started again from each\n`,
+    );
+  }
   const toStdout = out === undefined || out === '-';
   const sink = toStdout ? process.stdout : createWriteStream(out);
   if (!toStdout) {

@@ -1,20 +1,31 @@
+/** Values kept at most (rows × columns): 64 MiB of numbers, whatever the series' rate and width. */
+export const MAX_KEPT_VALUES = 8 * 1024 * 1024;
+
 /**
  * The timed rows of the last `horizonMs`, oldest first, for lookups by time (the same time a day
- * or a week ago). Values are flattened by column. Rows without a finite time, or not later than
- * the last kept row, are refused: time lookups need them in order.
+ * or a week ago). Values are flattened by column. At most `MAX_KEPT_VALUES` values are kept: on a
+ * series too fast or too wide for that, the oldest rows go first and lookups that far back find
+ * nothing. A row without a finite time, or at the last kept row's time, is not kept; a row earlier
+ * than the last kept one means the clock went back (or rows are out of order), and the rows start
+ * again from it (`restarts` counts those).
  */
 export class RecentRows {
   private times: number[] = [];
   private values: number[] = [];
   /** Index of the oldest row still kept; rows before it are waiting to be compacted away. */
   private head = 0;
+  private readonly maxRows: number;
+  /** Times a row came earlier than the last kept one, so that the kept rows were dropped. */
+  restarts = 0;
 
   constructor(
     readonly columns: number,
     readonly horizonMs: number,
+    maxValues = MAX_KEPT_VALUES,
   ) {
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
     if (!(horizonMs > 0)) throw new RangeError(`horizon must be > 0 ms, got ${horizonMs}`);
+    this.maxRows = Math.max(1, Math.floor(maxValues / columns));
   }
 
   /** Time of the last kept row (NaN before any). */
@@ -22,18 +33,24 @@ export class RecentRows {
     return this.times.length > this.head ? (this.times[this.times.length - 1] as number) : Number.NaN;
   }
 
-  /** Whether a row at `time` would be kept: a finite time after the last kept row. */
+  /** Whether a row at `time` is judged against the kept rows: a finite time after the last kept row. */
   accepts(time: number): boolean {
     return Number.isFinite(time) && !(time <= this.lastTime);
   }
 
-  /** Keeps the row if `accepts(time)`; drops rows older than the horizon. */
+  /** Keeps the row (see the class comment for the rows it does not keep); drops rows past the horizon or the cap. */
   keep(values: ArrayLike<number>, time: number): void {
-    if (!this.accepts(time)) return;
+    if (!Number.isFinite(time) || time === this.lastTime) return;
+    if (time < this.lastTime) {
+      this.restarts++;
+      this.times = [];
+      this.values = [];
+      this.head = 0;
+    }
     this.times.push(time);
     for (let col = 0; col < this.columns; col++) this.values.push(values[col] as number);
     const oldest = time - this.horizonMs;
-    while ((this.times[this.head] as number) < oldest) this.head++;
+    while ((this.times[this.head] as number) < oldest || this.times.length - this.head > this.maxRows) this.head++;
     if (this.head > 4096 && this.head * 2 > this.times.length) {
       this.times = this.times.slice(this.head);
       this.values = this.values.slice(this.head * this.columns);

@@ -3,6 +3,10 @@ import type { RecentRows } from './recent-rows.js';
 export const DAY_MS = 86_400_000;
 /** Rows further apart than this say nothing about the time of day (daily or coarser series). */
 export const MAX_STEP_MS = DAY_MS / 4;
+/** Days looked back at most: the work per row grows with them. */
+export const MAX_RECURRENCE_DAYS = 60;
+/** Rows in the recent level at most. */
+export const MAX_LEVEL_ROWS = 10_000;
 
 export interface DailyRecurrenceOptions {
   /** Days back to look for the same values at the same time of day. */
@@ -27,8 +31,9 @@ export interface DailyRecurrenceOptions {
  * it looks. A forest's sample holds only a point or two of a once-a-day shape, so the forests go
  * on finding it rare; this finds it in the rows of the last `days` days instead.
  *
- * `factor` compares the row with every row within the tolerance of the same time on each of the
- * last `days` days (the distance of two rows is the largest over columns) and with the recent
+ * `factor` compares the row with the rows within the tolerance of the same time on each of the
+ * last `days` days (the `maxCompared` nearest that time at most: on a series of sub-second to
+ * few-second rows the tolerance shrinks to that many rows) (the distance of two rows is the largest over columns) and with the recent
  * level (per-column median of the last `levelRows` rows). Each day's closest row is that day's
  * match; m is the `minDays`-th best of them, so m is small only when at least `minDays` days came
  * close. Against the deviation from the level d it gives min(1, m / (share × d)) ^ power: 1 when
@@ -149,12 +154,16 @@ export function recurrenceHorizonMs(days: number): number {
 }
 
 export function validateRecurrence(o: DailyRecurrenceOptions): void {
-  if (!(Number.isInteger(o.days) && o.days >= 1)) throw new RangeError(`recurrence days must be an integer >= 1, got ${o.days}`);
-  if (!(Number.isInteger(o.minDays) && o.minDays >= 1 && o.minDays <= o.days)) {
-    throw new RangeError(`recurrence min days must be an integer in [1, days = ${o.days}], got ${o.minDays}`);
+  if (!(Number.isInteger(o.days) && o.days >= 1 && o.days <= MAX_RECURRENCE_DAYS)) {
+    throw new RangeError(`recurrence days must be an integer in [1, ${MAX_RECURRENCE_DAYS}], got ${o.days}`);
   }
-  if (!(o.toleranceMs >= 0 && o.toleranceMs <= MAX_STEP_MS)) throw new RangeError(`recurrence tolerance must be in [0, 6 h], got ${o.toleranceMs} ms`);
-  if (!(Number.isInteger(o.levelRows) && o.levelRows >= 1)) throw new RangeError(`recurrence level rows must be an integer >= 1, got ${o.levelRows}`);
+  if (!(Number.isInteger(o.minDays) && o.minDays >= 1 && o.minDays <= o.days)) {
+    throw new RangeError(`recurrence min days must be an integer from 1 to the recurrence days (${o.days}), got ${o.minDays}`);
+  }
+  if (!(o.toleranceMs >= 0 && o.toleranceMs <= MAX_STEP_MS)) throw new RangeError(`recurrence tolerance must be 0 to 360 minutes, got ${o.toleranceMs / 60_000}`);
+  if (!(Number.isInteger(o.levelRows) && o.levelRows >= 1 && o.levelRows <= MAX_LEVEL_ROWS)) {
+    throw new RangeError(`recurrence level rows must be an integer in [1, ${MAX_LEVEL_ROWS}], got ${o.levelRows}`);
+  }
   if (!(o.share > 0)) throw new RangeError(`recurrence share must be > 0, got ${o.share}`);
   if (!(o.power >= 0)) throw new RangeError(`recurrence power must be >= 0, got ${o.power}`);
   if (o.maxCompared !== undefined && !(Number.isInteger(o.maxCompared) && o.maxCompared >= 1)) {

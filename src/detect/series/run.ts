@@ -7,6 +7,8 @@ export interface ScoredSeries {
   readonly values: readonly (readonly number[])[];
   readonly scores: readonly RowScore[];
   readonly bad: readonly BadRow[];
+  /** Rows whose timestamp came before the previous row's: the time lookups started again there. */
+  readonly timeRestarts: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorO
   const detector = new SeriesDetector(columns, options, columnRanges(values, columns), seriesProbation(values.length));
   const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0 || options.weekly;
   const scores = parsed.rows.map((r) => detector.process(r.values, needTime ? parseTime(r.timestamp) : Number.NaN));
-  return { columns: parsed.columns, timestamps: parsed.rows.map((r) => r.timestamp), values, scores, bad: parsed.bad };
+  return { columns: parsed.columns, timestamps: parsed.rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts };
 }
 
 export function scoreSeriesText(text: string, fileName: string, options: SeriesDetectorOptions): ScoredSeries {

@@ -21,11 +21,10 @@ function rides(weeks: number, weekly: boolean, holiday = new Set<number>()): { t
 }
 
 describe('recent rows', () => {
-  it('keeps rows in time order within the horizon, and finds the nearest to a time', () => {
+  it('keeps timed rows within the horizon, and finds the nearest to a time', () => {
     const rows = new RecentRows(1, 10 * HOUR);
     for (let h = 0; h < 30; h++) rows.keep([h], T0 + h * HOUR);
-    rows.keep([99], T0 + 5 * HOUR); // out of order: refused
-    rows.keep([99], Number.NaN);
+    rows.keep([99], Number.NaN); // no time: not kept
     expect(rows.end - rows.start).toBe(11);
     expect(rows.value(rows.start, 0)).toBe(19);
     expect(rows.lastTime).toBe(T0 + 29 * HOUR);
@@ -35,12 +34,33 @@ describe('recent rows', () => {
     expect(rows.value(rows.nearest(T0 + 25.5 * HOUR, HOUR), 0)).toBe(25);
     expect(rows.nearest(T0 + 35 * HOUR, HOUR)).toBe(-1);
     expect(rows.nearest(T0 + 5 * HOUR, HOUR)).toBe(-1);
+    expect(rows.restarts).toBe(0);
+  });
+
+  it('starts again from a row earlier than the last, so one wrong clock does not silence it for good', () => {
+    const rows = new RecentRows(1, 10 * HOUR);
+    rows.keep([1], T0 + 1000 * HOUR); // a far-future timestamp
+    for (let h = 0; h < 5; h++) rows.keep([h], T0 + h * HOUR);
+    expect(rows.restarts).toBe(1);
+    expect(rows.end - rows.start).toBe(5);
+    expect(rows.value(rows.nearest(T0 + 3 * HOUR, 0), 0)).toBe(3);
+    // A repeated time is skipped, not a restart.
+    rows.keep([9], T0 + 4 * HOUR);
+    expect(rows.restarts).toBe(1);
+    expect(rows.end - rows.start).toBe(5);
+  });
+
+  it('keeps at most its value budget, oldest rows first out', () => {
+    const rows = new RecentRows(4, 1000 * HOUR, 40);
+    for (let h = 0; h < 30; h++) rows.keep([h, h, h, h], T0 + h * HOUR);
+    expect(rows.end - rows.start).toBe(10);
+    expect(rows.value(rows.start, 3)).toBe(20);
   });
 });
 
 describe('weekly residual', () => {
   function run(series: { time: number; value: number }[], rows = 1) {
-    const recent = new RecentRows(1, weeklyHorizonMs());
+    const recent = new RecentRows(1, weeklyHorizonMs(rows));
     const weekly = new WeeklyResidual(recent, { rows, rhythm: 0.75 });
     const out = new Float64Array(1);
     const residuals: number[] = [];
@@ -74,7 +94,8 @@ describe('weekly residual', () => {
 
   it('refuses rows a week apart in a store that does not keep a week', () => {
     expect(() => new WeeklyResidual(new RecentRows(1, WEEK_MS), { rows: 3, rhythm: 0.75 })).toThrow(/the weekly residual needs/);
-    expect(() => new WeeklyResidual(new RecentRows(1, weeklyHorizonMs()), { rows: -1, rhythm: 0.75 })).toThrow(/weekly rows must be an integer >= 0/);
+    expect(() => new WeeklyResidual(new RecentRows(1, weeklyHorizonMs(3)), { rows: -1, rhythm: 0.75 })).toThrow(/weekly rows must be an integer in \[0, 24\]/);
+    expect(() => new WeeklyResidual(new RecentRows(1, weeklyHorizonMs(3)), { rows: 12, rhythm: 0.75 })).toThrow(/the weekly residual needs/);
   });
 });
 

@@ -2,6 +2,8 @@ import { DAY_MS, MAX_STEP_MS } from './recurrence.js';
 import type { RecentRows } from './recent-rows.js';
 
 export const WEEK_MS = 7 * DAY_MS;
+/** Rows on each side of the week-old row at most (a day of hourly rows). */
+export const MAX_WEEKLY_ROWS = 24;
 /** How far from the same time a day or a week earlier the nearest row may lie (at least one row step). */
 const NEAREST_TOLERANCE_MS = 30 * 60_000;
 
@@ -9,8 +11,9 @@ export interface WeeklyResidualOptions {
   /** Rows on each side of the row nearest the same time a week earlier; their median is the baseline. */
   readonly rows: number;
   /**
-   * The weekly view counts only once a week of rows has been compared and the week-over-week
-   * changes add up to less than `rhythm` × the day-over-day ones.
+   * The weekly view counts only once a week has passed since the first row compared with both a
+   * day and a week earlier, and the week-over-week changes add up to less than `rhythm` × the
+   * day-over-day ones.
    */
   readonly rhythm: number;
 }
@@ -31,13 +34,13 @@ export class WeeklyResidual {
   private rhythmic = false;
   private readonly scratch: number[] = [];
 
-  /** `recent`: the series' recent timed rows, kept by the caller after each row; it must reach `weeklyHorizonMs`. */
+  /** `recent`: the series' recent timed rows, kept by the caller after each row; it must reach `weeklyHorizonMs(rows)`. */
   constructor(
     private readonly recent: RecentRows,
     o: WeeklyResidualOptions,
   ) {
     validateWeekly(o);
-    if (recent.horizonMs < weeklyHorizonMs()) throw new RangeError(`recent rows keep ${recent.horizonMs} ms, the weekly residual needs ${weeklyHorizonMs()}`);
+    if (recent.horizonMs < weeklyHorizonMs(o.rows)) throw new RangeError(`recent rows keep ${recent.horizonMs} ms, the weekly residual needs ${weeklyHorizonMs(o.rows)}`);
     this.rows = o.rows;
     this.rhythm = o.rhythm;
   }
@@ -79,12 +82,14 @@ export class WeeklyResidual {
   }
 }
 
-/** How far back the weekly residual looks: a week, the tolerance, and rows around it. */
-export function weeklyHorizonMs(): number {
-  return WEEK_MS + 2 * MAX_STEP_MS;
+/** How far back the weekly residual looks: a week, the tolerance, and `rows` rows before it, each at most 6 h apart. */
+export function weeklyHorizonMs(rows: number): number {
+  return WEEK_MS + (rows + 1) * MAX_STEP_MS;
 }
 
 export function validateWeekly(o: WeeklyResidualOptions): void {
-  if (!(Number.isInteger(o.rows) && o.rows >= 0)) throw new RangeError(`weekly rows must be an integer >= 0, got ${o.rows}`);
+  if (!(Number.isInteger(o.rows) && o.rows >= 0 && o.rows <= MAX_WEEKLY_ROWS)) {
+    throw new RangeError(`weekly rows must be an integer in [0, ${MAX_WEEKLY_ROWS}], got ${o.rows}`);
+  }
   if (!(o.rhythm > 0)) throw new RangeError(`weekly rhythm must be > 0, got ${o.rhythm}`);
 }

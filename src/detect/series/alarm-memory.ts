@@ -1,0 +1,118 @@
+export interface AlarmMemoryOptions {
+  /** Earlier alarms that must look alike before a new one is discounted. */
+  readonly matches: number;
+  /** An earlier alarm looks alike when its shape lies within `share` × the new alarm's height. */
+  readonly share: number;
+  /** Rows in an alarm's shape: the alarm's row and the rows before it. */
+  readonly shapeRows: number;
+  /** Rows before the shape whose per-column median is the level shapes and heights are measured from. */
+  readonly levelRows: number;
+  /** factor = min(1, distance / (share × height)) ^ power. */
+  readonly power: number;
+  /** Earlier alarms remembered at most (the oldest are forgotten first). */
+  readonly capacity?: number;
+}
+
+/**
+ * What the series' earlier alarms already showed. A forest keeps a sample, not a memory: in a
+ * long series a burst of a kind seen ten times before is, in its sample of a few hundred points,
+ * as rare as the first one, and every such burst is reported. This remembers the shape of every
+ * alarm (the rows that pass the cool-down: the alarm's row and the `shapeRows - 1` before it,
+ * less the level before them) and discounts an alarm when `matches` earlier ones came within
+ * `share` of its height: min(1, d / (share × h)) ^ power, d being the `matches`-th smallest
+ * distance (largest difference over rows and columns) and h the alarm's height over the level
+ * (largest over columns). Only rows already seen count.
+ */
+export class AlarmMemory {
+  private readonly columns: number;
+  private readonly o: AlarmMemoryOptions;
+  private readonly capacity: number;
+  /** The last shapeRows + levelRows rows, a ring by row. */
+  private readonly recent: Float64Array;
+  private readonly window: number;
+  private seen = 0;
+  /** Remembered shapes, a ring of `capacity`, each shapeRows × columns. */
+  private readonly shapes: Float64Array;
+  private stored = 0;
+  private readonly shape: Float64Array;
+  private readonly distances: Float64Array;
+  private readonly scratch: number[] = [];
+
+  constructor(columns: number, o: AlarmMemoryOptions) {
+    if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
+    validateAlarmMemory(o);
+    this.columns = columns;
+    this.o = o;
+    this.capacity = o.capacity ?? 5000;
+    this.window = o.shapeRows + o.levelRows;
+    this.recent = new Float64Array(this.window * columns);
+    this.shapes = new Float64Array(this.capacity * o.shapeRows * columns);
+    this.shape = new Float64Array(o.shapeRows * columns);
+    this.distances = new Float64Array(this.capacity);
+  }
+
+  /** Every row, in order, before `judge` is asked about it. */
+  observe(values: ArrayLike<number>): void {
+    const slot = (this.seen % this.window) * this.columns;
+    for (let col = 0; col < this.columns; col++) this.recent[slot + col] = values[col] as number;
+    this.seen++;
+  }
+
+  /** The discount in (0, 1] for the last observed row, an alarm; then it is remembered. */
+  judge(): number {
+    const { shapeRows, levelRows, matches, share, power } = this.o;
+    const c = this.columns;
+    const row = (back: number) => ((this.seen - 1 - back) % this.window) * c;
+    // The level: median of the rows before the shape (as many as were seen).
+    const before = Math.max(0, Math.min(levelRows, this.seen - shapeRows));
+    let height = 0;
+    for (let col = 0; col < c; col++) {
+      const s = this.scratch;
+      s.length = 0;
+      for (let b = shapeRows; b < shapeRows + before; b++) s.push(this.recent[row(b) + col] as number);
+      s.sort((a, b) => a - b);
+      const current = this.recent[row(0) + col] as number;
+      const level = s.length > 0 ? (s[s.length >> 1] as number) : current;
+      for (let b = 0; b < shapeRows; b++) {
+        // Rows before the series began stand at the level.
+        this.shape[b * c + col] = b < this.seen ? (this.recent[row(b) + col] as number) - level : 0;
+      }
+      height = Math.max(height, Math.abs(current - level));
+    }
+    const n = Math.min(this.stored, this.capacity);
+    let out = 1;
+    if (n >= matches && height > 0) {
+      const size = shapeRows * c;
+      for (let m = 0; m < n; m++) {
+        let d = 0;
+        const base = m * size;
+        for (let k = 0; k < size; k++) {
+          const e = Math.abs((this.shapes[base + k] as number) - (this.shape[k] as number));
+          if (e > d) d = e;
+        }
+        this.distances[m] = d;
+      }
+      const d = this.distances.subarray(0, n).sort()[matches - 1] as number;
+      out = Math.min(1, d / (share * height)) ** power;
+    }
+    this.shapes.set(this.shape, (this.stored % this.capacity) * shapeRows * c);
+    this.stored++;
+    return out;
+  }
+}
+
+export function validateAlarmMemory(o: AlarmMemoryOptions): void {
+  const int = (name: string, v: number, min: number) => {
+    if (!(Number.isInteger(v) && v >= min)) throw new RangeError(`alarm memory ${name} must be an integer >= ${min}, got ${v}`);
+  };
+  int('matches', o.matches, 1);
+  int('shape rows', o.shapeRows, 1);
+  int('level rows', o.levelRows, 0);
+  // Each alarm is compared with every remembered one: bound the shape and the memory.
+  if (o.matches > 1000 || o.shapeRows > 1000 || o.levelRows > 10_000) {
+    throw new RangeError(`alarm memory matches and shape rows must be at most 1000 and level rows at most 10000, got ${o.matches}, ${o.shapeRows}, ${o.levelRows}`);
+  }
+  if (!(o.share > 0)) throw new RangeError(`alarm memory share must be > 0, got ${o.share}`);
+  if (!(o.power >= 0)) throw new RangeError(`alarm memory power must be >= 0, got ${o.power}`);
+  if (o.capacity !== undefined) int('capacity', o.capacity, o.matches);
+}
