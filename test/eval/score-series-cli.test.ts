@@ -235,10 +235,13 @@ describe('flowcut score-series', () => {
     const file = path.join(dir, 'm.csv');
     writeFileSync(file, input(300));
     const go = (...flags: string[]) => program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', path.join(dir, 'm-out.csv'), '--trees', '5', '--sample-size', '16', ...flags]);
-    await expect(go('--kinesis', '--recurrence-days', '3', '--no-weekly')).rejects.toThrow(
-      /score-series: --recurrence-days, --weekly only apply with --mapping quantile \(the mapping is scaled\)/,
+    await expect(go('--kinesis', '--recurrence-days', '3', '--weekly')).rejects.toThrow(
+      /score-series: --recurrence-days, --weekly apply only with --mapping quantile \(the mapping is scaled\)/,
     );
-    await expect(go('--mapping', 'grade', '--alarm-memory', '2')).rejects.toThrow(/--alarm-memory only apply with --mapping quantile/);
+    await expect(go('--mapping', 'grade', '--alarm-memory', '2')).rejects.toThrow(/--alarm-memory applies only with --mapping quantile/);
+    await expect(go('--mapping', 'scaled', '--quantile', '0.9')).rejects.toThrow(/--quantile applies only with --mapping quantile/);
+    // Turning a part off is no contradiction.
+    await go('--kinesis', '--no-weekly', '--alarm-memory', '0', '--recurrence-days', '0');
     await go('--kinesis', '--mapping', 'quantile', '--weekly', '--recurrence-days', '3');
 
     const back = path.join(dir, 'back.csv');
@@ -250,7 +253,7 @@ describe('flowcut score-series', () => {
     try {
       await program().parseAsync(['node', 'flowcut', 'score-series', back, '--out', path.join(dir, 'back-out.csv'), '--trees', '5', '--sample-size', '16']);
       const said = stderr.mock.calls.map((c) => String(c[0])).join('');
-      expect(said).toContain(`flowcut: ${back}: 1 row(s) had a timestamp before the previous row's; the daily recurrence and the weekly view started again from each`);
+      expect(said).toContain(`flowcut: ${back}: 1 row(s) had a timestamp earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
     } finally {
       stderr.mockRestore();
     }

@@ -133,7 +133,8 @@ export function registerScoreSeries(program: Command): void {
         'Each column is scaled by its min and max over the file, and the cool-down is a share of the file\'s ' +
         'probation period (15% of its good rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
         'are the only things known about the future. Timestamps let a departure that recurs at the same time of day ' +
-        'count as routine, and a weekly series be compared with the week before (--recurrence-*, --weekly-*). ' +
+        'count as routine, and a weekly series be compared with the week before (--recurrence-*, --weekly-*); an alarm ' +
+        'whose shape earlier alarms already had is discounted (--alarm-memory-*). ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).',
     )
     .argument('<file>', 'input CSV; "-" for standard input')
@@ -214,7 +215,7 @@ export function registerScoreSeries(program: Command): void {
     )
     .option('--alarm-memory-share <s>', 'an earlier alarm has the shape when it lies within s × the new one\'s height over its level', nonNegative, d.alarmMemoryShare)
     .option('--alarm-memory-rows <n>', 'rows in an alarm\'s shape: its row and the ones before', integer(1), d.alarmMemoryRows)
-    .option('--alarm-memory-level-rows <n>', 'rows before the shape whose median is its level', integer(0), d.alarmMemoryLevelRows)
+    .option('--alarm-memory-level-rows <n>', 'rows before the shape whose median is its level', integer(1), d.alarmMemoryLevelRows)
     .option('--alarm-memory-power <p>', 'the score is multiplied by min(1, distance / (share × height)) ^ p', nonNegative, d.alarmMemoryPower)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
@@ -270,15 +271,25 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     alarmMemoryPower: pick('alarmMemoryPower', f.alarmMemoryPower, base.alarmMemoryPower),
   };
   if (f.rejects === '-') throw new CliError('score-series: --rejects needs a file name (standard output carries the scores)');
+  // Settings only the quantile mapping reads: with another mapping they would be ignored, so
+  // refuse them, except those that turn their part off.
+  const turnsOff: Record<string, boolean> = {
+    weekly: !options.weekly,
+    eventWindow: options.eventWindow === 0,
+    rangeWeight: options.rangeWeight === 0,
+    recurrenceDays: options.recurrenceDays === 0,
+    alarmMemory: options.alarmMemory === 0,
+  };
   const quantileOnly = [
-    'eventWindow', 'eventPower', 'minEvents', 'eventHistory', 'rangeWeight',
+    'quantile', 'minHistory', 'eventWindow', 'eventPower', 'minEvents', 'eventHistory', 'rangeWeight',
     'recurrenceDays', 'recurrenceMinDays', 'recurrenceTolerance', 'recurrenceLevelRows', 'recurrenceShare', 'recurrencePower',
     'weekly', 'weeklyRows', 'weeklyRhythm',
     'alarmMemory', 'alarmMemoryShare', 'alarmMemoryRows', 'alarmMemoryLevelRows', 'alarmMemoryPower',
-  ].filter(given);
+  ].filter((name) => given(name) && turnsOff[name] !== true);
   if (options.mapping !== 'quantile' && quantileOnly.length > 0) {
     const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw new CliError(`score-series: ${quantileOnly.map(flag).join(', ')} only apply with --mapping quantile (the mapping is ${options.mapping})`);
+    const verb = quantileOnly.length === 1 ? 'applies' : 'apply';
+    throw new CliError(`score-series: ${quantileOnly.map(flag).join(', ')} ${verb} only with --mapping quantile (the mapping is ${options.mapping})`);
   }
   if (f.cooldown !== undefined && given('cooldownShare')) {
     throw new CliError('score-series: --cooldown and --cooldown-share are alternatives; give one');
@@ -320,7 +331,7 @@ export async function scoreSeriesCommand(file: string, out: string | undefined, 
   const scored = scoreParsedSeries(parsed, options);
   if (scored.timeRestarts > 0) {
     process.stderr.write(
-      `flowcut: ${name}: ${scored.timeRestarts} row(s) had a timestamp before the previous row's; the daily recurrence and the weekly view started again from each\n`,
+      `flowcut: ${name}: ${scored.timeRestarts} row(s) had a timestamp earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each\n`,
     );
   }
   const toStdout = out === undefined || out === '-';

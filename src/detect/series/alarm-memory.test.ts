@@ -54,6 +54,8 @@ describe('alarm memory', () => {
     expect(() => new AlarmMemory(1, { ...options, matches: 0 })).toThrow(/matches must be an integer >= 1/);
     expect(() => new AlarmMemory(1, { ...options, share: 0 })).toThrow(/share must be > 0/);
     expect(() => new AlarmMemory(1, { ...options, capacity: 2 })).toThrow(/capacity must be an integer >= 3/);
+    // No rows before the shape: the level would be the alarm itself.
+    expect(() => new AlarmMemory(1, { ...options, levelRows: 0 })).toThrow(/level rows must be an integer >= 1/);
   });
 });
 

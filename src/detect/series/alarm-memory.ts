@@ -1,3 +1,6 @@
+/** Values the remembered shapes may hold at most (64 MiB). */
+export const MAX_REMEMBERED_VALUES = 8 * 1024 * 1024;
+
 export interface AlarmMemoryOptions {
   /** Earlier alarms that must look alike before a new one is discounted. */
   readonly matches: number;
@@ -9,7 +12,10 @@ export interface AlarmMemoryOptions {
   readonly levelRows: number;
   /** factor = min(1, distance / (share × height)) ^ power. */
   readonly power: number;
-  /** Earlier alarms remembered at most (the oldest are forgotten first). */
+  /**
+   * Earlier alarms remembered at most (the oldest are forgotten first); 5000 by default, fewer
+   * when shapes are so large that 5000 of them would pass `MAX_REMEMBERED_VALUES`.
+   */
   readonly capacity?: number;
 }
 
@@ -35,7 +41,8 @@ export class AlarmMemory {
   private readonly shapes: Float64Array;
   private stored = 0;
   private readonly shape: Float64Array;
-  private readonly distances: Float64Array;
+  /** The `matches` smallest distances so far, ascending. */
+  private readonly nearest: Float64Array;
   private readonly scratch: number[] = [];
 
   constructor(columns: number, o: AlarmMemoryOptions) {
@@ -43,12 +50,12 @@ export class AlarmMemory {
     validateAlarmMemory(o);
     this.columns = columns;
     this.o = o;
-    this.capacity = o.capacity ?? 5000;
+    this.capacity = o.capacity ?? Math.max(o.matches, Math.min(5000, Math.floor(MAX_REMEMBERED_VALUES / (o.shapeRows * columns))));
     this.window = o.shapeRows + o.levelRows;
     this.recent = new Float64Array(this.window * columns);
     this.shapes = new Float64Array(this.capacity * o.shapeRows * columns);
     this.shape = new Float64Array(o.shapeRows * columns);
-    this.distances = new Float64Array(this.capacity);
+    this.nearest = new Float64Array(o.matches);
   }
 
   /** Every row, in order, before `judge` is asked about it. */
@@ -58,7 +65,7 @@ export class AlarmMemory {
     this.seen++;
   }
 
-  /** The discount in (0, 1] for the last observed row, an alarm; then it is remembered. */
+  /** The discount in [0, 1] for the last observed row, an alarm (0: an exact repeat); then it is remembered. */
   judge(): number {
     const { shapeRows, levelRows, matches, share, power } = this.o;
     const c = this.columns;
@@ -83,17 +90,25 @@ export class AlarmMemory {
     let out = 1;
     if (n >= matches && height > 0) {
       const size = shapeRows * c;
+      const nearest = this.nearest.fill(Number.POSITIVE_INFINITY);
       for (let m = 0; m < n; m++) {
+        // A shape further than the matches-th nearest so far cannot change the answer: stop early.
+        const bound = nearest[matches - 1] as number;
         let d = 0;
         const base = m * size;
-        for (let k = 0; k < size; k++) {
+        for (let k = 0; k < size && d < bound; k++) {
           const e = Math.abs((this.shapes[base + k] as number) - (this.shape[k] as number));
           if (e > d) d = e;
         }
-        this.distances[m] = d;
+        if (d >= bound) continue;
+        let at = matches - 1;
+        while (at > 0 && (nearest[at - 1] as number) > d) {
+          nearest[at] = nearest[at - 1] as number;
+          at--;
+        }
+        nearest[at] = d;
       }
-      const d = this.distances.subarray(0, n).sort()[matches - 1] as number;
-      out = Math.min(1, d / (share * height)) ** power;
+      out = Math.min(1, (nearest[matches - 1] as number) / (share * height)) ** power;
     }
     this.shapes.set(this.shape, (this.stored % this.capacity) * shapeRows * c);
     this.stored++;
@@ -107,10 +122,11 @@ export function validateAlarmMemory(o: AlarmMemoryOptions): void {
   };
   int('matches', o.matches, 1);
   int('shape rows', o.shapeRows, 1);
-  int('level rows', o.levelRows, 0);
+  // Without rows before the shape the level would be the alarm itself, and every height 0.
+  int('level rows', o.levelRows, 1);
   // Each alarm is compared with every remembered one: bound the shape and the memory.
-  if (o.matches > 1000 || o.shapeRows > 1000 || o.levelRows > 10_000) {
-    throw new RangeError(`alarm memory matches and shape rows must be at most 1000 and level rows at most 10000, got ${o.matches}, ${o.shapeRows}, ${o.levelRows}`);
+  if (o.matches > 1000 || o.shapeRows > 100 || o.levelRows > 10_000) {
+    throw new RangeError(`alarm memory matches must be at most 1000, shape rows at most 100 and level rows at most 10000, got ${o.matches}, ${o.shapeRows}, ${o.levelRows}`);
   }
   if (!(o.share > 0)) throw new RangeError(`alarm memory share must be > 0, got ${o.share}`);
   if (!(o.power >= 0)) throw new RangeError(`alarm memory power must be >= 0, got ${o.power}`);

@@ -327,7 +327,7 @@ export class SeriesDetector {
   /** Timed rows for the recurrence's and the weekly view's lookups. */
   private readonly recent: RecentRows | undefined;
 
-  /** Times a row's timestamp came before the previous row's, restarting the time lookups (0 without them). */
+  /** Rows whose timestamp came earlier than a kept row before them, restarting the time lookups (0 without them). */
   get timeRestarts(): number {
     return this.recent?.restarts ?? 0;
   }

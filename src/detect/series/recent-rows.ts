@@ -1,4 +1,7 @@
-/** Values kept at most (rows × columns): 64 MiB of numbers, whatever the series' rate and width. */
+/**
+ * Values kept at most (rows × columns), whatever the series' rate and width: 64 MiB of them, up to
+ * twice that between compactions, and the rows' times beside them.
+ */
 export const MAX_KEPT_VALUES = 8 * 1024 * 1024;
 
 /**
@@ -15,7 +18,7 @@ export class RecentRows {
   /** Index of the oldest row still kept; rows before it are waiting to be compacted away. */
   private head = 0;
   private readonly maxRows: number;
-  /** Times a row came earlier than the last kept one, so that the kept rows were dropped. */
+  /** Rows that came earlier than the last kept row (rows without a time or at its time are skipped), each dropping the kept rows. */
   restarts = 0;
 
   constructor(

@@ -7,7 +7,7 @@ export interface ScoredSeries {
   readonly values: readonly (readonly number[])[];
   readonly scores: readonly RowScore[];
   readonly bad: readonly BadRow[];
-  /** Rows whose timestamp came before the previous row's: the time lookups started again there. */
+  /** Rows whose timestamp came earlier than a row before them: the time lookups started again there. */
   readonly timeRestarts: number;
 }
 

@@ -92,6 +92,28 @@ describe('weekly residual', () => {
     expect(daily.counts.some(Boolean)).toBe(false);
   });
 
+  it('measures the rhythm anew after the clock goes back', () => {
+    // Three weeks of June 2024, then four weeks from June 2023.
+    const june2024 = rides(3, true).map((p) => ({ ...p, time: p.time + 3 * 365 * DAY }));
+    const recent = new RecentRows(1, weeklyHorizonMs(3));
+    const weekly = new WeeklyResidual(recent, { rows: 3, rhythm: 0.75 });
+    const out = new Float64Array(1);
+    const countsFrom = (series: { time: number; value: number }[]) => {
+      let first = -1;
+      for (const [i, p] of series.entries()) {
+        weekly.residual([p.value], p.time, out);
+        if (weekly.counts && first < 0) first = i;
+        recent.keep([p.value], p.time);
+      }
+      return first;
+    };
+    const before = countsFrom(june2024);
+    const after = countsFrom(rides(4, true));
+    expect(recent.restarts).toBe(1);
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBe(before);
+  });
+
   it('refuses rows a week apart in a store that does not keep a week', () => {
     expect(() => new WeeklyResidual(new RecentRows(1, WEEK_MS), { rows: 3, rhythm: 0.75 })).toThrow(/the weekly residual needs/);
     expect(() => new WeeklyResidual(new RecentRows(1, weeklyHorizonMs(3)), { rows: -1, rhythm: 0.75 })).toThrow(/weekly rows must be an integer in \[0, 24\]/);

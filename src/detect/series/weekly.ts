@@ -32,6 +32,8 @@ export class WeeklyResidual {
   private dayChange = 0;
   private firstCompared = Number.NaN;
   private rhythmic = false;
+  /** The store's restarts when last seen: after the clock went back, the rhythm is measured anew. */
+  private restartsSeen = 0;
   private readonly scratch: number[] = [];
 
   /** `recent`: the series' recent timed rows, kept by the caller after each row; it must reach `weeklyHorizonMs(rows)`. */
@@ -45,7 +47,7 @@ export class WeeklyResidual {
     this.rhythm = o.rhythm;
   }
 
-  /** Whether the last row judged found the series weekly (see `WeeklyResidualOptions.rhythm`). */
+  /** Whether the last row passed to `residual` had a residual and found the series weekly (see `WeeklyResidualOptions.rhythm`). */
   get counts(): boolean {
     return this.rhythmic;
   }
@@ -57,7 +59,16 @@ export class WeeklyResidual {
    */
   residual(values: ArrayLike<number>, time: number, out: Float64Array): boolean {
     const recent = this.recent;
+    if (recent.restarts !== this.restartsSeen) {
+      this.restartsSeen = recent.restarts;
+      this.weekChange = 0;
+      this.dayChange = 0;
+      this.firstCompared = Number.NaN;
+      this.rhythmic = false;
+    }
     const step = time - recent.lastTime;
+    // `counts` speaks of the last row judged; a row that cannot be judged is not weekly news.
+    this.rhythmic = false;
     if (!recent.accepts(time) || !(step <= MAX_STEP_MS)) return false;
     const tolerance = Math.max(NEAREST_TOLERANCE_MS, step);
     const week = recent.nearest(time - WEEK_MS, tolerance);
