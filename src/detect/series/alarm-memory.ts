@@ -1,3 +1,5 @@
+import { LastRows, upperMedian } from './last-rows.js';
+
 /** Values the remembered shapes may hold at most (64 MiB). */
 export const MAX_REMEMBERED_VALUES = 8 * 1024 * 1024;
 
@@ -33,10 +35,8 @@ export class AlarmMemory {
   private readonly columns: number;
   private readonly o: AlarmMemoryOptions;
   private readonly capacity: number;
-  /** The last shapeRows + levelRows rows, a ring by row. */
-  private readonly recent: Float64Array;
-  private readonly window: number;
-  private seen = 0;
+  /** The last shapeRows + levelRows rows. */
+  private readonly recent: LastRows;
   /** Remembered shapes, a ring of `capacity`, each shapeRows × columns. */
   private readonly shapes: Float64Array;
   private stored = 0;
@@ -51,8 +51,7 @@ export class AlarmMemory {
     this.columns = columns;
     this.o = o;
     this.capacity = o.capacity ?? Math.max(o.matches, Math.min(5000, Math.floor(MAX_REMEMBERED_VALUES / (o.shapeRows * columns))));
-    this.window = o.shapeRows + o.levelRows;
-    this.recent = new Float64Array(this.window * columns);
+    this.recent = new LastRows(columns, o.shapeRows + o.levelRows);
     this.shapes = new Float64Array(this.capacity * o.shapeRows * columns);
     this.shape = new Float64Array(o.shapeRows * columns);
     this.nearest = new Float64Array(o.matches);
@@ -60,29 +59,26 @@ export class AlarmMemory {
 
   /** Every row, in order, before `judge` is asked about it. */
   observe(values: ArrayLike<number>): void {
-    const slot = (this.seen % this.window) * this.columns;
-    for (let col = 0; col < this.columns; col++) this.recent[slot + col] = values[col] as number;
-    this.seen++;
+    this.recent.push(values);
   }
 
   /** The discount in [0, 1] for the last observed row, an alarm (0: an exact repeat); then it is remembered. */
   judge(): number {
     const { shapeRows, levelRows, matches, share, power } = this.o;
     const c = this.columns;
-    const row = (back: number) => ((this.seen - 1 - back) % this.window) * c;
+    const recent = this.recent;
     // The level: median of the rows before the shape (as many as were seen).
-    const before = Math.max(0, Math.min(levelRows, this.seen - shapeRows));
+    const before = Math.max(0, Math.min(levelRows, recent.size - shapeRows));
     let height = 0;
     for (let col = 0; col < c; col++) {
       const s = this.scratch;
       s.length = 0;
-      for (let b = shapeRows; b < shapeRows + before; b++) s.push(this.recent[row(b) + col] as number);
-      s.sort((a, b) => a - b);
-      const current = this.recent[row(0) + col] as number;
-      const level = s.length > 0 ? (s[s.length >> 1] as number) : current;
+      for (let b = shapeRows; b < shapeRows + before; b++) s.push(recent.value(b, col));
+      const current = recent.value(0, col);
+      const level = s.length > 0 ? upperMedian(s) : current;
       for (let b = 0; b < shapeRows; b++) {
         // Rows before the series began stand at the level.
-        this.shape[b * c + col] = b < this.seen ? (this.recent[row(b) + col] as number) - level : 0;
+        this.shape[b * c + col] = b < recent.size ? recent.value(b, col) - level : 0;
       }
       height = Math.max(height, Math.abs(current - level));
     }

@@ -231,7 +231,6 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   alarmMemoryPower: 2,
 };
 
-
 /** The cool-down in rows: a share of the probation period when both are known, else `cooldown`. */
 export function cooldownRows(o: Pick<SeriesDetectorOptions, 'cooldown' | 'cooldownShare'>, probationRows?: number): number {
   if (o.cooldownShare > 0 && probationRows !== undefined) return Math.max(1, Math.round(o.cooldownShare * probationRows));
@@ -281,7 +280,7 @@ export function validateOptions(o: SeriesDetectorOptions): void {
   if (!(o.rangeWeight >= 0)) throw new RangeError(`rangeWeight must be >= 0, got ${o.rangeWeight}`);
   int('recurrenceDays', o.recurrenceDays, 0);
   if (o.recurrenceDays > 0) validateRecurrence(recurrenceOptions(o));
-  if (o.weekly) validateWeekly({ rows: o.weeklyRows, rhythm: o.weeklyRhythm });
+  if (o.weekly) validateWeekly(weeklyOptions(o));
   int('alarmMemory', o.alarmMemory, 0);
   if (o.alarmMemory > 0) validateAlarmMemory(alarmMemoryOptions(o));
 }
@@ -294,6 +293,10 @@ function alarmMemoryOptions(o: SeriesDetectorOptions) {
     levelRows: o.alarmMemoryLevelRows,
     power: o.alarmMemoryPower,
   };
+}
+
+function weeklyOptions(o: SeriesDetectorOptions) {
+  return { rows: o.weeklyRows, rhythm: o.weeklyRhythm };
 }
 
 function recurrenceOptions(o: SeriesDetectorOptions) {
@@ -320,17 +323,11 @@ export class SeriesDetector {
   private readonly refractory: Refractory;
   private readonly events: EventYardstick | undefined;
   private readonly recurrence: DailyRecurrence | undefined;
-  private readonly weekly: WeeklyResidual | undefined;
-  private readonly weeklyMember: EnsembleMember | undefined;
-  private readonly weeklyPoint: Float64Array;
+  /** The weekly view: the residual, the forest that scores it, and the point it is written into. */
+  private readonly weekly: { readonly view: WeeklyResidual; readonly forest: EnsembleMember; readonly point: Float64Array } | undefined;
   private readonly alarms: AlarmMemory | undefined;
   /** Timed rows for the recurrence's and the weekly view's lookups. */
   private readonly recent: RecentRows | undefined;
-
-  /** Rows whose timestamp came earlier than a kept row before them, restarting the time lookups (0 without them). */
-  get timeRestarts(): number {
-    return this.recent?.restarts ?? 0;
-  }
   private readonly seenMin: Float64Array;
   private readonly seenMax: Float64Array;
   private rows = 0;
@@ -363,12 +360,22 @@ export class SeriesDetector {
     const horizon = Math.max(useRecurrence ? recurrenceHorizonMs(options.recurrenceDays) : 0, useWeekly ? weeklyHorizonMs(options.weeklyRows) : 0);
     this.recent = horizon > 0 ? new RecentRows(columns, horizon) : undefined;
     this.recurrence = useRecurrence && this.recent ? new DailyRecurrence(this.recent, recurrenceOptions(options)) : undefined;
-    this.weekly = useWeekly && this.recent ? new WeeklyResidual(this.recent, { rows: options.weeklyRows, rhythm: options.weeklyRhythm }) : undefined;
-    this.weeklyPoint = new Float64Array(columns);
+    this.weekly =
+      useWeekly && this.recent
+        ? {
+            view: new WeeklyResidual(this.recent, weeklyOptions(options)),
+            forest: new EnsembleMember(columns, 1, options, options.seed + 7919 * options.shingleSizes.length),
+            point: new Float64Array(columns),
+          }
+        : undefined;
     this.alarms = options.alarmMemory > 0 && quantile ? new AlarmMemory(columns, alarmMemoryOptions(options)) : undefined;
-    this.weeklyMember = useWeekly ? new EnsembleMember(columns, 1, options, options.seed + 7919 * options.shingleSizes.length) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
     this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  /** Rows whose timestamp came earlier than a kept row before them, restarting the time lookups (0 without them). */
+  get timeRestarts(): number {
+    return this.recent?.restarts ?? 0;
   }
 
   /** `time` is epoch milliseconds, or NaN when unknown (time of day then contributes nothing). */
@@ -387,10 +394,11 @@ export class SeriesDetector {
     }
     // The point's first columns are the values as the forests see them: normalised when ranges are
     // known (distances then weigh columns alike), else in their own units.
-    if (this.weekly !== undefined && this.weeklyMember !== undefined && this.weekly.residual(p, time, this.weeklyPoint)) {
+    const weekly = this.weekly;
+    if (weekly !== undefined && weekly.view.residual(p, time, weekly.point)) {
       // The forest learns the residual from its first week on; it is heard only once the series is weekly.
-      const r = this.weeklyMember.process(this.weeklyPoint);
-      if (this.weekly.counts) {
+      const r = weekly.forest.process(weekly.point);
+      if (weekly.view.counts) {
         if (r.ratio > ratio) ratio = r.ratio;
         if (r.rawScore > raw) raw = r.rawScore;
         if (r.grade > grade) grade = r.grade;

@@ -31,6 +31,11 @@ export class RecentRows {
     this.maxRows = Math.max(1, Math.floor(maxValues / columns));
   }
 
+  /** Refuses to serve `user` when this store forgets rows it needs (`needMs` back). */
+  requireHorizon(needMs: number, user: string): void {
+    if (this.horizonMs < needMs) throw new RangeError(`recent rows keep ${this.horizonMs} ms, ${user} needs ${needMs}`);
+  }
+
   /** Time of the last kept row (NaN before any). */
   get lastTime(): number {
     return this.times.length > this.head ? (this.times[this.times.length - 1] as number) : Number.NaN;

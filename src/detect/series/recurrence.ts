@@ -1,3 +1,4 @@
+import { LastRows, upperMedian } from './last-rows.js';
 import type { RecentRows } from './recent-rows.js';
 
 export const DAY_MS = 86_400_000;
@@ -41,17 +42,11 @@ export interface DailyRecurrenceOptions {
  * already seen count.
  */
 export class DailyRecurrence {
-  private readonly columns: number;
-  private readonly days: number;
-  private readonly minDays: number;
+  private readonly o: DailyRecurrenceOptions;
   private readonly dayMatches: Float64Array;
-  private readonly toleranceMs: number;
-  private readonly share: number;
-  private readonly power: number;
   private readonly maxCompared: number;
-  private readonly level: Float64Array;
-  private readonly levelRows: number;
-  private levelCount = 0;
+  /** The rows the recent level is the median of. */
+  private readonly level: LastRows;
   private readonly scratch: number[] = [];
 
   /**
@@ -63,17 +58,11 @@ export class DailyRecurrence {
     o: DailyRecurrenceOptions,
   ) {
     validateRecurrence(o);
-    if (rows.horizonMs < recurrenceHorizonMs(o.days)) throw new RangeError(`recent rows keep ${rows.horizonMs} ms, the recurrence needs ${recurrenceHorizonMs(o.days)}`);
-    this.columns = rows.columns;
-    this.days = o.days;
-    this.minDays = o.minDays;
+    rows.requireHorizon(recurrenceHorizonMs(o.days), 'the recurrence');
+    this.o = o;
     this.dayMatches = new Float64Array(o.days);
-    this.toleranceMs = o.toleranceMs;
-    this.share = o.share;
-    this.power = o.power;
     this.maxCompared = o.maxCompared ?? 512;
-    this.levelRows = o.levelRows;
-    this.level = new Float64Array(o.levelRows * rows.columns);
+    this.level = new LastRows(rows.columns, o.levelRows);
   }
 
   /**
@@ -84,28 +73,25 @@ export class DailyRecurrence {
   factor(values: ArrayLike<number>, time: number): number {
     const step = time - this.rows.lastTime;
     let out = 1;
-    if (this.rows.accepts(time) && step <= MAX_STEP_MS && this.levelCount > 0) {
+    if (this.rows.accepts(time) && step <= MAX_STEP_MS && this.level.size > 0) {
       const deviation = this.deviation(values);
       if (deviation > 0) {
-        const match = this.dayMatch(values, time, Math.max(this.toleranceMs, step));
-        if (match < Number.POSITIVE_INFINITY) out = Math.min(1, match / (this.share * deviation)) ** this.power;
+        const match = this.dayMatch(values, time, Math.max(this.o.toleranceMs, step));
+        if (match < Number.POSITIVE_INFINITY) out = Math.min(1, match / (this.o.share * deviation)) ** this.o.power;
       }
     }
-    this.learnLevel(values);
+    this.level.push(values);
     return out;
   }
 
   /** Largest over columns of |value - median of the last levelRows rows|. */
   private deviation(values: ArrayLike<number>): number {
-    const c = this.columns;
-    const n = Math.min(this.levelCount, this.levelRows);
     const s = this.scratch;
     let worst = 0;
-    for (let col = 0; col < c; col++) {
+    for (let col = 0; col < this.level.columns; col++) {
       s.length = 0;
-      for (let j = 0; j < n; j++) s.push(this.level[j * c + col] as number);
-      s.sort((a, b) => a - b);
-      const d = Math.abs((values[col] as number) - (s[n >> 1] as number));
+      for (let back = 0; back < this.level.size; back++) s.push(this.level.value(back, col));
+      const d = Math.abs((values[col] as number) - upperMedian(s));
       if (d > worst) worst = d;
     }
     return worst;
@@ -115,12 +101,12 @@ export class DailyRecurrence {
   private dayMatch(values: ArrayLike<number>, time: number, tolerance: number): number {
     const matches = this.dayMatches;
     let found = 0;
-    for (let d = 1; d <= this.days; d++) {
+    for (let d = 1; d <= this.o.days; d++) {
       const best = this.closestOnDay(values, time - d * DAY_MS, tolerance);
       if (best < Number.POSITIVE_INFINITY) matches[found++] = best;
     }
-    if (found < this.minDays) return Number.POSITIVE_INFINITY;
-    return matches.subarray(0, found).sort()[this.minDays - 1] as number;
+    if (found < this.o.minDays) return Number.POSITIVE_INFINITY;
+    return matches.subarray(0, found).sort()[this.o.minDays - 1] as number;
   }
 
   private closestOnDay(values: ArrayLike<number>, centre: number, tolerance: number): number {
@@ -138,13 +124,6 @@ export class DailyRecurrence {
       if (dist < best) best = dist;
     }
     return best;
-  }
-
-  private learnLevel(values: ArrayLike<number>): void {
-    const c = this.columns;
-    const slot = (this.levelCount % this.levelRows) * c;
-    for (let col = 0; col < c; col++) this.level[slot + col] = values[col] as number;
-    this.levelCount++;
   }
 }
 

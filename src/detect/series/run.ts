@@ -14,7 +14,7 @@ export interface ScoredSeries {
 /**
  * Epoch milliseconds of a timestamp cell for the time-of-day feature, the daily recurrence and the weekly view:
  * ISO-like text (a space or "T" between date and time; no zone means UTC), or epoch
- * seconds/milliseconds as a number. NaN when unrecognised: both then stay neutral rather than
+ * seconds/milliseconds as a number. NaN when unrecognised: they then stay neutral rather than
  * failing the row.
  */
 export function parseTime(text: string): number {

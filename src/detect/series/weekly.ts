@@ -1,4 +1,5 @@
 import { DAY_MS, MAX_STEP_MS } from './recurrence.js';
+import { upperMedian } from './last-rows.js';
 import type { RecentRows } from './recent-rows.js';
 
 export const WEEK_MS = 7 * DAY_MS;
@@ -42,7 +43,7 @@ export class WeeklyResidual {
     o: WeeklyResidualOptions,
   ) {
     validateWeekly(o);
-    if (recent.horizonMs < weeklyHorizonMs(o.rows)) throw new RangeError(`recent rows keep ${recent.horizonMs} ms, the weekly residual needs ${weeklyHorizonMs(o.rows)}`);
+    recent.requireHorizon(weeklyHorizonMs(o.rows), 'the weekly residual');
     this.rows = o.rows;
     this.rhythm = o.rhythm;
   }
@@ -64,7 +65,6 @@ export class WeeklyResidual {
       this.weekChange = 0;
       this.dayChange = 0;
       this.firstCompared = Number.NaN;
-      this.rhythmic = false;
     }
     const step = time - recent.lastTime;
     // `counts` speaks of the last row judged; a row that cannot be judged is not weekly news.
@@ -86,8 +86,7 @@ export class WeeklyResidual {
     for (let col = 0; col < recent.columns; col++) {
       s.length = 0;
       for (let j = from; j <= to; j++) s.push(recent.value(j, col));
-      s.sort((a, b) => a - b);
-      out[col] = (values[col] as number) - (s[s.length >> 1] as number);
+      out[col] = (values[col] as number) - upperMedian(s);
     }
     return true;
   }
