@@ -25,6 +25,23 @@ function input(rows: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * `run(...flags)`: anomaly_score column of `score-series file` with those flags (10 trees, sample
+ * 64); `lib(options, base)`: the same scores straight from the library, for comparison.
+ */
+function scorer(file: string, tag: string) {
+  return {
+    async run(...flags: string[]): Promise<number[]> {
+      const out = path.join(dir, `${tag}-${flags.join('')}.csv`);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
+      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    },
+    lib(o: Partial<SeriesDetectorOptions>, base: SeriesDetectorOptions = DEFAULT_SERIES_OPTIONS): number[] {
+      return scoreSeriesText(readFileSync(file, 'utf8'), file, { ...base, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    },
+  };
+}
+
 describe('flowcut score-series', () => {
   it('writes timestamp,value,anomaly_score,raw_score,grade for every good row', async () => {
     const file = path.join(dir, 'in.csv');
@@ -83,13 +100,7 @@ describe('flowcut score-series', () => {
     const lines = ['timestamp,value'];
     for (let i = 0; i < 3000; i++) lines.push(`${1_700_000_000 + 300 * i},${i === 1500 ? 90 : i === 1650 ? 60 : 10 + Math.sin(i / 5)}`);
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const run = async (...flags: string[]) => {
-      const out = path.join(dir, `c-${flags.join('')}.csv`);
-      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
-      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
-    };
-    const lib = (o: Partial<SeriesDetectorOptions>) =>
-      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const { run, lib } = scorer(file, 'c');
     expect(await run('--cooldown', '7')).toEqual(lib({ cooldown: 7, cooldownShare: 0 }));
     expect(await run('--cooldown-share', '0.2')).toEqual(lib({ cooldownShare: 0.2 }));
     const byDefault = await run();
@@ -107,8 +118,7 @@ describe('flowcut score-series', () => {
     expect(await run('--cooldown', '0')).toEqual(off);
     expect(off[1650]).toBeGreaterThan(0.5);
     // With --kinesis (no cool-down by default) the flags given still apply.
-    const kinesis = (o: Partial<SeriesDetectorOptions>) =>
-      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...KINESIS_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const kinesis = (o: Partial<SeriesDetectorOptions>) => lib(o, KINESIS_OPTIONS);
     expect(await run('--kinesis', '--cooldown-share', '0.3')).toEqual(kinesis({ cooldownShare: 0.3 }));
     expect(await run('--kinesis', '--cooldown', '40')).toEqual(kinesis({ cooldown: 40 }));
     expect(await run('--kinesis', '--cooldown-share', '0.3')).not.toEqual(kinesis({}));
@@ -160,13 +170,7 @@ describe('flowcut score-series', () => {
     const lines = ['timestamp,value'];
     for (let i = 0; i < 5 * 288; i++) lines.push(`${1_700_006_400 + 300 * i},${i % 288 === 36 ? 40 : 10 + Math.sin(i / 5)}`);
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const run = async (...flags: string[]) => {
-      const out = path.join(dir, `r-${flags.join('')}.csv`);
-      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
-      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
-    };
-    const lib = (o: Partial<SeriesDetectorOptions>) =>
-      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const { run, lib } = scorer(file, 'r');
     const flags = ['--recurrence-days', '3', '--recurrence-min-days', '2', '--recurrence-tolerance', '10', '--recurrence-level-rows', '4', '--recurrence-share', '0.3', '--recurrence-power', '1'];
     const given = { recurrenceDays: 3, recurrenceMinDays: 2, recurrenceToleranceMinutes: 10, recurrenceLevelRows: 4, recurrenceShare: 0.3, recurrencePower: 1 };
     expect(await run(...flags)).toEqual(lib(given));
@@ -191,13 +195,7 @@ describe('flowcut score-series', () => {
       lines.push(`${monday + 3600 * h},${(low ? 0.4 : 1) * (10 + 8 * Math.sin((2 * Math.PI * (h % 24)) / 24)) + 0.2 * ((h * 7919) % 5)}`);
     }
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const run = async (...flags: string[]) => {
-      const out = path.join(dir, `w-${flags.join('')}.csv`);
-      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
-      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
-    };
-    const lib = (o: Partial<SeriesDetectorOptions>) =>
-      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const { run, lib } = scorer(file, 'w');
     const byDefault = await run();
     const off = await run('--no-weekly');
     expect(byDefault).toEqual(lib({}));
@@ -214,13 +212,7 @@ describe('flowcut score-series', () => {
     const lines = ['timestamp,value'];
     for (let i = 0; i < 16 * 397; i++) lines.push(`${1_700_000_000 + 60 * i},${5 + 0.02 * ((i * 7919) % 7) + (i % 397 >= 200 && i % 397 < 204 ? 10 : 0)}`);
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const run = async (...flags: string[]) => {
-      const out = path.join(dir, `a-${flags.join('')}.csv`);
-      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', ...flags]);
-      return readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
-    };
-    const lib = (o: Partial<SeriesDetectorOptions>) =>
-      scoreSeriesText(readFileSync(file, 'utf8'), file, { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 10, sampleSize: 64, ...o }).scores.map((s) => s.anomalyScore);
+    const { run, lib } = scorer(file, 'a');
     const byDefault = await run();
     const off = await run('--alarm-memory', '0');
     expect(byDefault).toEqual(lib({}));
