@@ -424,8 +424,8 @@ describe('S3 Parquet objects', () => {
   });
 
   it('reads a Parquet file bigger than one read, with one page per column, within a limit just above its size', async () => {
-    // flowcut's own archive files: row groups of up to 2^20 rows, one page per column chunk, so
-    // every 65,536-row read inflates every page again. The limit is per read, not cumulative.
+    // flowcut's own archive files: row groups of up to 2^20 rows, one page per column chunk. A
+    // row group within the limit is read whole, so each page is inflated once.
     await loadZstd();
     const n = 200_000;
     const { encodeParquet } = await import('../archive/parquet/writer.js');
@@ -450,6 +450,57 @@ describe('S3 Parquet objects', () => {
       expect(sink.count, codec).toBe(n);
       expect(sink.records[n - 1], codec).toEqual({ srcport: 1024 + (((n - 1) * 7919) % 60_000), bytes: ((n - 1) * 104_729) % 9_000_000, interface_id: `eni-${(n - 1) % 1000}` });
     }
+  });
+
+  it('caps the inflation per row group: a file of many small groups reads under a limit below any three of them', async () => {
+    const n = 100_000;
+    // Repetitive columns, so that the object itself (also read under the limit) is small.
+    const repetitive = [
+      { name: 'srcport', data: Int32Array.from({ length: n }, (_, i) => 1024 + (i % 16)), type: 'INT32' as const },
+      { name: 'bytes', data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 100) * 40n), type: 'INT64' as const },
+      { name: 'action', data: Array.from({ length: n }, (_, i) => (i % 5 ? 'ACCEPT' : 'REJECT')), type: 'STRING' as const },
+    ];
+    const buf = Buffer.from(parquetWriteBuffer({ columnData: repetitive, codec: 'GZIP', compressors: { GZIP: (b: Uint8Array) => gzipSync(b) }, rowGroupSize: 10_000 }));
+    const meta = parquetMetadata(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
+    const groups = meta.row_groups.map((g) => g.columns.reduce((t, c) => t + Number(c.meta_data!.total_uncompressed_size), 0));
+    expect(groups).toHaveLength(10);
+    // A read of 65,536 rows spans seven of these groups; one group at a time fits.
+    const limit = Math.ceil(Math.max(...groups) * 1.5);
+    expect(limit).toBeLessThan(3 * Math.min(...groups));
+    expect(buf.length).toBeLessThan(limit);
+    const { sink, dec } = decoder({ limits: { maxInflatedBytes: limit } });
+    await dec.decodeObject(memoryObject('groups.parquet', [buf]));
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(sink.count).toBe(n);
+    expect(sink.records[n - 1]).toEqual({ srcport: 1024 + ((n - 1) % 16), bytes: ((n - 1) % 100) * 40, action: 'ACCEPT' });
+    expect(sink.records[65_540]).toEqual({ srcport: 1024 + (65_540 % 16), bytes: (65_540 % 100) * 40, action: 'REJECT' });
+  });
+
+  it('refuses a row group that claims more rows than its pages hold, instead of inventing empty rows', async () => {
+    const { encodeParquet } = await import('../archive/parquet/writer.js');
+    const n = 1000;
+    const good = Buffer.from(encodeParquet([{ name: 'srcport', type: 'int32' }], [{ numbers: Float64Array.from({ length: n }, (_, i) => i) }], n, { codec: 'snappy' }));
+    // In the footer (Thrift compact), 1000 rows are the zigzag varint D0 0F; A0 1F claims 2000.
+    const forged = Buffer.from(good);
+    const footerStart = forged.length - 8 - forged.readUInt32LE(forged.length - 8);
+    let patched = 0;
+    for (let i = footerStart; i < forged.length - 9; i++) {
+      if (forged[i] === 0xd0 && forged[i + 1] === 0x0f) {
+        forged[i] = 0xa0;
+        forged[i + 1] = 0x1f;
+        patched++;
+      }
+    }
+    const meta = parquetMetadata(forged.buffer.slice(forged.byteOffset, forged.byteOffset + forged.byteLength) as ArrayBuffer);
+    expect(patched).toBeGreaterThan(0);
+    expect(meta.row_groups[0]!.num_rows).toBe(2000n);
+    const { sink, dec } = decoder();
+    await dec.decodeObject(memoryObject('forged.parquet', [forged]));
+    await dec.decodeObject(memoryObject('good.parquet', [good]));
+    dec.flush();
+    expect(sink.count).toBe(n);
+    expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([['forged.parquet', 'Parquet row group at row 0 claims 2000 rows; its pages hold 1000']]);
   });
 
   it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {
