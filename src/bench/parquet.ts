@@ -71,7 +71,7 @@ async function archiveFile(dir: string): Promise<{ bytes: Buffer; records: numbe
   for (const b of sink.batches) writer.add(b, unit);
   writer.endObject(unit);
   const r = await writer.flush();
-  // The largest file: the one that holds the most rows, whatever the day split did.
+  // The largest file, should the records have been split over more than one.
   let best: Buffer = Buffer.alloc(0);
   for (const key of r.files) {
     const bytes = await readFile(join(dir, key));

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { CollectingSink, SHARED } from '../../test/support/collect.js';
+import { craftParquet, dictionaryPage, int32Page, PHYSICAL, runLengthPage } from '../../test/support/crafted-parquet.js';
 import { FlowFormat } from '../flowlog/format.js';
 import { controlMessagePayload, subscriptionPayload, subscriptionPayloadJson } from '../sim/cloudwatch.js';
 import { listLocalObjects } from '../sources/files.js';
@@ -500,7 +501,35 @@ describe('S3 Parquet objects', () => {
     await dec.decodeObject(memoryObject('good.parquet', [good]));
     dec.flush();
     expect(sink.count).toBe(n);
-    expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([['forged.parquet', 'Parquet row group at row 0 claims 2000 rows; its pages hold 1000']]);
+    expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([['forged.parquet', 'Parquet row group at row 0 claims 2000 rows; the pages of column srcport hold 1000']]);
+  });
+
+  it('checks page headers before decoding: run-length pages claiming millions of values, rows no object holds, a missing column', async () => {
+    const action = { name: 'action', physical: PHYSICAL.BYTE_ARRAY, converted: 0 };
+    const srcport = { name: 'srcport', physical: PHYSICAL.INT32 };
+    const dict = dictionaryPage(['ACCEPT']);
+    // The same construction, small: read, so the refusals below are about the claims alone.
+    const small = craftParquet([action], [{ rows: 3, pages: { action: [dict, runLengthPage(2), runLengthPage(1)] } }, { rows: 2, pages: { action: [dict, runLengthPage(2)] } }]);
+    // One byte standing for 4 million rows.
+    const bigPage = craftParquet([action], [{ rows: 4_000_000, pages: { action: [dict, runLengthPage(4_000_000)] } }]);
+    // 300 row groups of a million rows, in pages the archive could have written: 300 million rows.
+    const manyRows = craftParquet([action], Array.from({ length: 300 }, () => ({ rows: 1 << 20, pages: { action: [dict, runLengthPage(1 << 20)] } })));
+    const missing = craftParquet([srcport, action], [
+      { rows: 2, pages: { srcport: [int32Page([1, 2])], action: [dict, runLengthPage(2)] } },
+      { rows: 1, pages: { action: [dict, runLengthPage(1)] } },
+    ]);
+    const { sink, dec } = decoder();
+    for (const [name, buf] of [['small', small], ['big-page', bigPage], ['many-rows', manyRows], ['missing', missing]] as const) {
+      await dec.decodeObject(memoryObject(`${name}.parquet`, [buf]));
+    }
+    dec.flush();
+    expect(bigPage.length + manyRows.length).toBeLessThan(40_000);
+    expect(sink.records).toEqual(Array.from({ length: 5 }, () => ({ action: 'ACCEPT' })));
+    expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([
+      ['big-page.parquet', 'Parquet column action has a page of 4000000 values (at most 1048576); refused'],
+      ['many-rows.parquet', 'Parquet row groups claim 314572800 rows, more than the 268435456 one object may hold; refused'],
+      ['missing.parquet', 'Parquet row group at row 2 has no column srcport'],
+    ]);
   });
 
   it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {

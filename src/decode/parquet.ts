@@ -5,23 +5,38 @@ import { fieldByName } from '../flowlog/fields.js';
 import { FlowFormat } from '../flowlog/format.js';
 import type { LineParser } from '../flowlog/parser.js';
 import { DecodeError } from './errors.js';
+import { scanChunkPages } from './parquet-pages.js';
 import { loadZstd, zstdDecompress } from './zstd.js';
 
 export function isParquet(buf: Uint8Array): boolean {
   return buf.length >= 8 && buf[0] === 0x50 && buf[1] === 0x41 && buf[2] === 0x52 && buf[3] === 0x31;
 }
 
-/** Rows per batch handed to the parser, and per read when a row group is too big to read whole. */
+/** Rows per batch handed to the parser, and per read of a row group too big to read whole. */
 const ROWS_PER_READ = 65536;
 
 /**
- * A row group whose flow columns inflate to at most this (and within the inflation cap) is read
- * whole: each page is then inflated and decoded once, where reads of ROWS_PER_READ rows inflate a
- * page again for every read it covers (flowcut's archive files have one page per column chunk and
- * up to 2^20 rows per group, about 40 MiB). A bigger group is read in parts, so that its decoded
- * values (a few times the inflated bytes) need not all be held at once.
+ * A row group is read whole when it has at most this many rows and its flow columns' pages
+ * inflate to at most this many bytes (within the inflation cap): each page is then inflated and
+ * decoded once, where reads of ROWS_PER_READ rows inflate a page again for every read it covers
+ * (flowcut's archive files have one page per column chunk, up to 2^20 rows and about 40 MiB per
+ * group). A bigger group is read in parts, so that its decoded values need not all be held at once.
  */
+const WHOLE_GROUP_ROWS = 1 << 20;
 const WHOLE_GROUP_BYTES = 128 * 1024 * 1024;
+
+/**
+ * The most values one page may claim: a page is decoded whole whatever part of it a read needs,
+ * and a run-length page of one byte can claim millions. The archive's largest page.
+ */
+const MAX_PAGE_VALUES = 1 << 20;
+
+/**
+ * The most rows one object may claim (2^28): a run-length page of one byte can stand for a million
+ * rows, so an object's size does not bound the rows it yields. Beyond what any flow-log object
+ * under the inflation cap holds (flowcut's archive: about 6 bytes per record).
+ */
+const MAX_OBJECT_ROWS = 1 << 28;
 
 /** One column's decoded pages for a read, in row order (pages may reach outside the read). */
 interface ColumnPages {
@@ -65,23 +80,36 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
     },
   };
   if (metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data?.codec === 'ZSTD'))) await loadZstd();
-  const wanted = new Set(flowColumns);
+  const bytes = new Uint8Array(file);
   const index = new Map(flowColumns.map((c, i) => [c, i]));
+  const claimed = metadata.row_groups.reduce((n, g) => n + Number(g.num_rows), 0);
+  if (!(claimed <= MAX_OBJECT_ROWS)) throw new DecodeError(`Parquet row groups claim ${claimed} rows, more than the ${MAX_OBJECT_ROWS} one object may hold; refused`);
+  const out = new BatchBuilder(parser, format, origin, flowColumns.length);
   let groupStart = 0;
   for (const group of metadata.row_groups) {
     const groupRows = Number(group.num_rows);
     if (!Number.isSafeInteger(groupRows) || groupRows < 0) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${group.num_rows} rows`);
-    // The footer's sizes only choose how to read; the budget still checks every page's header.
-    const groupInflated = group.columns.reduce((t, c) => (wanted.has(c.meta_data?.path_in_schema[0] ?? '') ? t + Number(c.meta_data?.total_uncompressed_size) : t), 0);
-    const step = groupInflated <= Math.min(maxInflatedBytes, WHOLE_GROUP_BYTES) ? groupRows : ROWS_PER_READ;
-    for (let start = groupStart; start < groupStart + groupRows; start += step) {
-      const end = Math.min(groupStart + groupRows, start + step);
+    // The page headers, checked before anything is inflated: they are what the reader trusts.
+    let groupInflated = 0;
+    for (const column of flowColumns) {
+      const meta = group.columns.find((c) => c.meta_data?.path_in_schema[0] === column)?.meta_data;
+      if (meta === undefined) throw new DecodeError(`Parquet row group at row ${groupStart} has no column ${column}`);
+      const claims = scanChunkPages(bytes, { dictionaryPageOffset: meta.dictionary_page_offset, dataPageOffset: meta.data_page_offset, totalCompressedSize: meta.total_compressed_size }, column);
+      if (claims.values !== groupRows) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${groupRows} rows; the pages of column ${column} hold ${claims.values}`);
+      if (claims.maxPageValues > MAX_PAGE_VALUES) throw new DecodeError(`Parquet column ${column} has a page of ${claims.maxPageValues} values (at most ${MAX_PAGE_VALUES}); refused`);
+      groupInflated += claims.inflatedBytes;
+    }
+    const step = groupRows <= WHOLE_GROUP_ROWS && groupInflated <= Math.min(maxInflatedBytes, WHOLE_GROUP_BYTES) ? groupRows : ROWS_PER_READ;
+    // Only this group in the metadata the reader plans over: its cost is then the group's alone.
+    const groupMetadata: FileMetaData = { ...metadata, row_groups: [group], num_rows: group.num_rows };
+    for (let start = 0; start < groupRows; start += step) {
+      const end = Math.min(groupRows, start + step);
       inflated = 0;
       const pages = flowColumns.map((): ColumnPages => ({ starts: [], data: [] }));
       try {
         await parquetRead({
           file,
-          metadata,
+          metadata: groupMetadata,
           columns: flowColumns,
           rowStart: start,
           rowEnd: end,
@@ -95,16 +123,16 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
         });
       } catch (err) {
         if (err instanceof DecodeError) throw err;
-        throw new DecodeError(`bad Parquet data in rows ${start}-${end}: ${(err as Error).message}`);
+        throw new DecodeError(`bad Parquet data in rows ${groupStart + start}-${groupStart + end}: ${(err as Error).message}`);
       }
-      // A row group that claims more rows than its pages hold is refused, like any bad read: its
-      // rows would otherwise come out empty, and a forged count would spin the loop.
+      // The page headers promised these rows; a reader that still came back short is a bad read.
       const held = Math.min(...pages.map((p) => rowsHeld(p, start, end)));
-      if (held < end - start) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${groupRows} rows; its pages hold ${start - groupStart + held}`);
-      for (let b = start; b < end; b += ROWS_PER_READ) emitBatch(parser, format, origin, pages, b, Math.min(end, b + ROWS_PER_READ));
+      if (held < end - start) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${groupRows} rows; its pages hold ${start + held}`);
+      out.append(pages, start, end, groupStart);
     }
     groupStart += groupRows;
   }
+  out.finish();
 }
 
 /** How many rows from `start` on (up to `end`) the column's pages hold without a gap. */
@@ -118,31 +146,58 @@ function rowsHeld(p: ColumnPages, start: number, end: number): number {
   return Math.max(0, Math.min(end, reach) - start);
 }
 
-/** Rows [from, to) of the decoded pages as one batch, numbered from 1 in the file. */
-function emitBatch(parser: LineParser, format: FlowFormat, origin: Origin, pages: ColumnPages[], from: number, to: number): void {
-  const n = to - from;
-  const batch = new FlowBatch(format, n);
-  for (let i = 0; i < pages.length; i++) {
-    const p = pages[i]!;
-    const num = batch.numbers[i];
-    const str = batch.strings[i];
-    for (let k = 0; k < p.starts.length; k++) {
-      const s = p.starts[k]!;
-      const d = p.data[k]!;
-      const lo = Math.max(from, s);
-      const hi = Math.min(to, s + d.length);
-      for (let row = lo; row < hi; row++) {
-        const v = d[row - s];
-        if (num !== undefined) num[row - from] = v === null || v === undefined ? NaN : Number(v);
-        else str![row - from] = v === null || v === undefined ? null : String(v);
+/** Packs rows from successive reads into batches of up to ROWS_PER_READ rows for the parser. */
+class BatchBuilder {
+  private batch: FlowBatch | undefined;
+  private filled = 0;
+
+  constructor(
+    private readonly parser: LineParser,
+    private readonly format: FlowFormat,
+    private readonly origin: Origin,
+    private readonly columns: number,
+  ) {}
+
+  /** Rows [from, to) of a read's pages; `rowBase` is the file row of the pages' row 0. */
+  append(pages: readonly ColumnPages[], from: number, to: number, rowBase: number): void {
+    while (from < to) {
+      const batch = (this.batch ??= new FlowBatch(this.format, ROWS_PER_READ));
+      const n = Math.min(to - from, ROWS_PER_READ - this.filled);
+      const at = this.filled - from;
+      for (let i = 0; i < this.columns; i++) {
+        const p = pages[i]!;
+        const num = batch.numbers[i];
+        const str = batch.strings[i];
+        for (let k = 0; k < p.starts.length; k++) {
+          const s = p.starts[k]!;
+          const d = p.data[k]!;
+          const lo = Math.max(from, s);
+          const hi = Math.min(from + n, s + d.length);
+          for (let row = lo; row < hi; row++) {
+            const v = d[row - s];
+            if (num !== undefined) num[row + at] = v === null || v === undefined ? NaN : Number(v);
+            else str![row + at] = v === null || v === undefined ? null : String(v);
+          }
+        }
       }
+      for (let r = 0; r < n; r++) {
+        batch.origins[this.filled + r] = this.origin;
+        batch.subIndex[this.filled + r] = rowBase + from + r + 1;
+        batch.eventTimeMs[this.filled + r] = NaN;
+      }
+      this.filled += n;
+      from += n;
+      if (this.filled === ROWS_PER_READ) this.finish();
     }
   }
-  for (let r = 0; r < n; r++) {
-    batch.origins[r] = origin;
-    batch.subIndex[r] = from + r + 1;
-    batch.eventTimeMs[r] = NaN;
+
+  /** Hands over the batch being filled, if it holds any rows. */
+  finish(): void {
+    const batch = this.batch;
+    if (batch === undefined || this.filled === 0) return;
+    batch.length = this.filled;
+    this.parser.emit(batch);
+    this.batch = undefined;
+    this.filled = 0;
   }
-  batch.length = n;
-  parser.emit(batch);
 }
