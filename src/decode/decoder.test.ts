@@ -510,8 +510,8 @@ describe('S3 Parquet objects', () => {
     const dict = dictionaryPage(['ACCEPT']);
     // The same construction, small: read, so the refusals below are about the claims alone.
     const small = craftParquet([action], [{ rows: 3, pages: { action: [dict, runLengthPage(2), runLengthPage(1)] } }, { rows: 2, pages: { action: [dict, runLengthPage(2)] } }]);
-    // One byte standing for 4 million rows.
-    const bigPage = craftParquet([action], [{ rows: 4_000_000, pages: { action: [dict, runLengthPage(4_000_000)] } }]);
+    // One byte standing for 5 million rows.
+    const bigPage = craftParquet([action], [{ rows: 5_000_000, pages: { action: [dict, runLengthPage(5_000_000)] } }]);
     // 300 row groups of a million rows, in pages the archive could have written: 300 million rows.
     const manyRows = craftParquet([action], Array.from({ length: 300 }, () => ({ rows: 1 << 20, pages: { action: [dict, runLengthPage(1 << 20)] } })));
     const missing = craftParquet([srcport, action], [
@@ -526,7 +526,7 @@ describe('S3 Parquet objects', () => {
     expect(bigPage.length + manyRows.length).toBeLessThan(40_000);
     expect(sink.records).toEqual(Array.from({ length: 5 }, () => ({ action: 'ACCEPT' })));
     expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([
-      ['big-page.parquet', 'Parquet column action has a page of 4000000 values (at most 1048576); refused'],
+      ['big-page.parquet', 'Parquet column action has a page of 5000000 values (at most 4194304); refused'],
       ['many-rows.parquet', 'Parquet row groups claim 314572800 rows, more than the 268435456 one object may hold; refused'],
       ['missing.parquet', 'Parquet row group at row 2 has no column srcport'],
     ]);

@@ -39,15 +39,16 @@ export function scanChunkPages(file: Uint8Array, place: ChunkPlace, column: stri
   let maxPageValues = 0;
   let pos = start;
   while (pos < end) {
+    // Zero bytes after the last page are padding (readers stop once they have the chunk's values).
+    if (file[pos] === 0 && file.subarray(pos, end).every((b) => b === 0)) break;
     const r = new CompactReader(file, pos, end, column);
     const h = r.pageHeader();
-    if (!(h.compressedSize >= 0 && h.uncompressedSize >= 0)) throw new DecodeError(`Parquet column ${column}: page at ${pos} has a negative size`);
     inflatedBytes += h.uncompressedSize;
     if (h.values > maxPageValues) maxPageValues = h.values;
     if (h.dataPage) values += h.values;
     pos = r.pos + h.compressedSize;
   }
-  if (pos !== end) throw new DecodeError(`Parquet column ${column}: the last page runs past its chunk`);
+  if (pos > end) throw new DecodeError(`Parquet column ${column}: the last page runs past its chunk`);
   return { inflatedBytes, values, maxPageValues };
 }
 
@@ -67,22 +68,48 @@ class CompactReader {
     private readonly column: string,
   ) {}
 
+  /**
+   * The counts are taken as the reader takes them: by the page's type (field 1), from the one
+   * sub-header that type names. Anything a valid header never holds (a field twice, a count that
+   * is not an i32, an unknown page type) is refused, so no count can hide behind another.
+   */
   pageHeader(): PageHeader {
-    const h: PageHeader = { uncompressedSize: -1, compressedSize: -1, values: 0, dataPage: false };
+    const seen = new Set<number>();
+    let pageType = -1;
+    let uncompressedSize = -1;
+    let compressedSize = -1;
+    const counts = new Map<number, number>();
     this.struct(0, (id, type) => {
-      if (id === 2 && type === 5) h.uncompressedSize = this.int();
-      else if (id === 3 && type === 5) h.compressedSize = this.int();
-      else if ((id === 5 || id === 7 || id === 8) && type === 12) {
+      if (seen.has(id)) throw this.error(`field ${id} twice`);
+      seen.add(id);
+      if (id === 1) pageType = this.i32(id, type);
+      else if (id === 2) uncompressedSize = this.i32(id, type);
+      else if (id === 3) compressedSize = this.i32(id, type);
+      else if (id === 5 || id === 7 || id === 8) {
         // data_page_header, dictionary_page_header, data_page_header_v2: field 1 is num_values.
-        if (id !== 7) h.dataPage = true;
+        if (type !== 12) throw this.error(`field ${id} that is not a struct`);
+        let values = 0;
+        const inner = new Set<number>();
         this.struct(1, (sub, subType) => {
-          if (sub === 1 && subType === 5) h.values = this.int();
+          if (inner.has(sub)) throw this.error(`field ${id}.${sub} twice`);
+          inner.add(sub);
+          if (sub === 1) values = this.i32(sub, subType);
           else this.skip(subType, 2);
         });
+        counts.set(id, values);
       } else this.skip(type, 1);
     });
-    if (h.values < 0) throw this.error('a negative value count');
-    return h;
+    if (uncompressedSize < 0 || compressedSize < 0) throw this.error('no sizes, or negative ones');
+    const countField = pageType === 0 ? 5 : pageType === 2 ? 7 : pageType === 3 ? 8 : pageType === 1 ? 0 : -1;
+    if (countField < 0) throw this.error(`page type ${pageType}`);
+    const values = counts.get(countField) ?? 0;
+    if (values < 0) throw this.error('a negative value count');
+    return { uncompressedSize, compressedSize, values, dataPage: pageType === 0 || pageType === 3 };
+  }
+
+  private i32(id: number, type: number): number {
+    if (type !== 5) throw this.error(`field ${id} that is not an i32`);
+    return this.zigzag();
   }
 
   private struct(depth: number, field: (id: number, type: number) => void): void {
@@ -119,19 +146,21 @@ class CompactReader {
         return;
       case 9:
       case 10: {
+        if (depth > MAX_DEPTH) throw this.error('nesting too deep');
         const b = this.byte();
         const size = b >> 4 === 15 ? this.varint() : b >> 4;
         const elem = b & 0x0f;
-        for (let i = 0; i < size; i++) (elem === 1 || elem === 2 ? this.byte() : this.skip(elem, depth + 1));
+        for (let i = 0; i < size; i++) this.element(elem, depth + 1);
         return;
       }
       case 11: {
+        if (depth > MAX_DEPTH) throw this.error('nesting too deep');
         const size = this.varint();
         if (size === 0) return;
         const kv = this.byte();
         for (let i = 0; i < size; i++) {
-          this.skip(kv >> 4, depth + 1);
-          this.skip(kv & 0x0f, depth + 1);
+          this.element(kv >> 4, depth + 1);
+          this.element(kv & 0x0f, depth + 1);
         }
         return;
       }
@@ -143,8 +172,10 @@ class CompactReader {
     }
   }
 
-  private int(): number {
-    return this.zigzag();
+  /** A list, set or map element: a boolean there takes a byte of its own, unlike in a field header. */
+  private element(type: number, depth: number): void {
+    if (type === 1 || type === 2) this.byte();
+    else this.skip(type, depth);
   }
 
   private zigzag(): number {
@@ -152,18 +183,18 @@ class CompactReader {
     return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
   }
 
-  /** Up to 2^53: larger claims are refused rather than wrapped. */
+  /** Below 2^53: larger claims are refused rather than rounded. */
   private varint(): number {
     let v = 0;
     let scale = 1;
     for (;;) {
       const b = this.byte();
       v += (b & 0x7f) * scale;
-      if (b < 0x80) break;
+      if (v > Number.MAX_SAFE_INTEGER) throw this.error('an integer too large');
+      if (b < 0x80) return v;
       scale *= 128;
-      if (scale > 2 ** 49) throw this.error('an integer too large');
+      if (scale > 2 ** 56) throw this.error('an integer too long');
     }
-    return v;
   }
 
   private byte(): number {

@@ -27,9 +27,10 @@ const WHOLE_GROUP_BYTES = 128 * 1024 * 1024;
 
 /**
  * The most values one page may claim: a page is decoded whole whatever part of it a read needs,
- * and a run-length page of one byte can claim millions. The archive's largest page.
+ * and a run-length page of one byte can claim millions. Four times the archive's largest page;
+ * DuckDB writes pages of 1.1 million values when asked for row groups of 2 million rows.
  */
-const MAX_PAGE_VALUES = 1 << 20;
+const MAX_PAGE_VALUES = 1 << 22;
 
 /**
  * The most rows one object may claim (2^28): a run-length page of one byte can stand for a million
@@ -82,23 +83,31 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
   if (metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data?.codec === 'ZSTD'))) await loadZstd();
   const bytes = new Uint8Array(file);
   const index = new Map(flowColumns.map((c, i) => [c, i]));
-  const claimed = metadata.row_groups.reduce((n, g) => n + Number(g.num_rows), 0);
-  if (!(claimed <= MAX_OBJECT_ROWS)) throw new DecodeError(`Parquet row groups claim ${claimed} rows, more than the ${MAX_OBJECT_ROWS} one object may hold; refused`);
-  const out = new BatchBuilder(parser, format, origin, flowColumns.length);
+  let claimed = 0;
+  for (const group of metadata.row_groups) {
+    const rows = Number(group.num_rows);
+    if (!Number.isSafeInteger(rows) || rows < 0) throw new DecodeError(`Parquet row group at row ${claimed} claims ${group.num_rows} rows`);
+    claimed += rows;
+  }
+  if (claimed > MAX_OBJECT_ROWS) throw new DecodeError(`Parquet row groups claim ${claimed} rows, more than the ${MAX_OBJECT_ROWS} one object may hold; refused`);
+  const out = new BatchBuilder(parser, format, origin, flowColumns.length, claimed);
   let groupStart = 0;
   for (const group of metadata.row_groups) {
     const groupRows = Number(group.num_rows);
-    if (!Number.isSafeInteger(groupRows) || groupRows < 0) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${group.num_rows} rows`);
     // The page headers, checked before anything is inflated: they are what the reader trusts.
     let groupInflated = 0;
     for (const column of flowColumns) {
-      const meta = group.columns.find((c) => c.meta_data?.path_in_schema[0] === column)?.meta_data;
+      const chunks = group.columns.filter((c) => c.meta_data?.path_in_schema[0] === column);
+      if (chunks.length > 1) throw new DecodeError(`Parquet row group at row ${groupStart} has ${chunks.length} chunks of column ${column}`);
+      const meta = chunks[0]?.meta_data;
+      if (meta === undefined && groupRows === 0) continue;
       if (meta === undefined) throw new DecodeError(`Parquet row group at row ${groupStart} has no column ${column}`);
       const claims = scanChunkPages(bytes, { dictionaryPageOffset: meta.dictionary_page_offset, dataPageOffset: meta.data_page_offset, totalCompressedSize: meta.total_compressed_size }, column);
       if (claims.values !== groupRows) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${groupRows} rows; the pages of column ${column} hold ${claims.values}`);
       if (claims.maxPageValues > MAX_PAGE_VALUES) throw new DecodeError(`Parquet column ${column} has a page of ${claims.maxPageValues} values (at most ${MAX_PAGE_VALUES}); refused`);
       groupInflated += claims.inflatedBytes;
     }
+    if (groupRows === 0) continue;
     const step = groupRows <= WHOLE_GROUP_ROWS && groupInflated <= Math.min(maxInflatedBytes, WHOLE_GROUP_BYTES) ? groupRows : ROWS_PER_READ;
     // Only this group in the metadata the reader plans over: its cost is then the group's alone.
     const groupMetadata: FileMetaData = { ...metadata, row_groups: [group], num_rows: group.num_rows };
@@ -151,18 +160,20 @@ class BatchBuilder {
   private batch: FlowBatch | undefined;
   private filled = 0;
 
+  /** `rows`: all the object will append, so a small object gets a batch its size. */
   constructor(
     private readonly parser: LineParser,
     private readonly format: FlowFormat,
     private readonly origin: Origin,
     private readonly columns: number,
+    private rowsLeft: number,
   ) {}
 
   /** Rows [from, to) of a read's pages; `rowBase` is the file row of the pages' row 0. */
   append(pages: readonly ColumnPages[], from: number, to: number, rowBase: number): void {
     while (from < to) {
-      const batch = (this.batch ??= new FlowBatch(this.format, ROWS_PER_READ));
-      const n = Math.min(to - from, ROWS_PER_READ - this.filled);
+      const batch = (this.batch ??= new FlowBatch(this.format, Math.max(1, Math.min(ROWS_PER_READ, this.rowsLeft))));
+      const n = Math.min(to - from, batch.capacity - this.filled);
       const at = this.filled - from;
       for (let i = 0; i < this.columns; i++) {
         const p = pages[i]!;
@@ -186,8 +197,9 @@ class BatchBuilder {
         batch.eventTimeMs[this.filled + r] = NaN;
       }
       this.filled += n;
+      this.rowsLeft -= n;
       from += n;
-      if (this.filled === ROWS_PER_READ) this.finish();
+      if (this.filled === batch.capacity) this.finish();
     }
   }
 
