@@ -22,9 +22,8 @@ import { hashHex } from '../archive/units.js';
 import { ArchiveWriter } from '../archive/writer.js';
 import type { Codec } from '../archive/parquet/writer.js';
 import type { FlowBatch, Origin } from '../flowlog/batch.js';
-import { LineParser } from '../flowlog/parser.js';
-import type { RecordSink } from '../flowlog/sink.js';
-import { simulateTraffic } from '../sim/traffic.js';
+import { SIM_HEADER, simulateTraffic } from '../sim/traffic.js';
+import { parseLines } from './support.js';
 
 const TARGET = Number(process.env.BENCH_RECORDS ?? 10_000_000);
 const CODEC = (process.env.BENCH_CODEC ?? 'zstd') as Codec;
@@ -32,23 +31,11 @@ const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 const FLOW_LOG = 'fl-0123456789abcdef0';
 const DAY = Math.floor(Date.UTC(2026, 0, 5) / 1000);
-const HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
 /** Records per ENI-minute of simulateTraffic's `rate` 1, over a day (measured: 682,643 at rate 100). */
 const PER_RATE_DAY = 6826;
 
 const GOAL_RATE = 500_000;
 const GOAL_SIZE = 0.6;
-
-class Collect implements RecordSink {
-  batches: FlowBatch[] = [];
-  rejects = 0;
-  batch(b: FlowBatch): void {
-    this.batches.push(b);
-  }
-  reject(): void {
-    this.rejects++;
-  }
-}
 
 interface TextObject {
   readonly key: string;
@@ -71,17 +58,8 @@ function hourObjects(h: number, rate: number): TextObject[] {
     const d = t.toISOString().slice(0, 10).replace(/-/g, '/');
     const key = `AWSLogs/${ACCOUNT}/vpcflowlogs/${REGION}/${d}/${ACCOUNT}_vpcflowlogs_${REGION}_${FLOW_LOG}_${stamp}_${hashHex(stamp, 8)}.log.gz`;
     const origin: Origin = { location: `s3://bench-flow-logs/${key}`, kind: 's3', s3: { account: ACCOUNT, region: REGION, flowLogId: FLOW_LOG, timeMs: t.getTime(), hive: false } };
-    return { key, origin, text: Buffer.from(`${HEADER}\n${w.join('\n')}\n`) };
+    return { key, origin, text: Buffer.from(`${SIM_HEADER}\n${w.join('\n')}\n`) };
   });
-}
-
-function parse(obj: TextObject): FlowBatch[] {
-  const sink = new Collect();
-  const parser = new LineParser(sink, { batchSize: 4096 });
-  parser.parseLines(obj.text, 0, obj.text.length, obj.origin, 1);
-  parser.flush();
-  if (sink.rejects > 0) throw new Error(`${sink.rejects} lines rejected in ${obj.key}`);
-  return sink.batches;
 }
 
 function fmt(n: number, digits = 0): string {
@@ -114,7 +92,7 @@ async function main(): Promise<void> {
       textBytes += objs.reduce((s, o) => s + o.text.length, 0);
       objects += objs.length;
       t = performance.now();
-      const parsed = objs.map(parse);
+      const parsed = objs.map((o) => parseLines(o.text, o.origin));
       parseMs += performance.now() - t;
       const n = parsed.reduce((s, bs) => s + bs.reduce((x, b) => x + b.length, 0), 0);
       gc?.();

@@ -11,7 +11,8 @@ import { FlowDecoder } from '../decode/decoder.js';
 import type { FlowBatch } from '../flowlog/batch.js';
 import type { RecordSink } from '../flowlog/sink.js';
 import { subscriptionPayload } from '../sim/cloudwatch.js';
-import { simulateTraffic } from '../sim/traffic.js';
+import { SIM_HEADER, simulateTraffic } from '../sim/traffic.js';
+import { median } from './support.js';
 import type { KinesisRecordIn } from '../sources/types.js';
 
 const EVENTS_PER_RECORD = 1000;
@@ -83,11 +84,6 @@ async function runRounds(cases: Case[], records: number): Promise<void> {
   }
 }
 
-function median(values: number[]): number {
-  const v = [...values].sort((x, y) => x - y);
-  return v[Math.floor(v.length / 2)]!;
-}
-
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 5);
 
@@ -106,7 +102,7 @@ async function main(): Promise<void> {
   const decoder = new FlowDecoder(sink);
   sink.decoder = decoder;
   // S3 .log.gz text object: header + lines, streamed in 1 MiB chunks as a file or S3 body would be.
-  const text = Buffer.from(`version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n${lines.slice(0, n).join('\n')}\n`);
+  const text = Buffer.from(`${SIM_HEADER}\n${lines.slice(0, n).join('\n')}\n`);
   // The inputs now live in buffers; the 350 k line strings would only make every collection
   // (of any case) slower, which a decoder in production does not pay.
   lines = undefined;

@@ -17,37 +17,23 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { parquetMetadata, parquetRead, snappyUncompress } from 'hyparquet';
+import { parquetMetadata, parquetRead } from 'hyparquet';
 import type { Codec } from '../archive/parquet/writer.js';
 import { LocalStore } from '../archive/store.js';
 import { hashHex } from '../archive/units.js';
 import { ArchiveWriter } from '../archive/writer.js';
-import { decodeParquet } from '../decode/parquet.js';
+import { CappedInflation, decodeParquet, flowColumnsOf } from '../decode/parquet.js';
 import { DEFAULT_LIMITS } from '../decode/errors.js';
-import { loadZstd, zstdDecompress } from '../decode/zstd.js';
+import { loadZstd } from '../decode/zstd.js';
 import type { FlowBatch, Origin } from '../flowlog/batch.js';
-import { fieldByName } from '../flowlog/fields.js';
-import { LineParser } from '../flowlog/parser.js';
-import type { RecordSink } from '../flowlog/sink.js';
-import { simulateTraffic } from '../sim/traffic.js';
+import type { LineParser } from '../flowlog/parser.js';
+import { SIM_HEADER, simulateTraffic } from '../sim/traffic.js';
+import { median, parseLines } from './support.js';
 
 const TARGET = Number(process.env.BENCH_RECORDS ?? 500_000);
 const CODEC = (process.env.BENCH_CODEC ?? 'zstd') as Codec;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LIMIT = DEFAULT_LIMITS.maxInflatedBytes;
-const HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
-
-class Collect implements RecordSink {
-  batches: FlowBatch[] = [];
-  rejects = 0;
-  batch(b: FlowBatch): void {
-    this.batches.push(b);
-  }
-  reject(): void {
-    this.rejects++;
-  }
-}
 
 /** The simulated records as the archive writes them: one Parquet file's bytes. */
 async function archiveFile(dir: string): Promise<{ bytes: Buffer; records: number }> {
@@ -59,16 +45,11 @@ async function archiveFile(dir: string): Promise<{ bytes: Buffer; records: numbe
   }
   lines.length = TARGET;
   const origin: Origin = { location: 'bench://parquet', kind: 'file' };
-  const text = Buffer.from(`${HEADER}\n${lines.join('\n')}\n`);
-  const sink = new Collect();
-  const parser = new LineParser(sink, { batchSize: 4096 });
-  parser.parseLines(text, 0, text.length, origin, 1);
-  parser.flush();
-  if (sink.rejects > 0) throw new Error(`${sink.rejects} simulated lines rejected`);
+  const batches = parseLines(Buffer.from(`${SIM_HEADER}\n${lines.join('\n')}\n`), origin);
   const store = new LocalStore(dir);
   const writer = new ArchiveWriter({ store, codec: CODEC, chunkRecords: 4_000_000, maxRecords: 4_000_000, maxBytes: 2 ** 40 });
   const unit = { objectId: hashHex('bench-parquet', 20), location: origin.location };
-  for (const b of sink.batches) writer.add(b, unit);
+  for (const b of batches) writer.add(b, unit);
   writer.endObject(unit);
   const r = await writer.flush();
   // The largest file, should the records have been split over more than one.
@@ -81,47 +62,10 @@ async function archiveFile(dir: string): Promise<{ bytes: Buffer; records: numbe
   return { bytes: best, records: Number(meta.num_rows) };
 }
 
-function flowColumnsOf(file: ArrayBuffer): string[] {
-  const meta = parquetMetadata(file);
-  return meta.schema.slice(1).filter((c) => c.num_children === undefined && fieldByName(c.name) !== undefined).map((c) => c.name);
-}
-
-/** hyparquet's decompressors with the decoder's per-read inflation limit (the previous decoder's). */
-function limitedCompressors(): { reset: () => void; compressors: Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> } {
-  let inflated = 0;
-  const budget = (n: number): number => {
-    inflated += n;
-    if (inflated > LIMIT) throw new Error(`inflates past ${LIMIT} bytes`);
-    return n;
-  };
-  return {
-    reset: () => (inflated = 0),
-    compressors: {
-      GZIP: (input, n) => gunzipSync(input, { maxOutputLength: Math.max(budget(n), 1) }),
-      ZSTD: (input, n) => zstdDecompress(input, budget(n)),
-      SNAPPY: (input, n) => {
-        const out = new Uint8Array(budget(n));
-        snappyUncompress(input, out);
-        return out;
-      },
-    },
-  };
-}
-
-const plainCompressors = {
-  GZIP: (input: Uint8Array): Uint8Array => gunzipSync(input),
-  ZSTD: (input: Uint8Array, n: number): Uint8Array => zstdDecompress(input, n),
-};
-
 interface Case {
   readonly name: string;
   readonly run: () => Promise<number>;
   readonly rates: number[];
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((x, y) => x - y);
-  return v[Math.floor(v.length / 2)]!;
 }
 
 function fmt(n: number): string {
@@ -135,20 +79,21 @@ async function main(): Promise<void> {
     const { bytes, records } = await archiveFile(dir);
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const meta = parquetMetadata(file);
-    const columns = flowColumnsOf(file);
+    const columns = flowColumnsOf(meta);
     const inflated = meta.row_groups.flatMap((g) => g.columns).reduce((t, c) => t + Number(c.meta_data?.total_uncompressed_size ?? 0), 0);
     console.log(`flowcut bench:parquet — node ${process.version}, one warm-up round, then ${ROUNDS} measured rounds, median shown`);
     console.log(
       `input: one archive file of ${fmt(records)} records (${(bytes.length / 2 ** 20).toFixed(1)} MiB ${CODEC}, ${(inflated / 2 ** 20).toFixed(1)} MiB inflated, ${meta.row_groups.length} row group(s), ${columns.length} flow-log columns, one page per column chunk), inflation limit ${LIMIT / 2 ** 20} MiB`,
     );
-    const limited = limitedCompressors();
+    const limited = new CappedInflation(LIMIT);
+    const unlimited = new CappedInflation(Number.POSITIVE_INFINITY);
     const cases: Case[] = [
       {
         name: 'hyparquet parquetRead, whole file into rows (no limit)',
         rates: [],
         run: async () => {
           let n = 0;
-          await parquetRead({ file, metadata: meta, columns, compressors: plainCompressors, onComplete: (rows) => (n = rows.length) });
+          await parquetRead({ file, metadata: meta, columns, compressors: unlimited.compressors, onComplete: (rows) => (n = rows.length) });
           return n;
         },
       },
@@ -158,7 +103,7 @@ async function main(): Promise<void> {
         run: async () => {
           let n = 0;
           for (let start = 0; start < records; start += 65_536) {
-            limited.reset();
+            limited.startRead();
             await parquetRead({ file, metadata: meta, columns, rowStart: start, rowEnd: Math.min(records, start + 65_536), compressors: limited.compressors, onComplete: (rows) => (n += rows.length) });
           }
           return n;

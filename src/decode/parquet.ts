@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { parquetMetadata, parquetRead, snappyUncompress, type FileMetaData } from 'hyparquet';
+import { parquetMetadata, parquetRead, snappyUncompress, type FileMetaData, type RowGroup } from 'hyparquet';
 import { FlowBatch, type Origin } from '../flowlog/batch.js';
 import { fieldByName } from '../flowlog/fields.js';
 import { FlowFormat } from '../flowlog/format.js';
@@ -58,62 +58,32 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
   } catch (err) {
     throw new DecodeError(`not a readable Parquet file: ${(err as Error).message}`);
   }
-  const columns = metadata.schema.slice(1).filter((c) => c.num_children === undefined).map((c) => c.name);
-  const flowColumns = columns.filter((c) => fieldByName(c) !== undefined);
-  if (flowColumns.length === 0) throw new DecodeError(`Parquet file has no flow-log columns (columns: ${columns.join(', ')})`);
+  const flowColumns = flowColumnsOf(metadata);
   const format = FlowFormat.fromNames(flowColumns);
-  let inflated = 0;
-  // Page headers say what a page inflates to; the sum is capped before anything is inflated. The
-  // cap is per read: a whole row group, or a part of ROWS_PER_READ rows of a big one (each part
-  // inflating again every page that covers its rows).
-  const budget = (outputLength: number): number => {
-    inflated += outputLength;
-    if (!(outputLength >= 0) || inflated > maxInflatedBytes) throw new DecodeError(`Parquet pages inflate to more than ${maxInflatedBytes} bytes; refused`);
-    return outputLength;
-  };
-  const compressors = {
-    GZIP: (input: Uint8Array, outputLength: number): Uint8Array => gunzipSync(input, { maxOutputLength: Math.max(budget(outputLength), 1) }),
-    ZSTD: (input: Uint8Array, outputLength: number): Uint8Array => zstdDecompress(input, budget(outputLength)),
-    SNAPPY: (input: Uint8Array, outputLength: number): Uint8Array => {
-      const out = new Uint8Array(budget(outputLength));
-      snappyUncompress(input, out);
-      return out;
-    },
-  };
+  const inflation = new CappedInflation(maxInflatedBytes);
   if (metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data?.codec === 'ZSTD'))) await loadZstd();
   const bytes = new Uint8Array(file);
   const index = new Map(flowColumns.map((c, i) => [c, i]));
   let claimed = 0;
-  for (const group of metadata.row_groups) {
+  const rowsOf = metadata.row_groups.map((group) => {
     const rows = Number(group.num_rows);
     if (!Number.isSafeInteger(rows) || rows < 0) throw new DecodeError(`Parquet row group at row ${claimed} claims ${group.num_rows} rows`);
     claimed += rows;
-  }
+    return rows;
+  });
   if (claimed > MAX_OBJECT_ROWS) throw new DecodeError(`Parquet row groups claim ${claimed} rows, more than the ${MAX_OBJECT_ROWS} one object may hold; refused`);
   const out = new BatchBuilder(parser, format, origin, flowColumns.length, claimed);
   let groupStart = 0;
-  for (const group of metadata.row_groups) {
-    const groupRows = Number(group.num_rows);
-    // The page headers, checked before anything is inflated: they are what the reader trusts.
-    let groupInflated = 0;
-    for (const column of flowColumns) {
-      const chunks = group.columns.filter((c) => c.meta_data?.path_in_schema[0] === column);
-      if (chunks.length > 1) throw new DecodeError(`Parquet row group at row ${groupStart} has ${chunks.length} chunks of column ${column}`);
-      const meta = chunks[0]?.meta_data;
-      if (meta === undefined && groupRows === 0) continue;
-      if (meta === undefined) throw new DecodeError(`Parquet row group at row ${groupStart} has no column ${column}`);
-      const claims = scanChunkPages(bytes, { dictionaryPageOffset: meta.dictionary_page_offset, dataPageOffset: meta.data_page_offset, totalCompressedSize: meta.total_compressed_size }, column);
-      if (claims.values !== groupRows) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${groupRows} rows; the pages of column ${column} hold ${claims.values}`);
-      if (claims.maxPageValues > MAX_PAGE_VALUES) throw new DecodeError(`Parquet column ${column} has a page of ${claims.maxPageValues} values (at most ${MAX_PAGE_VALUES}); refused`);
-      groupInflated += claims.inflatedBytes;
-    }
+  for (const [g, group] of metadata.row_groups.entries()) {
+    const groupRows = rowsOf[g]!;
+    const groupInflated = checkPages(bytes, group, groupRows, groupStart, flowColumns);
     if (groupRows === 0) continue;
     const step = groupRows <= WHOLE_GROUP_ROWS && groupInflated <= Math.min(maxInflatedBytes, WHOLE_GROUP_BYTES) ? groupRows : ROWS_PER_READ;
     // Only this group in the metadata the reader plans over: its cost is then the group's alone.
     const groupMetadata: FileMetaData = { ...metadata, row_groups: [group], num_rows: group.num_rows };
     for (let start = 0; start < groupRows; start += step) {
       const end = Math.min(groupRows, start + step);
-      inflated = 0;
+      inflation.startRead();
       const pages = flowColumns.map((): ColumnPages => ({ starts: [], data: [] }));
       try {
         await parquetRead({
@@ -122,7 +92,7 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
           columns: flowColumns,
           rowStart: start,
           rowEnd: end,
-          compressors,
+          compressors: inflation.compressors,
           onChunk: (chunk) => {
             const p = pages[index.get(chunk.columnName) ?? -1];
             if (p === undefined) return;
@@ -142,6 +112,65 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
     groupStart += groupRows;
   }
   out.finish();
+}
+
+/**
+ * Checks a row group's flow column chunks by their page headers, before anything is inflated
+ * (they are what the reader trusts), and returns what its pages inflate to.
+ */
+function checkPages(bytes: Uint8Array, group: RowGroup, groupRows: number, groupStart: number, flowColumns: readonly string[]): number {
+  let inflatedBytes = 0;
+  for (const column of flowColumns) {
+    const chunks = group.columns.filter((c) => c.meta_data?.path_in_schema[0] === column);
+    if (chunks.length > 1) throw new DecodeError(`Parquet row group at row ${groupStart} has ${chunks.length} chunks of column ${column}`);
+    const meta = chunks[0]?.meta_data;
+    if (meta === undefined && groupRows === 0) continue;
+    if (meta === undefined) throw new DecodeError(`Parquet row group at row ${groupStart} has no column ${column}`);
+    const claims = scanChunkPages(bytes, { dictionaryPageOffset: meta.dictionary_page_offset, dataPageOffset: meta.data_page_offset, totalCompressedSize: meta.total_compressed_size }, column);
+    if (claims.values !== groupRows) throw new DecodeError(`Parquet row group at row ${groupStart} claims ${groupRows} rows; the pages of column ${column} hold ${claims.values}`);
+    if (claims.maxPageValues > MAX_PAGE_VALUES) throw new DecodeError(`Parquet column ${column} has a page of ${claims.maxPageValues} values (at most ${MAX_PAGE_VALUES}); refused`);
+    inflatedBytes += claims.inflatedBytes;
+  }
+  return inflatedBytes;
+}
+
+/** The leaf columns that are flow-log fields, in file order; none is a DecodeError. */
+export function flowColumnsOf(metadata: FileMetaData): string[] {
+  const columns = metadata.schema.slice(1).filter((c) => c.num_children === undefined).map((c) => c.name);
+  const flowColumns = columns.filter((c) => fieldByName(c) !== undefined);
+  if (flowColumns.length === 0) throw new DecodeError(`Parquet file has no flow-log columns (columns: ${columns.join(', ')})`);
+  return flowColumns;
+}
+
+/**
+ * hyparquet's decompressors under an inflation cap per read. Page headers say what a page
+ * inflates to; the sum is checked before anything is inflated. A read is a whole row group, or a
+ * part of ROWS_PER_READ rows of a big one (each part inflating again every page that covers it).
+ */
+export class CappedInflation {
+  private inflated = 0;
+  readonly compressors;
+
+  constructor(maxInflatedBytes: number) {
+    const budget = (outputLength: number): number => {
+      this.inflated += outputLength;
+      if (!(outputLength >= 0) || this.inflated > maxInflatedBytes) throw new DecodeError(`Parquet pages inflate to more than ${maxInflatedBytes} bytes; refused`);
+      return outputLength;
+    };
+    this.compressors = {
+      GZIP: (input: Uint8Array, outputLength: number): Uint8Array => gunzipSync(input, { maxOutputLength: Math.max(budget(outputLength), 1) }),
+      ZSTD: (input: Uint8Array, outputLength: number): Uint8Array => zstdDecompress(input, budget(outputLength)),
+      SNAPPY: (input: Uint8Array, outputLength: number): Uint8Array => {
+        const out = new Uint8Array(budget(outputLength));
+        snappyUncompress(input, out);
+        return out;
+      },
+    };
+  }
+
+  startRead(): void {
+    this.inflated = 0;
+  }
 }
 
 /** How many rows from `start` on (up to `end`) the column's pages hold without a gap. */

@@ -7,6 +7,9 @@ import { SeededRandom } from './random.js';
  * can be measured on it. Entirely generated here: no third-party data.
  */
 
+/** The header line of the lines simulateTraffic writes (AWS's default format, version 2). */
+export const SIM_HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
+
 export interface SimOptions {
   seed?: number;
   /** Epoch seconds of the first window. */

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Command, Option } from 'commander';
 import { subscriptionPayload } from '../../sim/cloudwatch.js';
-import { simulateTraffic, type SimLine } from '../../sim/traffic.js';
+import { SIM_HEADER, simulateTraffic, type SimLine } from '../../sim/traffic.js';
 import { CliError } from '../errors.js';
 
 const SHAPES = ['lines', 's3', 'get-records'] as const;
@@ -19,8 +19,6 @@ interface SimulateOptions {
   labels?: string;
   start?: string;
 }
-
-const HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
 
 export function registerSimulate(program: Command): void {
   program
@@ -49,7 +47,7 @@ function runSimulate(opts: SimulateOptions): void {
       body = Buffer.from(lines.map((l) => l.line).join('\n') + '\n');
       break;
     case 's3':
-      body = gzipSync(`${HEADER}\n${lines.map((l) => l.line).join('\n')}\n`);
+      body = gzipSync(`${SIM_HEADER}\n${lines.map((l) => l.line).join('\n')}\n`);
       if (target !== undefined && !/\.gz$/.test(target)) target = join(target, s3Key(startMs));
       break;
     case 'get-records':
