@@ -296,6 +296,30 @@ describe('JSON envelopes carrying base64 payloads', () => {
     expect(sink.count).toBe(6);
   });
 
+  it("hands over each item's records before inflating the next, so a small file of amplifying items stays bounded", async () => {
+    // Each item: 20,000 lines that gzip to a few hundred bytes. Undrained, the whole object's
+    // records would sit in memory at once (a 134 KB file of such items exhausted the heap).
+    const item = gzipSync(Buffer.from(`${LINES[0]}\n`.repeat(20_000))).toString('base64');
+    const file = join(tmp(), 'amplifying.json.gz');
+    writeFileSync(file, gzipSync(JSON.stringify({ Records: Array.from({ length: 10 }, (_, i) => ({ SequenceNumber: String(i), Data: item })) })));
+    let held = 0;
+    let mostHeld = 0;
+    let total = 0;
+    const sink = new CollectingSink();
+    const dec = new FlowDecoder({ batch: (b) => { held += b.length; total += b.length; }, reject: (r) => sink.reject(r) }, {
+      drain: async () => {
+        mostHeld = Math.max(mostHeld, held);
+        held = 0;
+      },
+    });
+    for await (const obj of listLocalObjects(file)) await dec.decodeObject(obj);
+    dec.flush();
+    expect(sink.rejects).toEqual([]);
+    expect(total).toBe(200_000);
+    expect(mostHeld).toBeGreaterThan(0);
+    expect(mostHeld).toBeLessThanOrEqual(20_000 + 1000); // an item's records, and a batch begun before it
+  });
+
   it('rejects an envelope with a bad shape, naming what is wrong', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ Records: [{ SequenceNumber: 5, Data: '!!' }] }));

@@ -4,7 +4,7 @@ import { LineParser } from '../flowlog/parser.js';
 import { DecodeStats, type RecordSink } from '../flowlog/sink.js';
 import type { KinesisRecordIn, ObjectIn } from '../sources/types.js';
 import { SubscriptionPayloadDecoder } from './cloudwatch.js';
-import { envelopeItems, envelopeKind, type EnvelopeKind } from './envelopes.js';
+import { envelopeItems, envelopeKind, type EnvelopeItem, type EnvelopeKind } from './envelopes.js';
 import { DecodeError, DEFAULT_LIMITS, type DecodeLimits } from './errors.js';
 import { gunzipCapped, gunzipStream, isGzip } from './gzip.js';
 import { decodeParquet, isParquet } from './parquet.js';
@@ -115,12 +115,20 @@ export class FlowDecoder {
         await decodeParquet(buf, origin, this.parser, this.limits.maxInflatedBytes);
       } else {
         const buf = await readAll(stream, this.limits.maxInflatedBytes, 'JSON input');
+        let items: EnvelopeItem[] | undefined;
         try {
-          this.payload(buf, origin, 1, kind);
+          if (isGzip(buf)) this.payload(buf, origin, 1, kind); // gzip inside gzip, as a forced --input may hold
+          else items = this.jsonItems(buf, origin, kind);
         } catch (err) {
           if (!(err instanceof DecodeError)) throw err;
           // Files and S3 objects stay where they are; stdin exists nowhere else, so keep it.
           this.parser.rejectInput(origin, err.message, printable(buf), undefined, origin.kind === 'stdin' ? buf : undefined);
+        }
+        // Each item may inflate to maxInflatedBytes: the records of one are handed over before
+        // the next is decoded, so a small object of many such items never holds them all.
+        for (const item of items ?? []) {
+          this.decodePayload(item.data, itemOrigin(origin, item), 2);
+          await this.drain();
         }
       }
     } catch (err) {
@@ -161,9 +169,17 @@ export class FlowDecoder {
   }
 
   private json(buf: Buffer, origin: Origin, depth: number, kind: InputKind): void {
-    if (kind === 'auto' && looksLikeSubscriptionPayload(buf)) {
+    for (const item of this.jsonItems(buf, origin, kind)) this.decodePayload(item.data, itemOrigin(origin, item), depth + 1);
+  }
+
+  /**
+   * Decodes JSON that is itself a subscription payload; for an envelope, returns its items, still
+   * to be decoded. Throws DecodeError for JSON that is neither.
+   */
+  private jsonItems(buf: Buffer, origin: Origin, kind: InputKind): EnvelopeItem[] {
+    if (kind === 'cwl' || (kind === 'auto' && looksLikeSubscriptionPayload(buf))) {
       this.cwl.decode(buf, origin);
-      return;
+      return [];
     }
     let value: unknown;
     try {
@@ -175,19 +191,11 @@ export class FlowDecoder {
     if (envelope === undefined) {
       if (typeof value === 'object' && value !== null && 'messageType' in value) {
         this.cwl.decode(buf, origin);
-        return;
+        return [];
       }
       throw new DecodeError('JSON that is none of: CloudWatch Logs subscription payload, aws kinesis get-records output, Lambda awslogs or Kinesis event, Firehose HTTP request');
     }
-    for (const item of envelopeItems(envelope, value)) {
-      const child: Origin = {
-        location: origin.location + item.where,
-        kind: item.kind,
-        ...(item.sequenceNumber === undefined ? {} : { sequenceNumber: item.sequenceNumber }),
-        ...(item.arrivalMs === undefined ? {} : { arrivalMs: item.arrivalMs }),
-      };
-      this.decodePayload(item.data, child, depth + 1);
-    }
+    return [...envelopeItems(envelope, value)];
   }
 
   private bufferLines(buf: Buffer, origin: Origin): void {
@@ -251,6 +259,15 @@ export class FlowDecoder {
     if (tooLong !== undefined) rejectLong();
     else if (carry !== undefined) parser.parseLine(carry, 0, carry.length, origin, lineNo);
   }
+}
+
+function itemOrigin(container: Origin, item: EnvelopeItem): Origin {
+  return {
+    location: container.location + item.where,
+    kind: item.kind,
+    ...(item.sequenceNumber === undefined ? {} : { sequenceNumber: item.sequenceNumber }),
+    ...(item.arrivalMs === undefined ? {} : { arrivalMs: item.arrivalMs }),
+  };
 }
 
 /** The start of a payload as text, for a person reading a reject. */
