@@ -102,9 +102,17 @@ export class SubscriptionPayloadDecoder {
     let p = skipWs(json, 0);
     let index = 0;
     while (p < json.length) {
-      if (json[p] !== 0x7b) throw new DecodeError(`expected a CloudWatch Logs subscription payload (a JSON object) at byte ${p}`);
       const origin: Origin = index === 0 ? { ...base } : { ...base, location: `${base.location}#${index}` };
-      p = skipWs(json, this.decodeOne(json, p, origin));
+      try {
+        if (json[p] !== 0x7b) throw new DecodeError(`expected a CloudWatch Logs subscription payload (a JSON object) at byte ${p}`);
+        p = skipWs(json, this.decodeOne(json, p, origin));
+      } catch (err) {
+        if (!(err instanceof DecodeError) || index === 0) throw err;
+        // The payloads before this one are records already: keep this one and what follows it
+        // (nothing can tell where a broken payload ends), not the whole input again.
+        this.parser.rejectInput(origin, `${err.message} (payload ${index}, at byte ${p}; the ${index} before it were decoded)`, json.toString('utf8', p, p + 512), undefined, json.subarray(p));
+        return;
+      }
       index++;
     }
     if (index === 0) throw new DecodeError('empty payload');

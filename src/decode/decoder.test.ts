@@ -79,12 +79,36 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     expect(dec.stats.controlMessages).toBe(1);
   });
 
-  it('rejects a bad event with its index and keeps the good ones', () => {
+  it('rejects a bad event with its index, keeps the good ones, and keeps the whole record with the first reject', () => {
     const { sink, dec } = decoder();
-    dec.decodeKinesisRecord(kinesisRecord(subscriptionPayload([LINES[0]!, 'not a flow record', LINES[1]!], { logStream: 's' }), '42'));
+    const data = subscriptionPayload([LINES[0]!, 'not a flow record', LINES[1]!, 'nor this'], { logStream: 's' });
+    dec.decodeKinesisRecord(kinesisRecord(data, '42'));
     dec.flush();
     expect(sink.count).toBe(2);
-    expect(sink.rejects).toEqual([expect.objectContaining({ location: 'kinesis://flows/shardId-000000000001/42', line: 2, text: 'not a flow record' })]);
+    expect(sink.rejects).toEqual([
+      { location: 'kinesis://flows/shardId-000000000001/42', line: 2, reason: expect.any(String), text: 'not a flow record', data: data.toString('base64') },
+      { location: 'kinesis://flows/shardId-000000000001/42', line: 4, reason: expect.any(String), text: 'nor this' },
+    ]);
+  });
+
+  it('keeps a record of plain text that is not flow logs whole, once, beside its line rejects', () => {
+    const { sink, dec } = decoder();
+    const data = Buffer.from('hello\nworld\n');
+    dec.decodeKinesisRecord(kinesisRecord(data, '43'));
+    dec.flush();
+    expect(sink.rejects.map((r) => [r.line, r.data])).toEqual([[1, data.toString('base64')], [2, undefined]]);
+  });
+
+  it('rejects only the broken one of concatenated payloads, with its index, and not the records before it', () => {
+    const { sink, dec } = decoder();
+    const good = subscriptionPayloadJson(LINES.slice(0, 2), { logStream: 's' });
+    const broken = '{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":"';
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(good + good + broken), '44'));
+    dec.flush();
+    expect(sink.count).toBe(4);
+    expect(sink.rejects).toHaveLength(1);
+    expect(sink.rejects[0]).toMatchObject({ location: 'kinesis://flows/shardId-000000000001/44#2', reason: expect.stringMatching(/payload 2, .*the 2 before it were decoded/) });
+    expect(Buffer.from(sink.rejects[0]!.data!, 'base64').toString()).toBe(broken);
   });
 
   it('reads the same records from any JSON layout, escapes and key order included', () => {

@@ -80,11 +80,15 @@ export class FlowDecoder {
    * accepted is lost.
    */
   decodePayload(buf: Buffer, origin: Origin, depth = 0): void {
+    const outer = this.parser.keepPayload;
+    this.parser.keepPayload = buf;
     try {
       this.payload(buf, origin, depth);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.parser.rejectInput(origin, err.message, printable(buf), undefined, buf);
+    } finally {
+      this.parser.keepPayload = outer;
     }
   }
 

@@ -314,8 +314,16 @@ export class LineParser {
     return this.parseLine(buf, 0, buf.length, origin, lineNo, eventTimeMs);
   }
 
-  /** Reports a bad payload or object that never reached line parsing. */
-  rejectInput(origin: Origin, reason: string, text: string, lineNo?: number, data?: Uint8Array): void {
+  /**
+   * The payload being decoded (a Kinesis record, an envelope's item): the first reject inside it
+   * carries it whole, since a reject's text is clipped and the payload may exist nowhere else.
+   */
+  keepPayload: Uint8Array | undefined;
+
+  /** Reports a bad payload, object or line; `data` (else keepPayload, once) is kept with it. */
+  rejectInput(origin: Origin, reason: string, text: string, lineNo?: number, explicitData?: Uint8Array): void {
+    const data = explicitData ?? this.keepPayload;
+    this.keepPayload = undefined;
     this.stats.rejected++;
     this.sink.reject({
       location: origin.location,

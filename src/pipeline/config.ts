@@ -28,6 +28,8 @@ export const runConfigSchema = z
     efoConsumerName: z.string().min(1).max(128).optional(),
     from: fromSchema.default('latest'),
     archive: z.string().min(1).optional(),
+    /** JSON-lines file for payloads that cannot be decoded; default under .flowcut/rejects/. */
+    rejects: z.string().min(1).optional(),
     /** zstd: smallest files; snappy: the most records per second through the archive. */
     archiveCompression: z.enum(CODECS).default('zstd'),
     archiveZstdLevel: z.coerce.number().int().min(1).max(22).default(DEFAULT_ZSTD_LEVEL),
@@ -55,6 +57,7 @@ const ENV: Record<string, keyof RunConfig> = {
   FLOWCUT_EFO_CONSUMER_NAME: 'efoConsumerName',
   FLOWCUT_FROM: 'from',
   FLOWCUT_ARCHIVE: 'archive',
+  FLOWCUT_REJECTS: 'rejects',
   FLOWCUT_ARCHIVE_COMPRESSION: 'archiveCompression',
   FLOWCUT_ARCHIVE_ZSTD_LEVEL: 'archiveZstdLevel',
   FLOWCUT_OUTPUT: 'output',

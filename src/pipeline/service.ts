@@ -14,6 +14,7 @@ import type { ShardReader } from '../sources/kinesis/records.js';
 import { parseFrom } from './config.js';
 import { Pipeline } from './pipeline.js';
 import type { Sink } from './sink.js';
+import type { Reject } from '../flowlog/sink.js';
 
 export interface ServiceSettings {
   readonly stream: string;
@@ -33,6 +34,8 @@ export interface ServiceDeps {
   readonly reader?: ShardReader;
   readonly sinks: readonly Sink[];
   readonly onEvent?: (e: ConsumerEvent | LeaseEvent) => void;
+  /** Each input that could not be decoded (sinks get it too), e.g. to report it. */
+  readonly onReject?: (r: Reject) => void;
 }
 
 export interface Service {
@@ -53,7 +56,7 @@ export async function startService(s: ServiceSettings, deps: ServiceDeps): Promi
     takeIntervalMs: Math.max(100, Math.floor(s.failoverMs / 2)),
     ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
   });
-  const pipeline = new Pipeline(deps.sinks);
+  const pipeline = new Pipeline(deps.sinks, deps.onReject ? { onReject: deps.onReject } : {});
   const consumer = new KinesisConsumer({
     kinesis: deps.kinesis,
     table,

@@ -14,7 +14,9 @@ import { startService, type Service } from '../../pipeline/service.js';
 import type { Sink } from '../../pipeline/sink.js';
 import { ArchiveSink } from '../../pipeline/sinks/archive.js';
 import { CountingSink } from '../../pipeline/sinks/counting.js';
+import { DeadLetterSink } from '../../pipeline/sinks/dead-letter.js';
 import { JsonLinesSink } from '../../pipeline/sinks/jsonl.js';
+import type { Reject } from '../../flowlog/sink.js';
 import { simulateTraffic } from '../../sim/traffic.js';
 import type { ConsumerEvent } from '../../sources/kinesis/consumer.js';
 import type { LeaseEvent } from '../../sources/kinesis/lease-coordinator.js';
@@ -29,6 +31,7 @@ interface RunCliOptions {
   consumer?: string;
   from?: string;
   archive?: string;
+  rejects?: string;
   archiveCompression?: string;
   archiveZstdLevel?: string;
   output?: string;
@@ -40,6 +43,8 @@ interface RunCliOptions {
 }
 
 const EMBEDDED_STREAM = 'flowcut-demo';
+/** Rejects reported one by one on stderr; the rest only in the dead-letter file. */
+const SHOWN_REJECTS = 20;
 
 export function registerRun(program: Command): void {
   program
@@ -53,6 +58,7 @@ export function registerRun(program: Command): void {
     .option('--archive <target>', 'write the Parquet archive to DIR or s3://bucket/prefix (FLOWCUT_ARCHIVE)')
     .option('--archive-compression <codec>', `Parquet page compression: ${CODECS.join(', ')} (FLOWCUT_ARCHIVE_COMPRESSION; default zstd, the smallest files; snappy writes fastest)`)
     .option('--archive-zstd-level <n>', `zstd level 1-22 (FLOWCUT_ARCHIVE_ZSTD_LEVEL; default ${DEFAULT_ZSTD_LEVEL})`)
+    .option('--rejects <file>', 'keep payloads that cannot be decoded in FILE, as JSON lines with the whole payload in base64, written before the checkpoint passes them (FLOWCUT_REJECTS; default .flowcut/rejects/<app>-<worker-id>.jsonl, created on the first one)')
     .addOption(new Option('--output <kind>', 'decoded records to stdout as JSON lines, or none (FLOWCUT_OUTPUT; default jsonl, none with --archive)').choices(RUN_OUTPUTS))
     .option('--failover-ms <ms>', 'a lease not renewed for this long is taken by another worker (FLOWCUT_FAILOVER_MS; default 10000)')
     .option('--checkpoint-interval-ms <ms>', 'flush sinks and checkpoint this often (FLOWCUT_CHECKPOINT_INTERVAL_MS; default 10000, 60000 with --archive)')
@@ -99,6 +105,7 @@ async function runService(opts: RunCliOptions): Promise<void> {
         consumer: opts.consumer,
         from: opts.from,
         archive: opts.archive,
+        rejects: opts.rejects,
         archiveCompression: opts.archiveCompression,
         archiveZstdLevel: opts.archiveZstdLevel,
         output: opts.output,
@@ -151,7 +158,13 @@ async function runService(opts: RunCliOptions): Promise<void> {
   });
 
   const counter = new CountingSink();
-  const sinks: Sink[] = [counter];
+  const deadLetters = new DeadLetterSink(cfg.rejects ?? join('.flowcut', 'rejects', `${app}-${workerId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.jsonl`));
+  const sinks: Sink[] = [counter, deadLetters];
+  let shownRejects = 0;
+  const onReject = (r: Reject): void => {
+    if (shownRejects++ < SHOWN_REJECTS) log(`rejected ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason} (kept in ${deadLetters.path})`);
+    else if (shownRejects === SHOWN_REJECTS + 1) log(`more rejects: kept in ${deadLetters.path}, not shown`);
+  };
   if (output === 'jsonl') sinks.push(new JsonLinesSink(process.stdout));
   let checkpointIntervalMs = cfg.checkpointIntervalMs;
   if (cfg.archive) {
@@ -189,6 +202,7 @@ async function runService(opts: RunCliOptions): Promise<void> {
         dynamo,
         sinks,
         onEvent,
+        onReject,
         ...(efoClient ? { reader: await efoReader(efoClient, { streamName: stream, consumerName: cfg.efoConsumerName ?? app, listShardsClient: kinesis }) } : {}),
       },
     );
@@ -221,7 +235,8 @@ async function runService(opts: RunCliOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
     for (const c of cleanups) await c().catch(() => {});
   }
-  log(`stopped: ${counter.records.toLocaleString('en-US')} records, ${service.pipeline.stats.rejected} rejected`);
+  const rejected = service.pipeline.stats.rejected;
+  log(`stopped: ${counter.records.toLocaleString('en-US')} records, ${rejected} rejected${rejected > 0 ? ` (kept in ${deadLetters.path})` : ''}`);
 }
 
 function describe(e: ConsumerEvent | LeaseEvent, verbose: boolean): string | undefined {
