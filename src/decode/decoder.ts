@@ -228,37 +228,44 @@ export class FlowDecoder {
       parser.rejectInput(origin, `line is longer than ${max} bytes`, tooLong ?? '', lineNo++);
       tooLong = undefined;
     };
-    for await (const chunk of chunks) {
-      let p = 0;
-      if (tooLong !== undefined || carry !== undefined) {
-        const nl = chunk.indexOf(0x0a);
-        const upto = nl < 0 ? chunk.length : nl;
-        if (tooLong === undefined && carry!.length + upto > max) {
-          tooLong = carry!.toString('utf8', 0, 200);
-          carry = undefined;
+    try {
+      for await (const chunk of chunks) {
+        let p = 0;
+        if (tooLong !== undefined || carry !== undefined) {
+          const nl = chunk.indexOf(0x0a);
+          const upto = nl < 0 ? chunk.length : nl;
+          if (tooLong === undefined && carry!.length + upto > max) {
+            tooLong = carry!.toString('utf8', 0, 200);
+            carry = undefined;
+          }
+          if (tooLong !== undefined) {
+            if (nl < 0) continue;
+            rejectLong();
+          } else if (nl < 0) {
+            carry = Buffer.concat([carry!, chunk]);
+            continue;
+          } else {
+            const line = Buffer.concat([carry!, chunk.subarray(0, nl + 1)]);
+            parser.parseLines(line, 0, line.length, origin, lineNo);
+            lineNo += parser.linesParsed;
+            carry = undefined;
+          }
+          p = nl + 1;
         }
-        if (tooLong !== undefined) {
-          if (nl < 0) continue;
-          rejectLong();
-        } else if (nl < 0) {
-          carry = Buffer.concat([carry!, chunk]);
-          continue;
-        } else {
-          const line = Buffer.concat([carry!, chunk.subarray(0, nl + 1)]);
-          parser.parseLines(line, 0, line.length, origin, lineNo);
-          lineNo += parser.linesParsed;
-          carry = undefined;
+        const rest = parser.parseLines(chunk, p, chunk.length, origin, lineNo);
+        lineNo += parser.linesParsed;
+        if (rest < chunk.length) {
+          // Copied: the producer may reuse the chunk's memory.
+          if (chunk.length - rest > max) tooLong = chunk.toString('utf8', rest, rest + 200);
+          else carry = Buffer.from(chunk.subarray(rest));
         }
-        p = nl + 1;
+        await this.drain();
       }
-      const rest = parser.parseLines(chunk, p, chunk.length, origin, lineNo);
-      lineNo += parser.linesParsed;
-      if (rest < chunk.length) {
-        // Copied: the producer may reuse the chunk's memory.
-        if (chunk.length - rest > max) tooLong = chunk.toString('utf8', rest, rest + 200);
-        else carry = Buffer.from(chunk.subarray(rest));
-      }
-      await this.drain();
+    } catch (err) {
+      if (!(err instanceof DecodeError) && !(err instanceof RangeError)) throw err;
+      // The input broke off (truncated or corrupt gzip): the line it cut is kept, not dropped.
+      if (carry !== undefined) parser.rejectInput(origin, `line cut off: ${err.message}`, carry.toString('utf8', 0, 512), lineNo, origin.kind === 'stdin' ? carry : undefined);
+      throw new DecodeError(`${err.message} (after line ${lineNo - 1})`);
     }
     if (tooLong !== undefined) rejectLong();
     else if (carry !== undefined) parser.parseLine(carry, 0, carry.length, origin, lineNo);

@@ -80,6 +80,36 @@ describe('flowcut cat on files and stdin', () => {
     expect(kept.map((k) => [k.line, k.text])).toEqual([[2, '2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT'], [3, 'garbage']]);
   });
 
+  it('says so, without a stack trace, when --rejects cannot be written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowcut-cli-'));
+    const input = join(dir, 'bad.log');
+    writeFileSync(input, 'garbage\n'.repeat(100));
+    const missing = await flowcut(['cat', input, '-o', 'count', '--rejects', join(dir, 'no/such/dir.jsonl')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot write --rejects .*no\/such\/dir\.jsonl: ENOENT/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+    const full = await flowcut(['cat', input, '-o', 'count', '--rejects', '/dev/full']);
+    expect(full.code).toBe(1);
+    expect(full.stderr).toMatch(/cannot write --rejects \/dev\/full: ENOSPC/);
+    expect(full.stderr).not.toMatch(/\n\s+at /);
+    expect(full.stderr).not.toContain('kept in /dev/full');
+  });
+
+  it('keeps the line a truncated gzip on stdin cut off, with its bytes', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => `2 1 eni-1 1.1.1.1 2.2.2.2 1 ${i} 17 1 2 3 4 ACCEPT OK`).join('\n');
+    const gz = gzipSync(lines);
+    const dir = mkdtempSync(join(tmpdir(), 'flowcut-cli-'));
+    const rejects = join(dir, 'rejects.jsonl');
+    const r = await flowcut(['cat', '-', '-o', 'count', '--rejects', rejects], {}, gz.subarray(0, gz.length - 40));
+    const kept = readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line?: number; reason: string; data?: string });
+    const records = Number(r.stdout);
+    expect(kept).toHaveLength(2);
+    expect(kept[0]).toMatchObject({ line: records + 1, reason: expect.stringMatching(/^line cut off: .*truncated/) });
+    // Whole lines decoded, plus the kept piece, are exactly what the truncated stream held.
+    expect(lines.startsWith(lines.split('\n').slice(0, records).join('\n') + '\n' + Buffer.from(kept[0]!.data!, 'base64').toString())).toBe(true);
+    expect(kept[1]!.reason).toMatch(new RegExp(`truncated.*after line ${records}\\)`));
+  });
+
   it('reads `aws kinesis get-records` output from stdin', async () => {
     const data = subscriptionPayload(['2 1 eni-9 1.1.1.1 2.2.2.2 1 22 6 1 2 3 4 REJECT OK'], { logStream: 'eni-9-all', logGroup: 'flows' });
     const json = JSON.stringify({ Records: [{ SequenceNumber: '1', ApproximateArrivalTimestamp: 1.7e9, Data: data.toString('base64'), PartitionKey: 'x' }] });

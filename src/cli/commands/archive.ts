@@ -1,4 +1,3 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { archiveObjects } from '../../archive/backfill.js';
@@ -13,6 +12,7 @@ import { listLocalObjects } from '../../sources/files.js';
 import { listS3Objects } from '../../sources/s3.js';
 import type { ObjectIn } from '../../sources/types.js';
 import { CliError, formatOption } from '../errors.js';
+import { RejectsFile } from '../rejects-file.js';
 
 interface AwsOpts {
   region?: string;
@@ -118,7 +118,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
   if (opts.to === undefined) throw new CliError('archive needs --to DIR or --to s3://bucket/prefix');
   const format = formatOption(opts.format);
   const chunkRecords = positiveInt(opts.chunkRecords, '--chunk-records');
-  const rejectsFile: WriteStream | undefined = opts.rejects ? createWriteStream(opts.rejects, { flags: 'a' }) : undefined;
+  const rejectsFile = opts.rejects ? new RejectsFile(opts.rejects, 'a') : undefined;
   let shown = 0;
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
@@ -138,7 +138,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
       ...(opts.force ? { force: true } : {}),
       signal: stop.signal,
       onReject: (r: Reject) => {
-        rejectsFile?.write(JSON.stringify(r) + '\n');
+        rejectsFile?.write(r);
         if (shown++ < SHOWN_REJECTS && !opts.quiet) process.stderr.write(`flowcut: ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason}\n`);
       },
       onObject: (e) => {
@@ -178,7 +178,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     s3?.destroy();
-    if (rejectsFile) await new Promise<void>((resolve) => rejectsFile.end(resolve));
+    await rejectsFile?.end();
   }
 }
 

@@ -1,4 +1,3 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { createKinesisClient, createS3Client } from '../../aws/clients.js';
 import { FlowDecoder, INPUT_KINDS, type InputKind } from '../../decode/decoder.js';
@@ -10,6 +9,7 @@ import { tailKinesis, type TailFrom } from '../../sources/kinesis-tail.js';
 import { listS3Objects } from '../../sources/s3.js';
 import type { ObjectIn } from '../../sources/types.js';
 import { CliError, formatOption } from '../errors.js';
+import { RejectsFile } from '../rejects-file.js';
 import { createWriter, OUTPUTS, type OutputKind, type RecordWriter } from '../output.js';
 
 interface CatOptions {
@@ -84,12 +84,12 @@ async function runCat(sources: string[], opts: CatOptions): Promise<void> {
   const output: OutputKind = opts.output ?? (process.stdout.isTTY ? 'table' : 'jsonl');
   const color = opts.color !== false && !process.env.NO_COLOR && (process.stdout.isTTY === true || (process.env.FORCE_COLOR ?? '0') !== '0');
   const writer = createWriter(output, process.stdout, color);
-  const rejectsFile: WriteStream | undefined = opts.rejects ? createWriteStream(opts.rejects) : undefined;
+  const rejectsFile = opts.rejects ? new RejectsFile(opts.rejects, 'w') : undefined;
   let shownRejects = 0;
 
   const queue: FlowBatch[] = [];
   const onReject = (r: Reject): void => {
-    rejectsFile?.write(JSON.stringify(r) + '\n');
+    rejectsFile?.write(r);
     if (shownRejects++ < SHOWN_REJECTS && !opts.quiet) {
       process.stderr.write(`flowcut: ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason}\n`);
     }
@@ -105,6 +105,7 @@ async function runCat(sources: string[], opts: CatOptions): Promise<void> {
       }
     }
     if (writer.written >= limit) throw new LimitReached();
+    await rejectsFile?.drained();
   };
   const decoder = new FlowDecoder({ batch: (b) => queue.push(b), reject: onReject }, { input: opts.input, drain, ...(format ? { format } : {}) });
   const stop = new AbortController();
@@ -137,7 +138,7 @@ async function runCat(sources: string[], opts: CatOptions): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await writer.end();
-    if (rejectsFile) await new Promise<void>((resolve) => rejectsFile.end(resolve));
+    await rejectsFile?.end();
   }
   if (!opts.quiet) summarise(decoder, writer, shownRejects, opts.rejects);
 }

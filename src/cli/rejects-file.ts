@@ -1,0 +1,67 @@
+/**
+ * The `--rejects FILE` of `cat` and `archive`: JSON lines of what could not be decoded. Opened
+ * before any input is read, so a path that cannot be written is a clear error up front rather
+ * than a crash mid-run; a later write error (a full disk) stops the command with that error, since
+ * what it was asked to keep can no longer be kept.
+ */
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import type { Reject } from '../flowlog/sink.js';
+import { CliError } from './errors.js';
+
+export class RejectsFile {
+  private readonly out: WriteStream;
+  private failure: Error | undefined;
+
+  constructor(
+    readonly path: string,
+    flags: 'w' | 'a',
+  ) {
+    let fd: number;
+    try {
+      fd = openSync(path, flags);
+    } catch (err) {
+      throw new CliError(`cannot write --rejects ${path}: ${(err as Error).message}`);
+    }
+    this.out = createWriteStream(path, { fd });
+    this.out.on('error', (err) => (this.failure ??= err));
+  }
+
+  write(r: Reject): void {
+    this.check();
+    this.out.write(`${JSON.stringify(r)}\n`);
+  }
+
+  /** Waits while the file is behind, so a flood of bad input cannot pile up in memory. */
+  async drained(): Promise<void> {
+    this.check();
+    if (!this.out.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.out.off('drain', done);
+        this.out.off('error', done);
+        resolve();
+      };
+      this.out.on('drain', done);
+      this.out.on('error', done);
+    });
+    this.check();
+  }
+
+  async end(): Promise<void> {
+    if (!this.failure) {
+      await new Promise<void>((resolve) =>
+        this.out.end((err?: Error | null) => {
+          if (err) this.failure ??= this.out.errored ?? err;
+          resolve();
+        }),
+      );
+    }
+    this.out.destroy();
+    this.check();
+  }
+
+  private check(): void {
+    this.failure ??= this.out.errored ?? undefined;
+    if (this.failure) throw new CliError(`cannot write --rejects ${this.path}: ${this.failure.message}`, 1);
+  }
+}
