@@ -47,8 +47,12 @@ export class RejectsFile {
     this.check();
   }
 
+  private ended = false;
+
+  /** Idempotent: a second call only reports the first one's failure again. */
   async end(): Promise<void> {
-    if (!this.failure) {
+    if (!this.failure && !this.ended) {
+      this.ended = true;
       await new Promise<void>((resolve) =>
         this.out.end((err?: Error | null) => {
           if (err) this.failure ??= this.out.errored ?? err;

@@ -157,6 +157,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
         }
       },
     });
+    await rejectsFile?.end(); // before the summary says they were kept
     if (!opts.quiet) {
       const s = (Date.now() - t0) / 1000;
       const parts = [
