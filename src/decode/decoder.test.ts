@@ -416,6 +416,23 @@ describe('S3 text objects and plain lines', () => {
     expect(sink.count).toBeLessThan(4 * 1024 * 1024 / 40);
   });
 
+  it('reads the header after a byte-order mark, in files, gzip and stream payloads alike', async () => {
+    // src and dst swapped in the header: read past the BOM, it decides which address is which.
+    const text = '\ufeffversion account-id interface-id dstaddr srcaddr dstport srcport protocol packets bytes start end action log-status\n2 1 eni-1 10.0.0.2 10.0.0.1 443 50000 6 1 2 3 4 ACCEPT OK\n';
+    const dir = tmp();
+    writeFileSync(join(dir, 'a.log'), text);
+    writeFileSync(join(dir, 'b.log.gz'), gzipSync(text));
+    const { sink: files } = await decodeFile(dir);
+    const { sink: stream, dec } = decoder();
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(text)));
+    dec.flush();
+    for (const sink of [files, stream]) {
+      expect(sink.rejects).toEqual([]);
+      for (const r of sink.records) expect(r).toMatchObject({ srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', srcport: 50000, dstport: 443 });
+    }
+    expect(files.count + stream.count).toBe(3);
+  });
+
   it('uses a given format for lines without a header', async () => {
     const { sink, dec } = decoder({ format: FlowFormat.parse('${interface-id} ${action}') });
     await dec.decodeObject(memoryObject('f', [Buffer.from('eni-1 ACCEPT\neni-2 REJECT\n')]));

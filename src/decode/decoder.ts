@@ -82,6 +82,7 @@ export class FlowDecoder {
   decodePayload(buf: Buffer, origin: Origin, depth = 0): void {
     const outer = this.parser.keepPayload;
     this.parser.keepPayload = buf;
+    this.parser.beginInput();
     try {
       this.payload(buf, origin, depth);
     } catch (err) {
@@ -101,6 +102,7 @@ export class FlowDecoder {
       ...(s3 ? { s3 } : {}),
     };
     this.stats.objects++;
+    this.parser.beginInput();
     try {
       let stream = new PeekableStream(obj.open());
       let first = await stream.peek(4);
@@ -112,6 +114,8 @@ export class FlowDecoder {
       }
       const kind = this.input === 'auto' ? sniff(first) : this.input;
       if (kind === 'lines') {
+        // A byte-order mark (Windows editors write one) would hide the header line.
+        if (hasBom(first)) stream.skip(3);
         await this.lines(stream, origin);
       } else if (kind === 'parquet') {
         const buf = await readAll(stream, this.limits.maxInflatedBytes, 'Parquet object');
@@ -203,7 +207,7 @@ export class FlowDecoder {
   }
 
   private bufferLines(buf: Buffer, origin: Origin): void {
-    let p = 0;
+    let p = hasBom(buf) ? 3 : 0;
     let lineNo = 0;
     while (p < buf.length) {
       let nl = buf.indexOf(0x0a, p);
@@ -285,6 +289,10 @@ function itemOrigin(container: Origin, item: EnvelopeItem): Origin {
 function printable(buf: Buffer): string {
   const head = buf.subarray(0, 512);
   return isGzip(head) || head.includes(0) ? `(binary, ${buf.length} bytes)` : head.toString('utf8');
+}
+
+function hasBom(buf: Buffer): boolean {
+  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
 }
 
 /** Guesses the input kind from its first bytes (after any gzip layer). */

@@ -25,6 +25,23 @@ export class PeekableStream implements AsyncIterable<Buffer> {
     return all.subarray(0, n);
   }
 
+  /** Drops the first `n` bytes, which a peek has already read. */
+  skip(n: number): void {
+    let left = Math.min(n, this.headBytes);
+    while (left > 0) {
+      const b = this.head[0]!;
+      if (b.length <= left) {
+        this.head.shift();
+        this.headBytes -= b.length;
+        left -= b.length;
+      } else {
+        this.head[0] = b.subarray(left);
+        this.headBytes -= left;
+        left = 0;
+      }
+    }
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
     while (this.head.length > 0) yield this.head.shift()!;
     this.headBytes = 0;

@@ -94,7 +94,6 @@ describe('malformed lines are rejected with their location, and parsing goes on'
     ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2.5 3 4 ACCEPT OK', /bytes: '2.5' is not a number/],
     ['2 1 eni-1 1.1.1.1 2.2.2.2 99999999999 2 17 1 2 3 4 ACCEPT OK', /srcport: 99999999999 is out of range for int32/],
     ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 99999999999999999999 3 4 ACCEPT OK', /bytes: .* is out of range for int64/],
-    ['version account-id bogus-field', /bad header line: unknown field: bogus-field/],
     ['\u0000\u0001garbage', /version: .* is not a number/],
   ])('%s', (bad, reason) => {
     const { sink, records } = parseLines(`${good}\n${bad}\n${good}`);
@@ -102,6 +101,20 @@ describe('malformed lines are rejected with their location, and parsing goes on'
     expect(sink.rejects).toHaveLength(1);
     expect(sink.rejects[0]).toMatchObject({ location: 'test.log', line: 2, text: bad });
     expect(sink.rejects[0]!.reason).toMatch(reason);
+  });
+});
+
+describe('a header line that cannot be read', () => {
+  it('rejects the rows after it, whose fields are unknown, until the next good header', () => {
+    const good = '2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK';
+    const text = [good, 'version account-id bogus-field', good, good, 'version srcaddr dstaddr', '2 10.0.0.1 10.0.0.2'].join('\n');
+    const { sink, records } = parseLines(text);
+    expect(records.map((r) => r.srcaddr)).toEqual(['1.1.1.1', '10.0.0.1']);
+    expect(sink.rejects.map((r) => [r.line, r.reason])).toEqual([
+      [2, 'bad header line: unknown field: bogus-field'],
+      [3, 'fields unknown: the header line at test.log:2 could not be read'],
+      [4, 'fields unknown: the header line at test.log:2 could not be read'],
+    ]);
   });
 });
 

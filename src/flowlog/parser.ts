@@ -71,6 +71,18 @@ export class LineParser {
     this.resetLastValues();
   }
 
+  /**
+   * Where a header line that could not be read stands: the fields of the rows after it are
+   * unknown, so they are rejected (not read in the previous format) until a good header or the
+   * next input (`beginInput`).
+   */
+  private unreadableHeader: string | undefined;
+
+  /** A new object or payload starts: a bad header of the previous one no longer applies. */
+  beginInput(): void {
+    this.unreadableHeader = undefined;
+  }
+
   get currentFormat(): FlowFormat {
     return this.format;
   }
@@ -138,7 +150,7 @@ export class LineParser {
     while (pos < end) {
       // Rows that start like data (not blank, not a possible header) try the fast path first.
       const c = buf[pos]!;
-      if (c > SPACE && (c < 0x61 || c > 0x7a)) {
+      if (c > SPACE && (c < 0x61 || c > 0x7a) && this.unreadableHeader === undefined) {
         const batch = this.batch;
         const row = batch.length;
         const e = this.fastRow(buf, pos, end, LF, row, batch.numbers, batch.strings, interner, this.lastLen, this.lastBytes, this.lastValue);
@@ -166,7 +178,7 @@ export class LineParser {
   parseQuoted(buf: Buffer, start: number, limit: number, origin: Origin, eventNo: number, eventTimeMs: number): number {
     const first = buf[start];
     // Header-like rows (lower-case first byte) go the general way, which knows headers.
-    if (first === undefined || first < 0x61 || first > 0x7a) {
+    if ((first === undefined || first < 0x61 || first > 0x7a) && this.unreadableHeader === undefined) {
       const row = this.batch.length;
       const end = this.fastRow(buf, start, limit, QUOTE, row, this.batch.numbers, this.batch.strings, this.interner, this.lastLen, this.lastBytes, this.lastValue);
       if (end >= 0) {
@@ -201,6 +213,10 @@ export class LineParser {
       }
       const trimmed = trimEnd(buf, pos, end);
       if (mayBeHeader(buf, pos, trimmed) && this.tryHeader(buf, pos, trimmed, origin, lineNo)) return end;
+    }
+    if (this.unreadableHeader !== undefined) {
+      const at = this.unreadableHeader;
+      return this.failRow(buf, pos, pos, limit, toNewline, origin, lineNo, () => `fields unknown: the header line at ${at} could not be read`);
     }
     const rowStart = pos;
     const batch = this.batch;
@@ -340,8 +356,10 @@ export class LineParser {
     try {
       this.setFormat(FlowFormat.fromNames(tokens));
       this.stats.headers++;
+      this.unreadableHeader = undefined;
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
+      this.unreadableHeader = `${origin.location}:${lineNo}`;
       this.rejectInput(origin, `bad header line: ${err.message}`, buf.toString('utf8', start, end), lineNo);
     }
     return true;
