@@ -62,4 +62,18 @@ describe('flowcut run with payloads it cannot decode', () => {
     expect(w.child.exitCode, w.stderr()).toBe(0);
     expect(w.stderr()).toContain(`${events.length} records, 2 rejected (kept in ${rejects})`);
   });
+
+  it("stops cleanly when a Ctrl-C's copies arrive together (terminal and wrapper), releasing its lease", async () => {
+    const { kinesis, dynamo } = aws;
+    const stream = await createStream(kinesis, 1, 'runsig');
+    const app = `app-${stream}`;
+    const w = (worker = startRunWorker({ id: 's1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000 }));
+    await until(() => w.stderr().includes('lease shardId-000000000000 taken'), 30_000, () => `the lease\n${w.stderr()}`);
+    w.child.kill('SIGINT');
+    w.child.kill('SIGINT');
+    await w.exited;
+    expect(w.child.exitCode, w.stderr()).toBe(0);
+    expect(w.stderr()).toContain('flowcut: stopped:');
+    expect((await new LeaseTable(dynamo, app).listLeases())[0]!.leaseOwner).toBeUndefined();
+  });
 });

@@ -76,7 +76,9 @@ Endpoints, region and credentials come from the standard AWS SDK configuration
 With no stream and no AWS configured, flowcut runs everything locally: kinesis-local on
 127.0.0.1, leases in an in-process DynamoDB emulator, and simulated VPC traffic replayed into it.
 
-SIGTERM or SIGINT: finish in-flight batches, flush, checkpoint, release leases, exit.
+SIGTERM or SIGINT: finish in-flight batches, flush, checkpoint, release leases, exit. Copies of
+the signal within a second (a terminal's Ctrl-C also reaches wrappers that forward it) count as
+one; another signal after that exits at once, without checkpointing.
 
 Examples:
   flowcut run                                                   local demo, nothing to install
@@ -214,9 +216,15 @@ async function runService(opts: RunCliOptions): Promise<void> {
   }
   log(`worker ${workerId} consuming ${stream} (lease table ${app}, ${cfg.consumer}, from ${from}${cfg.archive ? `, archive ${cfg.archive}` : ''})`);
 
-  let signals = 0;
+  let firstSignalMs: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(128 + (sig === 'SIGINT' ? 2 : 15)); // impatient: don't wait
+    // A terminal's Ctrl-C reaches every process of the group, and wrappers (npm, npm start's
+    // script) forward it too: the copies arrive together. Only a later one means "don't wait".
+    if (firstSignalMs !== undefined) {
+      if (Date.now() - firstSignalMs < 1000) return;
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    }
+    firstSignalMs = Date.now();
     log(`${sig}: finishing in-flight batches, checkpointing and releasing leases`);
     stopSignal.abort();
   };
