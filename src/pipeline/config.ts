@@ -26,7 +26,8 @@ export const runConfigSchema = z
     consumer: z.enum(CONSUMERS).default('polling'),
     /** The registered EFO consumer's name; default the app name. */
     efoConsumerName: z.string().min(1).max(128).optional(),
-    from: fromSchema.default('latest'),
+    /** Default latest; trim-horizon for the embedded local stream (see startPosition). */
+    from: fromSchema.optional(),
     archive: z.string().min(1).optional(),
     /** JSON-lines file for payloads that cannot be decoded; default under .flowcut/rejects/. */
     rejects: z.string().min(1).optional(),
@@ -35,7 +36,8 @@ export const runConfigSchema = z
     archiveZstdLevel: z.coerce.number().int().min(1).max(22).default(DEFAULT_ZSTD_LEVEL),
     output: z.enum(RUN_OUTPUTS).optional(),
     failoverMs: positiveMs.default(10_000),
-    checkpointIntervalMs: positiveMs.default(10_000),
+    /** Default 10 s; 60 s with an archive (see checkpointInterval). */
+    checkpointIntervalMs: positiveMs.optional(),
     shardSyncIntervalMs: positiveMs.default(60_000),
     idlePollMs: positiveMs.default(1000),
     region: z.string().min(1).optional(),
@@ -109,6 +111,16 @@ export function loadRunConfig(cli: RawConfig, configPath: string | undefined, en
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   return result.data;
+}
+
+/** Every checkpoint flushes the archive: a short interval would mean many small files. */
+export function checkpointInterval(cfg: RunConfig): number {
+  return cfg.checkpointIntervalMs ?? (cfg.archive ? 60_000 : 10_000);
+}
+
+/** The embedded stream holds only the demo's records, so it is read from its start. */
+export function startPosition(cfg: RunConfig, embedded: boolean): string {
+  return cfg.from ?? (embedded ? 'trim-horizon' : 'latest');
 }
 
 export function defaultWorkerId(): string {

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { cloudWatchPayloads, controlPayload, replayPayloads, type LogEvent } from '../../src/pipeline/replay.js';
-import { loadRunConfig } from '../../src/pipeline/config.js';
+import { checkpointInterval, loadRunConfig, startPosition } from '../../src/pipeline/config.js';
 import { pollingReader } from '../../src/sources/kinesis/polling-reader.js';
 import { listAllShards } from '../../src/sources/kinesis/shard-sync.js';
 import { FlowDecoder } from '../../src/decode/decoder.js';
@@ -157,7 +157,14 @@ describe('run configuration', () => {
     const path = join(dir, 'flowcut.json');
     await writeFile(path, JSON.stringify({ stream: 'from-file', app: 'app-file', failoverMs: 5000, from: 'latest' }));
     const cfg = loadRunConfig({ from: 'trim-horizon' }, path, { FLOWCUT_APP: 'app-env', FLOWCUT_FAILOVER_MS: '2500' });
-    expect(cfg).toMatchObject({ stream: 'from-file', app: 'app-env', failoverMs: 2500, from: 'trim-horizon', consumer: 'polling', checkpointIntervalMs: 10_000 });
+    expect(cfg).toMatchObject({ stream: 'from-file', app: 'app-env', failoverMs: 2500, from: 'trim-horizon', consumer: 'polling' });
+    expect(checkpointInterval(cfg)).toBe(10_000);
+    // The 60 s default that an archive brings yields to a value from any layer, the file's too.
+    expect(checkpointInterval({ ...cfg, archive: 'a' })).toBe(60_000);
+    await writeFile(path, JSON.stringify({ checkpointIntervalMs: 2000, from: '2026-01-01T00:00:00Z' }));
+    const fromFile = loadRunConfig({ archive: 'a' }, path, {});
+    expect(checkpointInterval(fromFile)).toBe(2000);
+    expect([startPosition(fromFile, true), startPosition(loadRunConfig({}, undefined, {}), true), startPosition(loadRunConfig({}, undefined, {}), false)]).toEqual(['2026-01-01T00:00:00Z', 'trim-horizon', 'latest']);
     expect(() => loadRunConfig({}, undefined, { FLOWCUT_FROM: 'yesterday' })).toThrow(/from \(from environment variable FLOWCUT_FROM\): must be 'trim-horizon', 'latest' or an ISO time/);
     expect(() => loadRunConfig({ consumer: 'push' }, undefined, {})).toThrow(/consumer \(from option --consumer\)/);
     expect(cfg).toMatchObject({ archiveCompression: 'zstd', archiveZstdLevel: 2 });

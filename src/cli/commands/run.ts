@@ -6,7 +6,7 @@ import { openStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { CODECS, DEFAULT_ZSTD_LEVEL } from '../../archive/parquet/writer.js';
 import { configuredEndpoint, createDynamoDbClient, createKinesisClient, createKinesisEfoClient, createS3Client, type AwsClientOptions } from '../../aws/clients.js';
-import { ConfigError, CONSUMERS, defaultWorkerId, loadRunConfig, RUN_OUTPUTS, type RunConfig } from '../../pipeline/config.js';
+import { checkpointInterval, ConfigError, CONSUMERS, defaultWorkerId, loadRunConfig, RUN_OUTPUTS, startPosition, type RunConfig } from '../../pipeline/config.js';
 import { startDynalite } from '../../pipeline/embedded/dynalite.js';
 import { startEmbeddedKinesis } from '../../pipeline/embedded/kinesis-local.js';
 import { cloudWatchPayloads, replayPayloads, type LogEvent } from '../../pipeline/replay.js';
@@ -128,7 +128,7 @@ async function runService(opts: RunCliOptions): Promise<void> {
   const stopSignal = new AbortController();
   let aws: AwsClientOptions = cfg.region ? { region: cfg.region } : {};
   let stream = cfg.stream;
-  let from = cfg.from;
+  let from = startPosition(cfg, false);
 
   if (stream === undefined) {
     if (awsConfigured()) throw new CliError('--stream is required (or FLOWCUT_STREAM, or "stream" in --config) when AWS is configured');
@@ -142,7 +142,7 @@ async function runService(opts: RunCliOptions): Promise<void> {
     process.env.AWS_ENDPOINT_URL_KINESIS = kinesisLocal.endpoint;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
     stream = EMBEDDED_STREAM;
-    if (opts.from === undefined && !process.env.FLOWCUT_FROM) from = 'trim-horizon';
+    from = startPosition(cfg, true);
     log(`kinesis-local at ${kinesisLocal.endpoint}, stream ${stream}; leases in ${dynalite.endpoint}`);
     void feedSimulatedTraffic(aws, stream, stopSignal.signal, log);
   }
@@ -168,15 +168,13 @@ async function runService(opts: RunCliOptions): Promise<void> {
     else if (shownRejects === SHOWN_REJECTS + 1) log(`more rejects: kept in ${deadLetters.path}, not shown`);
   };
   if (output === 'jsonl') sinks.push(new JsonLinesSink(process.stdout));
-  let checkpointIntervalMs = cfg.checkpointIntervalMs;
+  const checkpointIntervalMs = checkpointInterval(cfg);
   if (cfg.archive) {
     const s3 = cfg.archive.startsWith('s3://') ? createS3Client(aws) : undefined;
     if (s3) cleanups.push(async () => s3.destroy());
     // strongerLevels off: a live worker's throughput matters more than ~2.5% of file size, and
     // `flowcut archive compact` (stronger levels on) rewrites the small files it leaves anyway.
     sinks.push(new ArchiveSink(new ArchiveWriter({ store: openStore(cfg.archive, () => s3!), codec: cfg.archiveCompression, level: cfg.archiveZstdLevel, strongerLevels: false })));
-    // Every checkpoint flushes the archive: a short interval would mean many small files.
-    if (opts.checkpointIntervalMs === undefined && !process.env.FLOWCUT_CHECKPOINT_INTERVAL_MS) checkpointIntervalMs = 60_000;
   }
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') stopSignal.abort();
