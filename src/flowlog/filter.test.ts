@@ -49,6 +49,9 @@ describe('--where conditions', () => {
     ['action>REJECT', /action is text: only = and != apply/],
     ['bytes>lots', /bytes is a number: 'lots' is not one/],
     ['dstport=', /has no value/],
+    ['action==REJECT', /the value starts with '='/],
+    ['srcaddr=10.0.0.0/33', /'10.0.0.0\/33' is not an IPv4 CIDR block/],
+    ['dstaddr!=2001:db8::/32', /IPv6 blocks are not supported/],
   ])('explains a bad condition: %s', (text, message) => {
     expect(() => parseCondition(text)).toThrow(message);
   });

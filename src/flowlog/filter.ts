@@ -31,6 +31,10 @@ export function parseCondition(expr: string): Condition {
   const op = m[2] as Op;
   const text = m[3]!;
   if (text === '') throw new FilterError(`condition '${expr}' has no value`);
+  if (/^[=<>!]/.test(text)) throw new FilterError(`cannot read condition '${expr}': the value starts with '${text[0]}' (the operators are = != > >= < <=)`);
+  if (ADDRESS_FIELDS.has(field.name) && text.includes('/') && !parseCidr(text)) {
+    throw new FilterError(`'${text}' is not an IPv4 CIDR block (a.b.c.d/0-32; IPv6 blocks are not supported) in condition '${expr}'`);
+  }
   if (field.type === 'string' && op !== '=' && op !== '!=') {
     throw new FilterError(`${field.column} is text: only = and != apply ('${expr}')`);
   }
