@@ -128,6 +128,16 @@ describe('flowcut archive and query on local disk', () => {
     expect(eni.stdout).toMatch(/^srcaddr\s+dstaddr\s+dstport/);
   });
 
+  it('says there is no archive at a path that does not exist, rather than answering with nothing', async () => {
+    const missing = join(tmp, 'no-such-archive');
+    for (const args of [['query', COUNT_SQL], ['query', 'top-talkers'], ['archive', 'compact'], ['archive', 'retain', '--retain-days', '3']]) {
+      const r = await flowcut([...args, '--archive', missing]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(`no archive at ${missing}: not a directory`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('reports and skips foreign, non-Parquet and truncated files instead of failing', async () => {
     const dir = join(archive, 'AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=01/day=05/hour=00');
     const victim = walk(dir).find((f) => f.endsWith('.parquet'))!;

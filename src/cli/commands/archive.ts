@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { archiveObjects } from '../../archive/backfill.js';
@@ -192,7 +193,11 @@ async function* allObjects(sources: string[], s3: () => S3Client, signal: AbortS
   }
 }
 
+/** An existing archive, to query or tidy: a local path that is not there is a typo, not an empty archive. */
 export async function withStore(target: string, opts: AwsOpts, fn: (store: ArchiveStore) => Promise<void>): Promise<void> {
+  if (!target.startsWith('s3://') && !statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new CliError(`no archive at ${target}: not a directory (give the DIR or s3://bucket/prefix that run --archive or archive --to wrote)`);
+  }
   let s3: S3Client | undefined;
   try {
     await fn(openStore(target, () => (s3 ??= createS3Client(awsOptions(opts)))));
