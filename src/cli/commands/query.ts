@@ -34,7 +34,7 @@ export function registerQuery(program: Command): void {
     program
       .command('query')
       .description('Query the archive with SQL (DuckDB) over a `flows` view; or ask a ready-made question.')
-      .argument('[sql]', "SQL over the view 'flows' (columns: AWS's flow-log names, source columns, and the partition keys)"),
+      .argument('[sql]', "SQL over the view 'flows' (columns: AWS's flow-log names, source columns, and the partition keys, whose names have hyphens: quote them, as in \"aws-region\")"),
   )
     .option('-n, --limit <n>', 'rows for the ready-made questions', '10')
     .addHelpText(
@@ -116,6 +116,9 @@ function plain(v: unknown): Cell {
   return String(v);
 }
 
+/** Numeric columns that name something rather than measure it (flow-log fields, partition keys). */
+const IDENTIFIER_COLUMNS = /(port|^version$|account|^protocol$|^start$|^end$|^year$|^month$|^day$|^hour$|sub_index|number|tcp_flags|type|code)/i;
+
 export function format(kind: Output, names: string[], rows: Cell[][]): string {
   if (kind === 'jsonl') return rows.map((r) => JSON.stringify(Object.fromEntries(names.map((n, i) => [n, r[i]])))).join('\n') + (rows.length ? '\n' : '');
   if (kind === 'csv') {
@@ -126,7 +129,9 @@ export function format(kind: Output, names: string[], rows: Cell[][]): string {
     };
     return [names, ...rows].map((r) => r.map(q).join(',')).join('\n') + '\n';
   }
-  const text = rows.map((r) => r.map((v) => (v === null ? '-' : typeof v === 'number' ? v.toLocaleString('en-US') : String(v))));
+  // Thousands separators help amounts (bytes, counts), not identifiers: a port, a year or an epoch second.
+  const grouped = names.map((n) => !IDENTIFIER_COLUMNS.test(n));
+  const text = rows.map((r) => r.map((v, i) => (v === null ? '-' : typeof v === 'number' && grouped[i] ? v.toLocaleString('en-US') : String(v))));
   const widths = names.map((n, i) => Math.max(n.length, ...text.map((r) => r[i]!.length)));
   const numeric = names.map((_, i) => rows.length > 0 && rows.every((r) => r[i] === null || typeof r[i] === 'number'));
   const line = (cells: string[]): string => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
