@@ -236,13 +236,13 @@ const SEQUENCE = /^\d+$/;
 async function checkConsumerLag(ctx: SetupContext, opts: DoctorOptions, add: (c: Check) => void): Promise<void> {
   const table = await describeTable(ctx, ctx.spec.leaseTable);
   if (table === undefined) {
-    add({ name: 'consumer', status: 'skip', detail: `no lease table ${ctx.spec.leaseTable}: no consumer has run (or it uses another --lease-table)` });
+    add({ name: 'consumer', status: 'skip', detail: `no lease table ${ctx.spec.leaseTable}: no consumer has run (or it uses another lease table: flowcut run --app)` });
     return;
   }
   const r = await ctx.clients.dynamodb.send(new ScanCommand({ TableName: ctx.spec.leaseTable, ConsistentRead: true }));
   const leases = (r.Items ?? []).filter((i) => i.leaseKey?.S && i.checkpoint?.S !== undefined);
   if (leases.length === 0) {
-    add({ name: 'consumer', status: 'warn', detail: `lease table ${ctx.spec.leaseTable} holds no leases: no consumer has started`, fix: 'start the flowcut consumer with this lease table' });
+    add({ name: 'consumer', status: 'warn', detail: `lease table ${ctx.spec.leaseTable} holds no leases: no consumer has started`, fix: `start the consumer on this table: flowcut run --stream ${ctx.spec.stream} --app ${ctx.spec.leaseTable}` });
     return;
   }
   let worst = 0;

@@ -24,9 +24,9 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--region <region>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--filter-name <name>', 'subscription filter name (default flowcut-STREAM)')
     .option('--role-name <name>', 'IAM role CloudWatch Logs assumes (default flowcut-cwl-STREAM)')
-    .option('--lease-table <name>', 'DynamoDB lease table (default flowcut-STREAM)')
-    .option('--output-stream <name>', 'Kinesis stream for findings (created only when named)')
-    .option('--archive-bucket <name>', 'S3 bucket for the archive (created only when named)');
+    .option('--lease-table <name>', "DynamoDB lease table, the one `flowcut run --app` names (default flowcut-STREAM)")
+    .option('--output-stream <name>', 'Kinesis stream for findings (setup creates it and teardown removes it only when named; doctor does not check it)')
+    .option('--archive-bucket <name>', 'S3 bucket for the archive (setup creates it only when named; teardown removes it only if setup made it and it is empty; doctor does not check it)');
 }
 
 export function registerSetup(program: Command): void {
