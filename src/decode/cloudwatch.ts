@@ -283,8 +283,9 @@ export class SubscriptionPayloadDecoder {
       this.parser.stats.controlMessages++;
       return;
     }
+    if (payload.logEvents === undefined) throw new DecodeError('a DATA_MESSAGE subscription payload without logEvents');
     setHead(origin, payload);
-    const events = payload.logEvents ?? [];
+    const events = payload.logEvents;
     events.forEach((e, i) => {
       if (i < skip) return; // parsed already, identically, by the single pass
       if (typeof e.message !== 'string') {

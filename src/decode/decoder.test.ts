@@ -91,6 +91,14 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     ]);
   });
 
+  it('rejects a DATA_MESSAGE without logEvents instead of reading it as empty', () => {
+    const { sink, dec } = decoder();
+    const data = gzipSync(JSON.stringify({ messageType: 'DATA_MESSAGE', owner: '1', logGroup: 'g', logStream: 's' }));
+    dec.decodeKinesisRecord(kinesisRecord(data, '45'));
+    dec.flush();
+    expect(sink.rejects).toEqual([expect.objectContaining({ reason: 'a DATA_MESSAGE subscription payload without logEvents', data: data.toString('base64') })]);
+  });
+
   it('keeps a record of plain text that is not flow logs whole, once, beside its line rejects', () => {
     const { sink, dec } = decoder();
     const data = Buffer.from('hello\nworld\n');
