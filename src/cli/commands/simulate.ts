@@ -31,7 +31,7 @@ export function registerSimulate(program: Command): void {
     .option('--no-attacks', 'normal traffic only (no port scan, SSH brute force or exfiltration)')
     .addOption(new Option('--as <shape>', 'lines: plain v2 records; s3: a gzip text object as AWS writes to S3; get-records: `aws kinesis get-records` JSON of CloudWatch Logs payloads').choices(SHAPES).default('lines'))
     .option('-o, --out <path>', 'file to write (default stdout); for --as s3, a directory receives the object under AWS\'s key layout')
-    .option('--labels <file>', 'also write the ground truth as CSV: line,label,interface_id (label empty for normal traffic)')
+    .option('--labels <file>', 'also write the ground truth as CSV: record,label,interface_id; record is the 1-based line number in --as lines output (in an --as s3 object, the line number less the header line; label empty for normal traffic)')
     .action((opts: SimulateOptions) => runSimulate(opts));
 }
 
@@ -62,7 +62,7 @@ function runSimulate(opts: SimulateOptions): void {
     process.stderr.write(`flowcut: wrote ${lines.length} records to ${target}\n`);
   }
   if (opts.labels) {
-    writeFileSync(opts.labels, 'line,label,interface_id\n' + lines.map((l, i) => `${i + 1},${l.label},${l.interfaceId}`).join('\n') + '\n');
+    writeFileSync(opts.labels, 'record,label,interface_id\n' + lines.map((l, i) => `${i + 1},${l.label},${l.interfaceId}`).join('\n') + '\n');
   }
 }
 
