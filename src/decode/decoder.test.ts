@@ -609,6 +609,24 @@ describe('S3 Parquet objects', () => {
     ]);
   });
 
+  it("refuses columns whose type or values a flow-log field cannot hold, before reading a row of a mistyped file", async () => {
+    const write = (columnData: Parameters<typeof parquetWriteBuffer>[0]['columnData']) => Buffer.from(parquetWriteBuffer({ columnData }));
+    const text = write([{ name: 'srcport', data: ['abc', '443', '-5'], type: 'STRING' }, { name: 'action', data: ['ACCEPT', 'ACCEPT', 'ACCEPT'], type: 'STRING' }]);
+    const doubles = write([{ name: 'dstport', data: [4.5, 1e12, -1], type: 'DOUBLE' }]);
+    const negative = write([{ name: 'srcport', data: [443, -5, 80], type: 'INT32' }]);
+    const huge = write([{ name: 'srcport', data: [1n, 2n ** 40n], type: 'INT64' }, { name: 'bytes', data: [1n, 2n ** 40n], type: 'INT64' }]);
+    const { sink, dec } = decoder();
+    for (const [name, buf] of [['text', text], ['doubles', doubles], ['negative', negative], ['huge', huge]] as const) await dec.decodeObject(memoryObject(`${name}.parquet`, [buf]));
+    dec.flush();
+    expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([
+      ['text.parquet', 'Parquet column srcport is BYTE_ARRAY; a flow-log srcport is a whole number (INT32 or INT64)'],
+      ['doubles.parquet', 'Parquet column dstport is DOUBLE; a flow-log dstport is a whole number (INT32 or INT64)'],
+      ['negative.parquet', 'Parquet column srcport at row 2: -5 is out of range for int32 (a flow-log number is 0 to 2147483647)'],
+      ['huge.parquet', 'Parquet column srcport at row 2: 1099511627776 is out of range for int32 (a flow-log number is 0 to 2147483647)'],
+    ]);
+    expect(sink.records.map((r) => r.srcport)).not.toContain(-5);
+  });
+
   it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {
     const other = Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: Int32Array.of(1), type: 'INT32' }] }));
     const good = Buffer.from(parquetWriteBuffer({ columnData: columns(10) }));

@@ -39,6 +39,8 @@ const MAX_PAGE_VALUES = 1 << 22;
  */
 const MAX_OBJECT_ROWS = 1 << 28;
 
+const INT32_MAX = 2 ** 31 - 1;
+
 /** One column's decoded pages for a read, in row order (pages may reach outside the read). */
 interface ColumnPages {
   readonly starts: number[];
@@ -59,6 +61,7 @@ export async function decodeParquet(buf: Buffer, origin: Origin, parser: LinePar
     throw new DecodeError(`not a readable Parquet file: ${(err as Error).message}`);
   }
   const flowColumns = flowColumnsOf(metadata);
+  checkColumnTypes(metadata, flowColumns);
   const format = FlowFormat.fromNames(flowColumns);
   const inflation = new CappedInflation(maxInflatedBytes);
   if (metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data?.codec === 'ZSTD'))) await loadZstd();
@@ -132,6 +135,22 @@ function checkPages(bytes: Uint8Array, group: RowGroup, groupRows: number, group
     inflatedBytes += claims.inflatedBytes;
   }
   return inflatedBytes;
+}
+
+/**
+ * A flow-log number is a non-negative whole number (the line parser's rule): a column of doubles
+ * or text under a number field's name would be read as something else (4.5 as 4, 1e12 wrapped
+ * to int32 in the archive, 'abc' as empty), so the file is refused before any row is read.
+ */
+function checkColumnTypes(metadata: FileMetaData, flowColumns: readonly string[]): void {
+  for (const column of flowColumns) {
+    const type = metadata.schema.find((e) => e.name === column && e.num_children === undefined)?.type;
+    const field = fieldByName(column)!;
+    const allowed = field.type === 'string' ? ['BYTE_ARRAY', 'INT32', 'INT64'] : ['INT32', 'INT64'];
+    if (type === undefined || !allowed.includes(type)) {
+      throw new DecodeError(`Parquet column ${column} is ${type ?? 'untyped'}; a flow-log ${field.name} is ${field.type === 'string' ? 'text' : 'a whole number'} (${allowed.join(' or ')})`);
+    }
+  }
 }
 
 /** The leaf columns that are flow-log fields, in file order; none is a DecodeError. */
@@ -208,6 +227,7 @@ class BatchBuilder {
         const p = pages[i]!;
         const num = batch.numbers[i];
         const str = batch.strings[i];
+        const max = this.format.fields[i]!.type === 'int32' ? INT32_MAX : Number.MAX_SAFE_INTEGER;
         for (let k = 0; k < p.starts.length; k++) {
           const s = p.starts[k]!;
           const d = p.data[k]!;
@@ -215,8 +235,11 @@ class BatchBuilder {
           const hi = Math.min(from + n, s + d.length);
           for (let row = lo; row < hi; row++) {
             const v = d[row - s];
-            if (num !== undefined) num[row + at] = v === null || v === undefined ? NaN : Number(v);
-            else str![row + at] = v === null || v === undefined ? null : String(v);
+            if (num !== undefined) {
+              const x = v === null || v === undefined ? NaN : Number(v);
+              if (x < 0 || x > max) throw new DecodeError(`Parquet column ${this.format.fields[i]!.name} at row ${rowBase + row + 1}: ${String(v)} is out of range for ${this.format.fields[i]!.type} (a flow-log number is 0 to ${max})`);
+              num[row + at] = x;
+            } else str![row + at] = v === null || v === undefined ? null : String(v);
           }
         }
       }
