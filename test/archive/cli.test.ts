@@ -172,6 +172,17 @@ describe('flowcut archive and query against s3rver', () => {
     await server?.stop();
   });
 
+  it('run refuses a missing or forbidden archive bucket at once, naming it, instead of retrying for ever', async () => {
+    // Nothing else is reached: the bucket is checked before any lease or stream call.
+    const run = (bucket: string, extra: Record<string, string> = {}) => flowcut(['run', '--stream', 'flows', '--archive', `s3://${bucket}/flowcut/`], { ...env, AWS_ENDPOINT_URL_KINESIS: 'http://127.0.0.1:9', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', ...extra });
+    const missing = await run('no-such-bucket');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('archive bucket no-such-bucket does not exist (flowcut setup --archive-bucket no-such-bucket creates it)');
+    const forbidden = await run('archive', { AWS_ACCESS_KEY_ID: 'someone-else' });
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toContain('archive bucket archive: access denied');
+  });
+
   it('archives an S3 prefix to S3 once, resumes, and queries only the needed partitions', async () => {
     const first = await flowcut(['archive', 's3://logs/in/', '--to', 's3://archive/flows'], env);
     expect(first.code, first.stderr).toBe(0);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
 import { openStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
@@ -88,6 +89,22 @@ Examples:
     .action(async (opts: RunCliOptions) => runService(opts));
 }
 
+/**
+ * Before any lease is taken: a missing or forbidden archive bucket would otherwise show only as
+ * a shard error retried for ever, with the records piling up behind it.
+ */
+async function checkArchiveBucket(s3: S3Client, archive: string): Promise<void> {
+  const bucket = archive.slice('s3://'.length).split('/')[0] ?? '';
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) throw new CliError(`archive bucket ${bucket} does not exist (flowcut setup --archive-bucket ${bucket} creates it)`, 1);
+    if (status === 403) throw new CliError(`archive bucket ${bucket}: access denied (the consumer needs s3:ListBucket on it and s3:PutObject/GetObject/DeleteObject under the prefix; flowcut setup prints that policy)`, 1);
+    throw new CliError(`archive bucket ${bucket}: ${(err as Error).message}`, 1);
+  }
+}
+
 /** No endpoint and no sign of credentials: nothing to talk to but ourselves. */
 function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   if (configuredEndpoint('kinesis') !== undefined) return true;
@@ -171,7 +188,13 @@ async function runService(opts: RunCliOptions): Promise<void> {
   const checkpointIntervalMs = checkpointInterval(cfg);
   if (cfg.archive) {
     const s3 = cfg.archive.startsWith('s3://') ? createS3Client(aws) : undefined;
-    if (s3) cleanups.push(async () => s3.destroy());
+    if (s3) {
+      cleanups.push(async () => s3.destroy());
+      await checkArchiveBucket(s3, cfg.archive).catch(async (err: unknown) => {
+        for (const c of cleanups) await c().catch(() => {});
+        throw err;
+      });
+    }
     // strongerLevels off: a live worker's throughput matters more than ~2.5% of file size, and
     // `flowcut archive compact` (stronger levels on) rewrites the small files it leaves anyway.
     sinks.push(new ArchiveSink(new ArchiveWriter({ store: openStore(cfg.archive, () => s3!), codec: cfg.archiveCompression, level: cfg.archiveZstdLevel, strongerLevels: false })));
