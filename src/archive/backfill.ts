@@ -22,6 +22,8 @@ export interface BackfillOptions {
   readonly writer: ArchiveWriter;
   readonly decoder?: Omit<DecoderOptions, 'drain'>;
   readonly onReject?: (r: Reject) => void;
+  /** Awaited before an object is recorded as done: its rejects must be kept by then. */
+  readonly rejectsKept?: () => Promise<void>;
   /** Called after each object, archived, skipped or refused. */
   readonly onObject?: (e: { location: string; skipped: boolean; records: number; files: number; refused?: Refusal }) => void;
   /** Archive objects again even when the archive says they are done (same names: overwritten). */
@@ -127,6 +129,7 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
     const records = decoder.stats.records - before;
     const files = ranges.flatMap((x) => x.files);
     const record: ObjectRecord = { version: 1, location, size: obj.size ?? null, records, rejected, files };
+    if (rejected > 0) await opts.rejectsKept?.();
     await store.put(doneKey, new TextEncoder().encode(JSON.stringify(record)));
     // Files of an older version of this object that the new one did not overwrite.
     if (previous !== undefined) {

@@ -4,13 +4,14 @@
  * than a crash mid-run; a later write error (a full disk) stops the command with that error, since
  * what it was asked to keep can no longer be kept.
  */
-import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fdatasync, openSync, type WriteStream } from 'node:fs';
 import type { Reject } from '../flowlog/sink.js';
 import { CliError } from './errors.js';
 
 export class RejectsFile {
   private readonly out: WriteStream;
   private failure: Error | undefined;
+  private readonly fd: number;
 
   constructor(
     readonly path: string,
@@ -22,6 +23,7 @@ export class RejectsFile {
     } catch (err) {
       throw new CliError(`cannot write --rejects ${path}: ${(err as Error).message}`);
     }
+    this.fd = fd;
     this.out = createWriteStream(path, { fd });
     this.out.on('error', (err) => (this.failure ??= err));
   }
@@ -50,6 +52,21 @@ export class RejectsFile {
   private ended = false;
 
   /** Idempotent: a second call only reports the first one's failure again. */
+  /** Everything written so far is on disk (or the write error is thrown). */
+  async sync(): Promise<void> {
+    this.check();
+    await new Promise<void>((resolve) => this.out.write('', () => resolve()));
+    this.check();
+    await new Promise<void>((resolve) =>
+      fdatasync(this.fd, (err) => {
+        // A pipe or terminal cannot be synced (EINVAL): what it was handed is all there is.
+        if (err && err.code !== 'EINVAL' && err.code !== 'ENOTSUP') this.failure ??= err;
+        resolve();
+      }),
+    );
+    this.check();
+  }
+
   async end(): Promise<void> {
     if (!this.failure && !this.ended) {
       this.ended = true;

@@ -103,6 +103,7 @@ export class SubscriptionPayloadDecoder {
     let index = 0;
     while (p < json.length) {
       const origin: Origin = index === 0 ? { ...base } : { ...base, location: `${base.location}#${index}` };
+      if (index > 0) this.parser.beginInput(); // a bad header line in one payload says nothing of the next
       try {
         if (json[p] !== 0x7b) throw new DecodeError(`expected a CloudWatch Logs subscription payload (a JSON object) at byte ${p}`);
         p = skipWs(json, this.decodeOne(json, p, origin));
@@ -110,7 +111,9 @@ export class SubscriptionPayloadDecoder {
         if (!(err instanceof DecodeError) || index === 0) throw err;
         // The payloads before this one are records already: keep this one and what follows it
         // (nothing can tell where a broken payload ends), not the whole input again.
-        this.parser.rejectInput(origin, `${err.message} (payload ${index}, at byte ${p}; the ${index} before it were decoded)`, json.toString('utf8', p, p + 512), undefined, json.subarray(p));
+        // Files and S3 objects stay where they are; a stream's record exists nowhere else.
+        const keep = base.kind !== 'file' && base.kind !== 's3';
+        this.parser.rejectInput(origin, `${err.message} (payload ${index}, at byte ${p}; the ${index} before it were decoded)`, json.toString('utf8', p, p + 512), undefined, keep ? json.subarray(p) : undefined);
         return;
       }
       index++;

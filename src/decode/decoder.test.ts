@@ -91,6 +91,15 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     ]);
   });
 
+  it('keeps a payload once when a bad line inside it comes before the error that ends it', () => {
+    const { sink, dec } = decoder();
+    const data = gzipSync(subscriptionPayloadJson([LINES[0]!, 'not a flow record'], { logStream: 's' }).slice(0, -10));
+    dec.decodeKinesisRecord(kinesisRecord(data, '46'));
+    dec.flush();
+    expect(sink.rejects.map((r) => [r.line, r.data === undefined ? 'no data' : Buffer.from(r.data, 'base64').equals(data)])).toEqual([[2, true], [undefined, 'no data']]);
+    expect(sink.rejects[1]!.reason).toMatch(/\(the payload is kept with an earlier reject of kinesis:\/\/flows\/shardId-000000000001\/46\)$/);
+  });
+
   it('rejects a DATA_MESSAGE without logEvents instead of reading it as empty', () => {
     const { sink, dec } = decoder();
     const data = gzipSync(JSON.stringify({ messageType: 'DATA_MESSAGE', owner: '1', logGroup: 'g', logStream: 's' }));
@@ -117,6 +126,15 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     expect(sink.rejects).toHaveLength(1);
     expect(sink.rejects[0]).toMatchObject({ location: 'kinesis://flows/shardId-000000000001/44#2', reason: expect.stringMatching(/payload 2, .*the 2 before it were decoded/) });
     expect(Buffer.from(sink.rejects[0]!.data!, 'base64').toString()).toBe(broken);
+  });
+
+  it('does not copy the rest of a file into the reject of its broken payload: the file stays where it is', async () => {
+    const good = subscriptionPayloadJson(LINES.slice(0, 2), { logStream: 's' });
+    const { sink, dec } = decoder();
+    await dec.decodeObject(memoryObject('firehose.json', [Buffer.from(good + '{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s"}')]));
+    dec.flush();
+    expect(sink.count).toBe(2);
+    expect(sink.rejects).toEqual([{ location: 'firehose.json#1', reason: expect.stringMatching(/without logEvents \(payload 1, /), text: expect.any(String) }]);
   });
 
   it('reads the same records from any JSON layout, escapes and key order included', () => {
@@ -615,14 +633,17 @@ describe('S3 Parquet objects', () => {
     const doubles = write([{ name: 'dstport', data: [4.5, 1e12, -1], type: 'DOUBLE' }]);
     const negative = write([{ name: 'srcport', data: [443, -5, 80], type: 'INT32' }]);
     const huge = write([{ name: 'srcport', data: [1n, 2n ** 40n], type: 'INT64' }, { name: 'bytes', data: [1n, 2n ** 40n], type: 'INT64' }]);
+    // INT64 underneath, but counting milliseconds: read plainly, start would be 1000× too big.
+    const timestamps = write([{ name: 'start', data: [new Date(1_620_000_000_000)], type: 'TIMESTAMP' }]);
     const { sink, dec } = decoder();
-    for (const [name, buf] of [['text', text], ['doubles', doubles], ['negative', negative], ['huge', huge]] as const) await dec.decodeObject(memoryObject(`${name}.parquet`, [buf]));
+    for (const [name, buf] of [['text', text], ['doubles', doubles], ['negative', negative], ['huge', huge], ['timestamps', timestamps]] as const) await dec.decodeObject(memoryObject(`${name}.parquet`, [buf]));
     dec.flush();
     expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([
       ['text.parquet', 'Parquet column srcport is BYTE_ARRAY; a flow-log srcport is a whole number (INT32 or INT64)'],
       ['doubles.parquet', 'Parquet column dstport is DOUBLE; a flow-log dstport is a whole number (INT32 or INT64)'],
       ['negative.parquet', 'Parquet column srcport at row 2: -5 is out of range for int32 (a flow-log number is 0 to 2147483647)'],
       ['huge.parquet', 'Parquet column srcport at row 2: 1099511627776 is out of range for int32 (a flow-log number is 0 to 2147483647)'],
+      ['timestamps.parquet', 'Parquet column start is INT64 annotated TIMESTAMP_MILLIS; a flow-log start is a plain whole number'],
     ]);
     expect(sink.records.map((r) => r.srcport)).not.toContain(-5);
   });

@@ -87,7 +87,9 @@ export class FlowDecoder {
       this.payload(buf, origin, depth);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.parser.rejectInput(origin, err.message, printable(buf), undefined, buf);
+      // Whole, unless a reject inside it (a bad line or event) already carries it.
+      const kept = this.parser.keepPayload === buf;
+      this.parser.rejectInput(origin, kept ? err.message : `${err.message} (the payload is kept with an earlier reject of ${origin.location})`, printable(buf), undefined, kept ? buf : undefined);
     } finally {
       this.parser.keepPayload = outer;
     }
@@ -269,7 +271,7 @@ export class FlowDecoder {
       if (!(err instanceof DecodeError) && !(err instanceof RangeError)) throw err;
       // The input broke off (truncated or corrupt gzip): the line it cut is kept, not dropped.
       if (carry !== undefined) parser.rejectInput(origin, `line cut off: ${err.message}`, carry.toString('utf8', 0, 512), lineNo, origin.kind === 'stdin' ? carry : undefined);
-      throw new DecodeError(`${err.message} (after line ${lineNo - 1})`);
+      throw new DecodeError(`${err.message} (${lineNo > 1 ? `after line ${lineNo - 1}` : 'in its first line'})`);
     }
     if (tooLong !== undefined) rejectLong();
     else if (carry !== undefined) parser.parseLine(carry, 0, carry.length, origin, lineNo);

@@ -144,12 +144,18 @@ function checkPages(bytes: Uint8Array, group: RowGroup, groupRows: number, group
  */
 function checkColumnTypes(metadata: FileMetaData, flowColumns: readonly string[]): void {
   for (const column of flowColumns) {
-    const type = metadata.schema.find((e) => e.name === column && e.num_children === undefined)?.type;
+    const element = metadata.schema.find((e) => e.name === column && e.num_children === undefined);
+    const type = element?.type;
     const field = fieldByName(column)!;
     const allowed = field.type === 'string' ? ['BYTE_ARRAY', 'INT32', 'INT64'] : ['INT32', 'INT64'];
     if (type === undefined || !allowed.includes(type)) {
       throw new DecodeError(`Parquet column ${column} is ${type ?? 'untyped'}; a flow-log ${field.name} is ${field.type === 'string' ? 'text' : 'a whole number'} (${allowed.join(' or ')})`);
     }
+    // An annotation changes what the stored integers mean (DECIMAL(9,1) stores 4.5 as 45, a
+    // TIMESTAMP counts milliseconds): only plain integers and text are what the fields hold.
+    const annotation = element!.logical_type?.type ?? element!.converted_type;
+    const plain = annotation === undefined || (type === 'BYTE_ARRAY' ? ['STRING', 'UTF8', 'ENUM'] : ['INTEGER']).includes(annotation) || /^U?INT_\d+$/.test(annotation);
+    if (!plain) throw new DecodeError(`Parquet column ${column} is ${type} annotated ${annotation}; a flow-log ${field.name} is ${field.type === 'string' ? 'plain text' : 'a plain whole number'}`);
   }
 }
 

@@ -128,6 +128,22 @@ describe('flowcut archive and query on local disk', () => {
     expect(eni.stdout).toMatch(/^srcaddr\s+dstaddr\s+dstport/);
   });
 
+  it('records an object as archived only once its rejects are kept: after a failed rejects file, a retry archives it again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowcut-archive-rejects-'));
+    const mixed = join(dir, 'mixed.log');
+    writeFileSync(mixed, '2 123456789012 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 400 1767571200 1767571260 ACCEPT OK\nthis is not a flow log\n');
+    const full = await flowcut(['archive', mixed, '--to', join(dir, 'archive'), '--rejects', '/dev/full']);
+    expect(full.code).toBe(1);
+    expect(full.stderr).toMatch(/cannot write --rejects \/dev\/full: ENOSPC/);
+    const rejects = join(dir, 'rejects.jsonl');
+    const retry = await flowcut(['archive', mixed, '--to', join(dir, 'archive'), '--rejects', rejects]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(retry.stderr).toMatch(/1 object\(s\) archived, 1 records, .*1 rejected/);
+    expect(readFileSync(rejects, 'utf8')).toContain('this is not a flow log');
+    const q = await flowcut(['query', 'SELECT count(*) AS n FROM flows', '--archive', join(dir, 'archive')]);
+    expect(JSON.parse(q.stdout)).toEqual({ n: 1 });
+  });
+
   it('says there is no archive at a path that does not exist, rather than answering with nothing', async () => {
     const missing = join(tmp, 'no-such-archive');
     for (const args of [['query', COUNT_SQL], ['query', 'top-talkers'], ['archive', 'compact'], ['archive', 'retain', '--retain-days', '3']]) {

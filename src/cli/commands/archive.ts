@@ -138,6 +138,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
       decoder: { input: opts.input, ...(format ? { format } : {}) },
       ...(opts.force ? { force: true } : {}),
       signal: stop.signal,
+      ...(rejectsFile ? { rejectsKept: () => rejectsFile.sync() } : {}),
       onReject: (r: Reject) => {
         rejectsFile?.write(r);
         if (shown++ < SHOWN_REJECTS && !opts.quiet) process.stderr.write(`flowcut: ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason}\n`);

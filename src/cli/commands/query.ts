@@ -117,7 +117,7 @@ function plain(v: unknown): Cell {
 }
 
 /** Numeric columns that name something rather than measure it (flow-log fields, partition keys). */
-const IDENTIFIER_COLUMNS = /(port|^version$|account|^protocol$|^start$|^end$|^year$|^month$|^day$|^hour$|sub_index|number|tcp_flags|type|code)/i;
+const IDENTIFIER_COLUMNS = /^(\w*port|version|account[-_]id|protocol|start|end|year|month|day|hour|sub_index|\w*sequence_number|tcp[-_]flags|\w*[-_]type|\w*[-_]code)$/i;
 
 export function format(kind: Output, names: string[], rows: Cell[][]): string {
   if (kind === 'jsonl') return rows.map((r) => JSON.stringify(Object.fromEntries(names.map((n, i) => [n, r[i]])))).join('\n') + (rows.length ? '\n' : '');

@@ -15,6 +15,8 @@ export class DeadLetterSink implements Sink {
   kept = 0;
   private pending: string[] = [];
   private file: FileHandle | undefined;
+  /** Appended but not yet synced (a datasync failed): the next flush syncs, not appends again. */
+  private unsynced = false;
   private writing: Promise<void> = Promise.resolve();
 
   /** The file is created when the first reject arrives: a clean stream leaves nothing behind. */
@@ -29,27 +31,28 @@ export class DeadLetterSink implements Sink {
 
   /** Durable: appended and fsynced, or the error propagates and the checkpoint does not move. */
   flush(): Promise<void> {
-    const lines = this.pending;
-    this.pending = [];
-    // Chained: flushes land in order even when one starts while another is still writing.
-    const done = this.writing.then(() => this.append(lines));
+    // Chained, and each link writes whatever is pending when it runs: every reject taken before
+    // this call is then on disk when it resolves, also those an earlier, failed flush left
+    // pending (a flush running beside a failing one must not report them durable).
+    const done = this.writing.then(() => this.writePending());
     this.writing = done.catch(() => {});
     return done;
   }
 
-  private async append(lines: string[]): Promise<void> {
-    if (lines.length === 0) return;
-    try {
+  private async writePending(): Promise<void> {
+    if (this.pending.length > 0) {
       if (!this.file) {
         await mkdir(dirname(this.path), { recursive: true });
         this.file = await open(this.path, 'a');
       }
-      await this.file.appendFile(lines.join(''));
-      await this.file.datasync();
-    } catch (err) {
-      // Kept for the next flush (a full disk may clear); the checkpoint waits meanwhile.
-      this.pending = lines.concat(this.pending);
-      throw err;
+      // On failure the lines stay pending, in order, for the next flush (a full disk may clear).
+      await this.file.appendFile(this.pending.join(''));
+      this.pending = [];
+      this.unsynced = true;
+    }
+    if (this.unsynced) {
+      await this.file!.datasync();
+      this.unsynced = false;
     }
   }
 

@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DeadLetterSink } from './dead-letter.js';
+
+const reject = (location: string) => ({ location, reason: 'bad', text: '' });
+const kept = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { location: string }).location);
+
+/** The sink's open file, with its next `method` call failing once with `code`. */
+function failOnce(sink: DeadLetterSink, method: 'appendFile' | 'datasync', code: string): void {
+  const file = (sink as unknown as { file: FileHandle }).file;
+  const real = file[method].bind(file) as (...a: unknown[]) => Promise<void>;
+  let failed = false;
+  (file as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+    if (!failed) {
+      failed = true;
+      throw Object.assign(new Error(code), { code });
+    }
+    return real(...args);
+  };
+}
+
+describe('the dead-letter file of flowcut run', () => {
+  it('resolves a flush only when every reject taken before it is on disk, also beside a flush that failed', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
+    const sink = new DeadLetterSink(path);
+    sink.reject(reject('r0'));
+    await sink.flush();
+    failOnce(sink, 'appendFile', 'ENOSPC');
+    sink.reject(reject('A'));
+    const first = sink.flush(); // e.g. the checkpoint timer's
+    sink.reject(reject('B'));
+    const second = sink.flush(); // e.g. a shard end's, at the same time
+    const [a, b] = await Promise.allSettled([first, second]);
+    expect(a.status).toBe('rejected');
+    expect(b.status).toBe('fulfilled');
+    expect(kept(path)).toEqual(['r0', 'A', 'B']);
+  });
+
+  it('syncs again after a failed sync without writing the rejects twice', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
+    const sink = new DeadLetterSink(path);
+    sink.reject(reject('r0'));
+    await sink.flush();
+    failOnce(sink, 'datasync', 'EIO');
+    sink.reject(reject('A'));
+    await expect(sink.flush()).rejects.toThrow('EIO');
+    await sink.close();
+    expect(kept(path)).toEqual(['r0', 'A']);
+  });
+});
