@@ -55,7 +55,7 @@ export function registerRun(program: Command): void {
     .option('--app <name>', 'application name = DynamoDB lease table; workers with the same app share the shards (FLOWCUT_APP; default flowcut-<stream>)')
     .option('--worker-id <id>', 'this worker\'s name in the lease table (FLOWCUT_WORKER_ID; default host-pid-random)')
     .addOption(new Option('--consumer <kind>', 'polling (GetRecords) or efo (enhanced fan-out, SubscribeToShard) (FLOWCUT_CONSUMER)').choices(CONSUMERS))
-    .option('--from <position>', 'where shards without a checkpoint start: trim-horizon, latest (default) or an ISO time (FLOWCUT_FROM)')
+    .option('--from <position>', 'where shards without a checkpoint start: trim-horizon, latest (default; trim-horizon for the local demo stream) or an ISO time (FLOWCUT_FROM)')
     .option('--archive <target>', 'write the Parquet archive to DIR or s3://bucket/prefix (FLOWCUT_ARCHIVE)')
     .option('--archive-compression <codec>', `Parquet page compression: ${CODECS.join(', ')} (FLOWCUT_ARCHIVE_COMPRESSION; default zstd, the smallest files; snappy writes fastest)`)
     .option('--archive-zstd-level <n>', `zstd level 1-22 (FLOWCUT_ARCHIVE_ZSTD_LEVEL; default ${DEFAULT_ZSTD_LEVEL})`)
