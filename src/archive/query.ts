@@ -38,6 +38,9 @@ export interface ArchiveView {
 const DUCK_TYPE = { int32: 'INTEGER', int64: 'BIGINT', string: 'VARCHAR' } as const;
 const HIVE_TYPES = [['aws-account-id', 'VARCHAR'], ['aws-service', 'VARCHAR'], ['aws-region', 'VARCHAR'], ['year', 'INTEGER'], ['month', 'INTEGER'], ['day', 'INTEGER'], ['hour', 'INTEGER']] as const;
 
+/** A partition key's column in the view: Athena's name for it (athena.ts), so SQL carries over. */
+const viewName = (key: string): string => key.replaceAll('-', '_');
+
 export async function openArchiveView(store: ArchiveStore, opts: ViewOptions = {}): Promise<ArchiveView> {
   const fromHour = opts.since === undefined ? -Infinity : Math.floor(opts.since / 3_600_000);
   const toHour = opts.until === undefined ? Infinity : Math.floor((opts.until - 1) / 3_600_000);
@@ -192,7 +195,7 @@ function viewSql(files: readonly string[], opts: ViewOptions, present: ReadonlyS
   const where = conds.length ? ` WHERE coalesce("start", "end") IS NULL OR (${conds.join(' AND ')})` : '';
   if (files.length === 0) {
     const cols = ARCHIVE_SCHEMA.map((c) => `NULL::${DUCK_TYPE[c.type]} AS "${c.name}"`);
-    const hive = HIVE_TYPES.map(([k, t]) => `NULL::${t} AS "${k}"`);
+    const hive = HIVE_TYPES.map(([k, t]) => `NULL::${t} AS "${viewName(k)}"`);
     return `CREATE VIEW flows AS SELECT ${[...cols, ...hive].join(', ')} WHERE false`;
   }
   const list = files.map(sqlString).join(', ');
@@ -200,7 +203,7 @@ function viewSql(files: readonly string[], opts: ViewOptions, present: ReadonlyS
   const types = HIVE_TYPES.map(([k, t]) => `'${k}': '${t}'`).join(', ');
   // Every archive column, in schema order: files store only the columns they have values for.
   const cols = ARCHIVE_SCHEMA.map((c) => (present.has(c.name) ? `"${c.name}"` : `NULL::${DUCK_TYPE[c.type]} AS "${c.name}"`));
-  const hive = HIVE_TYPES.map(([k]) => `"${k}"`);
+  const hive = HIVE_TYPES.map(([k]) => `"${k}" AS "${viewName(k)}"`);
   return `CREATE VIEW flows AS SELECT ${[...cols, ...hive].join(', ')} FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true, hive_types = {${types}})${where}`;
 }
 

@@ -99,9 +99,9 @@ describe('flowcut archive and query on local disk', () => {
   });
 
   it('keeps AWS column types, and hive keys do not replace file columns', async () => {
-    const q = await flowcut(['query', `SELECT column_name, column_type FROM (DESCRIBE flows) WHERE column_name IN ('version','srcport','protocol','packets','start','account_id','region','aws-account-id','aws-region','hour','sub_index') ORDER BY 1`, '--archive', archive, '-o', 'csv']);
+    const q = await flowcut(['query', `SELECT column_name, column_type FROM (DESCRIBE flows) WHERE column_name IN ('version','srcport','protocol','packets','start','account_id','region','aws_account_id','aws_region','hour','sub_index') ORDER BY 1`, '--archive', archive, '-o', 'csv']);
     expect(q.stdout.trim().split('\n')).toEqual([
-      'column_name,column_type', 'account_id,VARCHAR', 'aws-account-id,VARCHAR', 'aws-region,VARCHAR', 'hour,INTEGER', 'packets,BIGINT',
+      'column_name,column_type', 'account_id,VARCHAR', 'aws_account_id,VARCHAR', 'aws_region,VARCHAR', 'hour,INTEGER', 'packets,BIGINT',
       'protocol,INTEGER', 'region,VARCHAR', 'srcport,INTEGER', 'start,BIGINT', 'sub_index,INTEGER', 'version,INTEGER',
     ]);
     const acc = await flowcut(['query', `SELECT DISTINCT account_id FROM flows`, '--archive', archive, '-o', 'csv']);

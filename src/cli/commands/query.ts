@@ -34,7 +34,7 @@ export function registerQuery(program: Command): void {
     program
       .command('query')
       .description('Query the archive with SQL (DuckDB) over a `flows` view; or ask a ready-made question.')
-      .argument('[sql]', "SQL over the view 'flows' (columns: AWS's flow-log names, source columns, and the partition keys, whose names have hyphens: quote them, as in \"aws-region\")"),
+      .argument('[sql]', "SQL over the view 'flows' (columns: AWS's flow-log names, source columns, and the partition keys aws_account_id, aws_service, aws_region, year, month, day, hour, named as in the Athena table)"),
   )
     .option('-n, --limit <n>', 'rows for the ready-made questions', '10')
     .addHelpText(
