@@ -235,8 +235,11 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     const token = fc.stringMatching(/^[A-Za-z0-9.:{}\[\],_-]{1,10}$/);
     const number = fc.oneof(fc.stringMatching(/^[0-9]{1,9}$/), fc.constant('-'));
     const numeric = new Set([0, 5, 6, 7, 8, 9, 10, 11]);
-    // Mostly valid v2 records (numbers where the format has numbers), sometimes not.
-    const line = fc.tuple(...Array.from({ length: 14 }, (_, i) => (numeric.has(i) ? fc.oneof({ weight: 9, arbitrary: number }, { weight: 1, arbitrary: token }) : token))).map((t) => t.join(' '));
+    const address = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant('-'));
+    // Mostly valid v2 records (numbers and addresses where the format has them), sometimes not.
+    const line = fc
+      .tuple(...Array.from({ length: 14 }, (_, i) => (numeric.has(i) ? fc.oneof({ weight: 9, arbitrary: number }, { weight: 1, arbitrary: token }) : i === 3 || i === 4 ? fc.oneof({ weight: 9, arbitrary: address }, { weight: 1, arbitrary: token }) : token)))
+      .map((t) => t.join(' '));
     const event = fc.record({ message: line, shuffle: fc.boolean(), extracted: fc.boolean(), oddKey: fc.boolean() });
     const payload = fc.array(event, { minLength: 1, maxLength: 12 });
     fc.assert(

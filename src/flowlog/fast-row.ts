@@ -65,7 +65,8 @@ export function compileFastRow(kinds: Uint8Array): FastRow {
         `  if (addrKeys[h] === v) { s${i}[row] = addrValues[h]; }`,
         `  else { str = interner.get(buf, s, pos); addrKeys[h] = v; addrValues[h] = str; s${i}[row] = str; }`,
         `} else if (pos - s === 1 && buf[s] === 45) { s${i}[row] = null; }`,
-        `else { s${i}[row] = interner.get(buf, s, pos); }`,
+        // Anything else must be an address (IPv6, or IPv4 spelt oddly): the general path rejects it if not.
+        `else { str = interner.get(buf, s, pos); if (!interner.isAddress(str)) return -1; s${i}[row] = str; }`,
       );
     } else if (kind === KIND_STRING) {
       // Account, ENI, action and status repeat from row to row: the column's last value is

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { IPV4_CACHE_BITS } from './fast-row.js';
 
 /**
@@ -43,6 +44,21 @@ export class StringInterner {
 
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Addresses already found valid. Canonical IPv4 addresses never get here (the compiled row
+   * parser reads them as numbers); IPv6 ones repeat like the rest, so each is checked once.
+   */
+  private readonly addresses = new Set<string>();
+
+  /** An IPv4 or IPv6 address, as a flow log writes it. */
+  isAddress(value: string): boolean {
+    if (this.addresses.has(value)) return true;
+    if (isIP(value) === 0) return false;
+    if (this.addresses.size >= 1 << 16) this.addresses.clear();
+    this.addresses.add(value);
+    return true;
   }
 
   get(buf: Buffer, start: number, end: number): string {

@@ -95,6 +95,9 @@ describe('malformed lines are rejected with their location, and parsing goes on'
     ['2 1 eni-1 1.1.1.1 2.2.2.2 99999999999 2 17 1 2 3 4 ACCEPT OK', /srcport: 99999999999 is out of range for int32/],
     ['2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 99999999999999999999 3 4 ACCEPT OK', /bytes: .* is out of range for int64/],
     ['\u0000\u0001garbage', /version: .* is not a number/],
+    ['2 1 eni-1 999.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT OK', /srcaddr: '999.1.1.1' is not an IP address/],
+    ['2 1 eni-1 1.1.1.1 1.2.3 1 2 17 1 2 3 4 ACCEPT OK', /dstaddr: '1.2.3' is not an IP address/],
+    ['2 1 eni-1 1.1.1.1 2001:db8::zz 1 2 17 1 2 3 4 ACCEPT OK', /dstaddr: '2001:db8::zz' is not an IP address/],
   ])('%s', (bad, reason) => {
     const { sink, records } = parseLines(`${good}\n${bad}\n${good}`);
     expect(records).toHaveLength(2);
@@ -175,6 +178,7 @@ describe('property: a record written in any custom format parses back to itself'
       case 'int64':
         return nullable(fc.maxSafeNat());
       case 'string':
+        if (['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr'].includes(f.name)) return nullable(fc.oneof(fc.ipV4(), fc.ipV6()));
         return nullable(
           fc.oneof(
             fc.ipV4(),
@@ -296,8 +300,8 @@ describe('batches given back to the parser', () => {
 });
 
 describe('addresses', () => {
-  it('come out exactly as written, whatever their spelling, through the IPv4 cache and past its collisions', () => {
-    const odd = ['0.0.0.0', '255.255.255.255', '010.0.0.1', '10.0.0.01', '256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '2001:db8::1', '::ffff:10.0.0.1', '10.0.0.1x', '-'];
+  it('come out exactly as written, through the IPv4 cache and past its collisions', () => {
+    const odd = ['0.0.0.0', '255.255.255.255', '2001:db8::1', '::ffff:10.0.0.1', '::', '-'];
     const addrs: string[] = [...odd];
     // More distinct addresses than the cache has slots, each seen twice, so slots are shared.
     for (let i = 0; i < 9000; i++) addrs.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, `172.16.${(i * 7) & 255}.${i % 200}`);
@@ -308,5 +312,18 @@ describe('addresses', () => {
     const tok = (v: unknown) => (v === null ? '-' : v);
     expect(records.map((r) => tok(r.srcaddr))).toEqual(order);
     expect(records.map((r) => tok(r.dstaddr))).toEqual(order.map((_, i) => order[(i * 13) % order.length]));
+  });
+
+  it('are rejected when they are not IPv4 or IPv6 addresses, in the compiled and the general path alike', () => {
+    const bad = ['010.0.0.1', '10.0.0.01', '256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '10.0.0.1x', '2001:db8::g', 'eni-1'];
+    const lines = bad.flatMap((a) => [`2 123456789012 eni-1 ${a} 10.0.0.1 1 2 6 1 1 1700000000 1700000060 ACCEPT OK`, `2 123456789012 eni-1 10.0.0.2 10.0.0.1 1 2 6 1 1 1700000000 1700000060 ACCEPT OK`]);
+    for (const fastPath of [true, false]) {
+      const sink = new CollectingSink();
+      const parser = new LineParser(sink, { fastPath });
+      parser.parseLines(Buffer.from(lines.join('\n') + '\n'), 0, Buffer.byteLength(lines.join('\n')) + 1, origin, 1);
+      parser.flush();
+      expect(sink.count).toBe(bad.length);
+      expect(sink.rejects.map((r) => r.reason)).toEqual(bad.map((a) => `srcaddr: '${a}' is not an IP address`));
+    }
   });
 });

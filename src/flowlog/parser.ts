@@ -259,6 +259,10 @@ export class LineParser {
           column[row] = lastValue[fi]!;
         } else {
           const v = this.interner.get(buf, tokStart, pos);
+          if (kind === KIND_ADDRESS && !this.interner.isAddress(v)) {
+            const name = this.format.fields[fi]!.name;
+            return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `${name}: '${v}' is not an IP address`);
+          }
           column[row] = v;
           if (len <= LAST_MAX) {
             lastLen[fi] = len;
