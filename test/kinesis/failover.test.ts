@@ -6,7 +6,6 @@
  * Needs `npm run build` first (as the other CLI tests).
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,28 +15,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cloudWatchPayloads, replayPayloads } from '../../src/pipeline/replay.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
 import { compareSequence } from '../../src/sources/kinesis/sequence.js';
-import { useLocalAws } from '../support/local-aws.js';
 import { createStream, until } from './helpers.js';
-import { lineKey, simEvents, startRunWorker, type Worker } from './workers.js';
+import { lineKey, simEvents, useRunWorkers, type Worker } from './workers.js';
 
-const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
 // Generous enough that a stalled event loop on a loaded CI machine does not expire a live lease.
 const FAILOVER_MS = 3000;
 
-const startWorker = (id: string, stream: string, app: string, kinesis: string, dynamo: string, extra?: string[], checkpointMs?: number): Worker =>
-  startRunWorker({ id, stream, app, kinesis, dynamo, failoverMs: FAILOVER_MS, ...(extra ? { extra } : {}), ...(checkpointMs ? { checkpointMs } : {}) });
-
 describe('failover between worker processes', () => {
-  const workers: Worker[] = [];
-  const aws = useLocalAws({
-    beforeStart: () => {
-      if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
-    },
-    beforeStop: async () => {
-      for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.exited));
-    },
-  });
+  const { aws, start } = useRunWorkers();
+  const startWorker = (id: string, stream: string, app: string, kinesis: string, dynamo: string, extra?: string[], checkpointMs?: number): Worker =>
+    start({ id, stream, app, kinesis, dynamo, failoverMs: FAILOVER_MS, ...(extra ? { extra } : {}), ...(checkpointMs ? { checkpointMs } : {}) });
 
   it('survives kill -9 of a worker: shards move within the failover time, nothing is lost', async () => {
     const { kinesis, dynamo } = aws;
@@ -47,7 +34,6 @@ describe('failover between worker processes', () => {
     // w1 checkpoints rarely, so that when it is killed it has read past its last checkpoint.
     const w1 = startWorker('w1', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint, undefined, 6000);
     const w2 = startWorker('w2', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint);
-    workers.push(w1, w2);
     const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
     const balanced = async () => (await owners()).filter((o) => o === 'w1').length === 2 && (await owners()).filter((o) => o === 'w2').length === 2;
     await until(balanced, 20_000, () => `2/2 balance\n${w1.stderr()}\n${w2.stderr()}`);
@@ -127,7 +113,6 @@ describe('failover between worker processes', () => {
     const archive = ['--output', 'none', '--archive', dir];
     const w1 = startWorker('w1', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint, archive);
     const w2 = startWorker('w2', stream, app, aws.kinesisEndpoint, aws.dynamoEndpoint, archive);
-    workers.push(w1, w2);
     const owners = async () => (await table.listLeases().catch(() => [])).map((l) => l.leaseOwner ?? '-');
     await until(async () => (await owners()).sort().join() === 'w1,w2', 20_000, '1/1 balance');
     const all = simEvents().slice(0, 1500);

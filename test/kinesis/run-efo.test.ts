@@ -5,28 +5,15 @@
  * Needs `npm run build` first (as the other CLI tests).
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { DescribeStreamSummaryCommand, ListStreamConsumersCommand } from '@aws-sdk/client-kinesis';
 import { cloudWatchPayloads, replayPayloads } from '../../src/pipeline/replay.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
 import { compareSequence } from '../../src/sources/kinesis/sequence.js';
-import { useLocalAws } from '../support/local-aws.js';
 import { createStream, until } from './helpers.js';
-import { lineKey, simEvents, startRunWorker, type Worker } from './workers.js';
-
-const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
+import { lineKey, simEvents, useRunWorkers } from './workers.js';
 
 describe('flowcut run --consumer efo', () => {
-  let worker: Worker | undefined;
-  const aws = useLocalAws({
-    beforeStart: () => {
-      if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
-    },
-    beforeStop: async () => {
-      if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
-      await worker?.exited;
-    },
-  });
+  const { aws, start } = useRunWorkers();
 
   it('delivers every record once through SubscribeToShard, checkpoints, and stops cleanly', async () => {
     const { kinesis, dynamo } = aws;
@@ -35,7 +22,7 @@ describe('flowcut run --consumer efo', () => {
     const all = simEvents().slice(0, 1200);
     const put = (events: typeof all) => replayPayloads(kinesis, cloudWatchPayloads(events), { streamName: stream, asFastAsPossible: true, distribution: 'random' });
     await put(all.slice(0, 600));
-    const w = (worker = startRunWorker({ id: 'e1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000, extra: ['--output', 'jsonl', '--consumer', 'efo'] }));
+    const w = start({ id: 'e1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000, extra: ['--output', 'jsonl', '--consumer', 'efo'] });
     await until(() => w.records.length >= 600, 30_000, () => `the first 600 records\n${w.stderr()}`);
     // Records put while subscribed arrive through the open subscription.
     await put(all.slice(600));

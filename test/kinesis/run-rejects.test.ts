@@ -3,7 +3,7 @@
  * location and written, whole, to the dead-letter file before the checkpoint moves past it (once
  * checkpointed, the record is gone from the stream when retention ends). Needs `npm run build`.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -11,23 +11,11 @@ import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { cloudWatchPayloads, replayPayloads } from '../../src/pipeline/replay.js';
 import { LeaseTable } from '../../src/sources/kinesis/lease-table.js';
-import { useLocalAws } from '../support/local-aws.js';
 import { createStream, until } from './helpers.js';
-import { simEvents, startRunWorker, type Worker } from './workers.js';
-
-const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
+import { simEvents, useRunWorkers } from './workers.js';
 
 describe('flowcut run with payloads it cannot decode', () => {
-  let worker: Worker | undefined;
-  const aws = useLocalAws({
-    beforeStart: () => {
-      if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
-    },
-    beforeStop: async () => {
-      if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
-      await worker?.exited;
-    },
-  });
+  const { aws, start } = useRunWorkers();
 
   it('reports each with its location and keeps it whole in --rejects before checkpointing past it', async () => {
     const { kinesis, dynamo } = aws;
@@ -42,7 +30,7 @@ describe('flowcut run with payloads it cannot decode', () => {
     await replayPayloads(kinesis, cloudWatchPayloads(events.slice(150)), { streamName: stream, asFastAsPossible: true });
 
     const rejects = join(mkdtempSync(join(tmpdir(), 'flowcut-run-rejects-')), 'dead', 'letters.jsonl');
-    const w = (worker = startRunWorker({ id: 'r1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000, extra: ['--output', 'jsonl', '--rejects', rejects] }));
+    const w = start({ id: 'r1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000, extra: ['--output', 'jsonl', '--rejects', rejects] });
     await until(() => w.records.length >= events.length, 30_000, () => `all ${events.length} records, have ${w.records.length}\n${w.stderr()}`);
     const lastSeq = w.records.map((r) => r.seq).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)).at(-1)!;
     const table = new LeaseTable(dynamo, app);
@@ -67,7 +55,7 @@ describe('flowcut run with payloads it cannot decode', () => {
     const { kinesis, dynamo } = aws;
     const stream = await createStream(kinesis, 1, 'runsig');
     const app = `app-${stream}`;
-    const w = (worker = startRunWorker({ id: 's1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000 }));
+    const w = start({ id: 's1', stream, app, kinesis: aws.kinesisEndpoint, dynamo: aws.dynamoEndpoint, failoverMs: 5000 });
     await until(() => w.stderr().includes('lease shardId-000000000000 taken'), 30_000, () => `the lease\n${w.stderr()}`);
     w.child.kill('SIGINT');
     w.child.kill('SIGINT');

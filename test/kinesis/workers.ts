@@ -3,10 +3,36 @@
  * events they are fed. Needs `npm run build` first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { LogEvent } from '../../src/pipeline/replay.js';
 import { simulateTraffic } from '../../src/sim/traffic.js';
+import { useLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const RUN_JS = new URL('../../dist/cli/commands/run.js', import.meta.url).pathname;
+
+/**
+ * Local Kinesis and DynamoDB for a file of `flowcut run` process tests (the built CLI, which
+ * must exist); `start` starts a worker, and every worker started is killed before the servers stop.
+ */
+export function useRunWorkers(): { aws: LocalAws; start: (o: WorkerOptions) => Worker } {
+  const workers: Worker[] = [];
+  const aws = useLocalAws({
+    beforeStart: () => {
+      if (!existsSync(RUN_JS)) throw new Error('dist/ has no run command: `npm run build` first');
+    },
+    beforeStop: async () => {
+      for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.exited));
+    },
+  });
+  const start = (o: WorkerOptions): Worker => {
+    const w = startRunWorker(o);
+    workers.push(w);
+    return w;
+  };
+  return { aws, start };
+}
 
 export interface Worker {
   readonly id: string;
@@ -31,7 +57,7 @@ export interface WorkerOptions {
   readonly extra?: readonly string[];
 }
 
-export function startRunWorker(o: WorkerOptions): Worker {
+function startRunWorker(o: WorkerOptions): Worker {
   const child = spawn(
     process.execPath,
     [CLI, 'run', '--stream', o.stream, '--app', o.app, '--worker-id', o.id, '--from', 'trim-horizon', '--failover-ms', String(o.failoverMs), '--checkpoint-interval-ms', String(o.checkpointMs ?? 1000), '-v', ...(o.extra ?? ['--output', 'jsonl'])],
