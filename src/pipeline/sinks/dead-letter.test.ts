@@ -39,6 +39,24 @@ describe('the dead-letter file of flowcut run', () => {
     expect(kept(path)).toEqual(['r0', 'A', 'B']);
   });
 
+  it('keeps a reject that arrives while a flush is writing, for the next flush', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
+    const sink = new DeadLetterSink(path);
+    sink.reject(reject('r0'));
+    await sink.flush();
+    const file = (sink as unknown as { file: FileHandle }).file;
+    const real = file.appendFile.bind(file);
+    (file as unknown as Record<string, unknown>).appendFile = async (data: string) => {
+      sink.reject(reject('late')); // the pipeline decodes on while the sinks flush
+      return real(data);
+    };
+    sink.reject(reject('A'));
+    await sink.flush();
+    (file as unknown as Record<string, unknown>).appendFile = real;
+    await sink.flush();
+    expect(kept(path)).toEqual(['r0', 'A', 'late']);
+  });
+
   it('syncs again after a failed sync without writing the rejects twice', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
     const sink = new DeadLetterSink(path);

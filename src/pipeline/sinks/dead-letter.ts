@@ -11,8 +11,6 @@ import type { Sink } from '../sink.js';
 
 export class DeadLetterSink implements Sink {
   readonly name = 'dead-letter';
-  /** Rejects kept so far (written or still buffered). */
-  kept = 0;
   private pending: string[] = [];
   private file: FileHandle | undefined;
   /** Appended but not yet synced (a datasync failed): the next flush syncs, not appends again. */
@@ -26,7 +24,6 @@ export class DeadLetterSink implements Sink {
 
   reject(r: Reject): void {
     this.pending.push(`${JSON.stringify(r)}\n`);
-    this.kept++;
   }
 
   /** Durable: appended and fsynced, or the error propagates and the checkpoint does not move. */
@@ -45,9 +42,16 @@ export class DeadLetterSink implements Sink {
         await mkdir(dirname(this.path), { recursive: true });
         this.file = await open(this.path, 'a');
       }
-      // On failure the lines stay pending, in order, for the next flush (a full disk may clear).
-      await this.file.appendFile(this.pending.join(''));
+      // Taken before the write: rejects keep arriving while it runs (the pipeline decodes on).
+      const lines = this.pending;
       this.pending = [];
+      try {
+        await this.file.appendFile(lines.join(''));
+      } catch (err) {
+        // Pending again, in order, for the next flush (a full disk may clear).
+        this.pending = lines.concat(this.pending);
+        throw err;
+      }
       this.unsynced = true;
     }
     if (this.unsynced) {
