@@ -8,6 +8,15 @@ import { DeadLetterSink } from './dead-letter.js';
 const reject = (location: string) => ({ location, reason: 'bad', text: '' });
 const kept = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { location: string }).location);
 
+/** A sink whose file exists (a first reject, r0, written): its handle can then be patched. */
+async function sinkWithFile(): Promise<{ path: string; sink: DeadLetterSink }> {
+  const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
+  const sink = new DeadLetterSink(path);
+  sink.reject(reject('r0'));
+  await sink.flush();
+  return { path, sink };
+}
+
 /** The sink's open file, with its next `method` call failing once with `code`. */
 function failOnce(sink: DeadLetterSink, method: 'appendFile' | 'datasync', code: string): void {
   const file = (sink as unknown as { file: FileHandle }).file;
@@ -24,10 +33,7 @@ function failOnce(sink: DeadLetterSink, method: 'appendFile' | 'datasync', code:
 
 describe('the dead-letter file of flowcut run', () => {
   it('resolves a flush only when every reject taken before it is on disk, also beside a flush that failed', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
-    const sink = new DeadLetterSink(path);
-    sink.reject(reject('r0'));
-    await sink.flush();
+    const { path, sink } = await sinkWithFile();
     failOnce(sink, 'appendFile', 'ENOSPC');
     sink.reject(reject('A'));
     const first = sink.flush(); // e.g. the checkpoint timer's
@@ -40,10 +46,7 @@ describe('the dead-letter file of flowcut run', () => {
   });
 
   it('keeps a reject that arrives while a flush is writing, for the next flush', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
-    const sink = new DeadLetterSink(path);
-    sink.reject(reject('r0'));
-    await sink.flush();
+    const { path, sink } = await sinkWithFile();
     const file = (sink as unknown as { file: FileHandle }).file;
     const real = file.appendFile.bind(file);
     (file as unknown as Record<string, unknown>).appendFile = async (data: string) => {
@@ -58,10 +61,7 @@ describe('the dead-letter file of flowcut run', () => {
   });
 
   it('syncs again after a failed sync without writing the rejects twice', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'd.jsonl');
-    const sink = new DeadLetterSink(path);
-    sink.reject(reject('r0'));
-    await sink.flush();
+    const { path, sink } = await sinkWithFile();
     failOnce(sink, 'datasync', 'EIO');
     sink.reject(reject('A'));
     await expect(sink.flush()).rejects.toThrow('EIO');
