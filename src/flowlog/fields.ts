@@ -122,6 +122,13 @@ export function isNumericField(f: FieldSpec): boolean {
   return f.type !== 'string';
 }
 
+const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr']);
+
+/** Fields that hold an IPv4 or IPv6 address (text fields the parser checks, --where's CIDR blocks). */
+export function isAddressField(f: FieldSpec): boolean {
+  return ADDRESS_FIELDS.has(f.name);
+}
+
 /** The default (version 2) format, fixed by AWS. */
 export const DEFAULT_FIELD_NAMES = [
   'version', 'account-id', 'interface-id', 'srcaddr', 'dstaddr', 'srcport', 'dstport',

@@ -1,5 +1,5 @@
 import type { FlowBatch } from './batch.js';
-import { fieldByName, type FieldSpec } from './fields.js';
+import { fieldByName, isAddressField, type FieldSpec } from './fields.js';
 import type { FlowFormat } from './format.js';
 import { protocolNumber } from './names.js';
 
@@ -21,7 +21,6 @@ export class FilterError extends Error {
   override name = 'FilterError';
 }
 
-const ADDRESS_FIELDS = new Set(['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr']);
 
 export function parseCondition(expr: string): Condition {
   const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$/.exec(expr);
@@ -32,7 +31,7 @@ export function parseCondition(expr: string): Condition {
   const text = m[3]!;
   if (text === '') throw new FilterError(`condition '${expr}' has no value`);
   if (/^[=<>!]/.test(text)) throw new FilterError(`cannot read condition '${expr}': the value starts with '${text[0]}' (the operators are = != > >= < <=)`);
-  if (ADDRESS_FIELDS.has(field.name) && text.includes('/') && !parseCidr(text)) {
+  if (isAddressField(field) && text.includes('/') && !parseCidr(text)) {
     throw new FilterError(`'${text}' is not an IPv4 CIDR block (a.b.c.d/0-32; IPv6 blocks are not supported) in condition '${expr}'`);
   }
   if (field.type === 'string' && op !== '=' && op !== '!=') {
@@ -118,7 +117,7 @@ function numericCompare(op: Op, want: number): (v: number) => boolean {
 function stringMatcher(c: Condition): (v: string | null) => boolean {
   const text = c.text;
   if (text === '-') return (v) => v === null;
-  if (ADDRESS_FIELDS.has(c.field.name) && text.includes('/')) {
+  if (isAddressField(c.field) && text.includes('/')) {
     const cidr = parseCidr(text);
     if (!cidr) throw new FilterError(`'${text}' is not an IPv4 CIDR block`);
     return (v) => v !== null && inCidr(v, cidr);

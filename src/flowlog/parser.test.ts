@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CollectingSink, SHARED } from '../../test/support/collect.js';
 import type { Origin } from './batch.js';
-import { FIELDS, type FieldSpec } from './fields.js';
+import { FIELDS, isAddressField, type FieldSpec } from './fields.js';
 import { FlowFormat, looksLikeHeader } from './format.js';
 import { tcpFlagNames } from './names.js';
 import { LineParser } from './parser.js';
@@ -178,7 +178,7 @@ describe('property: a record written in any custom format parses back to itself'
       case 'int64':
         return nullable(fc.maxSafeNat());
       case 'string':
-        if (['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr'].includes(f.name)) return nullable(fc.oneof(fc.ipV4(), fc.ipV6()));
+        if (isAddressField(f)) return nullable(fc.oneof(fc.ipV4(), fc.ipV6()));
         return nullable(
           fc.oneof(
             fc.ipV4(),

@@ -1,5 +1,6 @@
 import { FlowBatch, type Origin } from './batch.js';
 import { FlowFormat, FormatError, looksLikeHeader } from './format.js';
+import { isAddressField } from './fields.js';
 import { compileFastRow, KIND_ADDRESS, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
 import { StringInterner } from './intern.js';
 import { clip, DecodeStats, type RecordSink } from './sink.js';
@@ -13,7 +14,6 @@ const DASH = 0x2d;
 const ZERO = 0x30;
 const INT32_MAX = 2147483647;
 /** String fields holding IP addresses (the compiled row parser reads IPv4 ones as numbers). */
-const ADDRESS_FIELDS = new Set(['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr']);
 /** Batches kept for reuse; a pipeline holds only a few in flight. */
 const MAX_SPARE = 4;
 
@@ -403,7 +403,7 @@ function fastRowFor(kinds: Uint8Array): FastRow {
 }
 
 function kindsOf(format: FlowFormat): Uint8Array {
-  return Uint8Array.from(format.fields, (f) => (f.type === 'string' ? (ADDRESS_FIELDS.has(f.name) ? KIND_ADDRESS : KIND_STRING) : f.type === 'int32' ? KIND_INT32 : KIND_INT64));
+  return Uint8Array.from(format.fields, (f) => (f.type === 'string' ? (isAddressField(f) ? KIND_ADDRESS : KIND_STRING) : f.type === 'int32' ? KIND_INT32 : KIND_INT64));
 }
 
 function countTokensFrom(buf: Buffer, pos: number, limit: number, toNewline: boolean): number {
