@@ -12,6 +12,7 @@ export class RejectsFile {
   private readonly out: WriteStream;
   private failure: Error | undefined;
   private readonly fd: number;
+  private ended = false;
 
   constructor(
     readonly path: string,
@@ -49,9 +50,6 @@ export class RejectsFile {
     this.check();
   }
 
-  private ended = false;
-
-  /** Idempotent: a second call only reports the first one's failure again. */
   /** Everything written so far is on disk (or the write error is thrown). */
   async sync(): Promise<void> {
     this.check();
@@ -67,6 +65,7 @@ export class RejectsFile {
     this.check();
   }
 
+  /** Idempotent: a second call only reports the first one's failure again. */
   async end(): Promise<void> {
     if (!this.failure && !this.ended) {
       this.ended = true;

@@ -13,6 +13,11 @@ export interface Reject {
   readonly data?: string;
 }
 
+/** Where a reject stands, for a person: `file:line`, or the location alone. */
+export function rejectPlace(r: Reject): string {
+  return r.line === undefined ? r.location : `${r.location}:${r.line}`;
+}
+
 /** Counters every decoder keeps, for `--output count`, stderr summaries and metrics. */
 export class DecodeStats {
   records = 0;

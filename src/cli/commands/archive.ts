@@ -8,7 +8,7 @@ import { openStore, type ArchiveStore } from '../../archive/store.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { createS3Client } from '../../aws/clients.js';
 import { INPUT_KINDS, type InputKind } from '../../decode/decoder.js';
-import type { Reject } from '../../flowlog/sink.js';
+import { rejectPlace, type Reject } from '../../flowlog/sink.js';
 import { listLocalObjects } from '../../sources/files.js';
 import { listS3Objects } from '../../sources/s3.js';
 import type { ObjectIn } from '../../sources/types.js';
@@ -141,7 +141,7 @@ async function runArchive(sources: string[], opts: ArchiveOpts): Promise<void> {
       ...(rejectsFile ? { rejectsKept: () => rejectsFile.sync() } : {}),
       onReject: (r: Reject) => {
         rejectsFile?.write(r);
-        if (shown++ < SHOWN_REJECTS && !opts.quiet) process.stderr.write(`flowcut: ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason}\n`);
+        if (shown++ < SHOWN_REJECTS && !opts.quiet) process.stderr.write(`flowcut: ${rejectPlace(r)}: ${r.reason}\n`);
       },
       onObject: (e) => {
         seen++;

@@ -3,7 +3,7 @@ import { createKinesisClient, createS3Client } from '../../aws/clients.js';
 import { FlowDecoder, INPUT_KINDS, type InputKind } from '../../decode/decoder.js';
 import type { FlowBatch } from '../../flowlog/batch.js';
 import { FilterError, parseCondition, RecordFilter } from '../../flowlog/filter.js';
-import type { Reject } from '../../flowlog/sink.js';
+import { rejectPlace, type Reject } from '../../flowlog/sink.js';
 import { listLocalObjects } from '../../sources/files.js';
 import { tailKinesis, type TailFrom } from '../../sources/kinesis-tail.js';
 import { listS3Objects } from '../../sources/s3.js';
@@ -91,7 +91,7 @@ async function runCat(sources: string[], opts: CatOptions): Promise<void> {
   const onReject = (r: Reject): void => {
     rejectsFile?.write(r);
     if (shownRejects++ < SHOWN_REJECTS && !opts.quiet) {
-      process.stderr.write(`flowcut: ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason}\n`);
+      process.stderr.write(`flowcut: ${rejectPlace(r)}: ${r.reason}\n`);
     }
   };
   const drain = async (): Promise<void> => {

@@ -17,7 +17,7 @@ import { ArchiveSink } from '../../pipeline/sinks/archive.js';
 import { CountingSink } from '../../pipeline/sinks/counting.js';
 import { DeadLetterSink } from '../../pipeline/sinks/dead-letter.js';
 import { JsonLinesSink } from '../../pipeline/sinks/jsonl.js';
-import type { Reject } from '../../flowlog/sink.js';
+import { rejectPlace, type Reject } from '../../flowlog/sink.js';
 import { simulateTraffic } from '../../sim/traffic.js';
 import type { ConsumerEvent } from '../../sources/kinesis/consumer.js';
 import type { LeaseEvent } from '../../sources/kinesis/lease-coordinator.js';
@@ -181,7 +181,7 @@ async function runService(opts: RunCliOptions): Promise<void> {
   const sinks: Sink[] = [counter, deadLetters];
   let shownRejects = 0;
   const onReject = (r: Reject): void => {
-    if (shownRejects++ < SHOWN_REJECTS) log(`rejected ${r.location}${r.line === undefined ? '' : `:${r.line}`}: ${r.reason} (kept in ${deadLetters.path})`);
+    if (shownRejects++ < SHOWN_REJECTS) log(`rejected ${rejectPlace(r)}: ${r.reason} (kept in ${deadLetters.path})`);
     else if (shownRejects === SHOWN_REJECTS + 1) log(`more rejects: kept in ${deadLetters.path}, not shown`);
   };
   if (output === 'jsonl') sinks.push(new JsonLinesSink(process.stdout));
