@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { isIP } from 'node:net';
 import { IPV4_CACHE_BITS } from './fast-row.js';
 
@@ -61,6 +62,7 @@ export class StringInterner {
     return true;
   }
 
+  /** The string the bytes spell, or {@link NOT_TEXT} if they are not text. */
   get(buf: Buffer, start: number, end: number): string {
     const len = end - start;
     if (len > this.maxLength) return decode(buf, start, end);
@@ -120,9 +122,21 @@ export class StringInterner {
   }
 }
 
+/**
+ * What {@link StringInterner.get} returns for bytes that are not text: invalid UTF-8, or a
+ * control character (NUL, DEL, ...). A lone surrogate, which no decoding of bytes can produce,
+ * so it never stands for a real value. Decoding such bytes would replace them (U+FFFD) and the
+ * archive would keep a value the log never held; the parser rejects the line instead, with its bytes.
+ */
+export const NOT_TEXT = '\uD800';
+
 function decode(buf: Buffer, start: number, end: number): string {
+  let wide = false;
   for (let i = start; i < end; i++) {
-    if (buf[i]! >= 0x80) return buf.toString('utf8', start, end);
+    const b = buf[i]!;
+    if (b < 0x20 || b === 0x7f) return NOT_TEXT;
+    if (b >= 0x80) wide = true;
   }
-  return buf.toString('latin1', start, end);
+  if (!wide) return buf.toString('latin1', start, end);
+  return isUtf8(buf.subarray(start, end)) ? buf.toString('utf8', start, end) : NOT_TEXT;
 }

@@ -327,3 +327,29 @@ describe('addresses', () => {
     }
   });
 });
+
+describe('text fields', () => {
+  it('reject bytes that are not text (invalid UTF-8, control characters) in the compiled and the general path alike, and keep valid UTF-8 exactly', () => {
+    const row = (eni: Buffer) => Buffer.concat([Buffer.from('2 123456789012 '), eni, Buffer.from(' 10.0.0.1 10.0.0.2 1 2 6 1 1 1700000000 1700000060 ACCEPT OK\n')]);
+    const bad = [
+      Buffer.from([0x65, 0x6e, 0x69, 0x2d, 0xff]), // a byte UTF-8 never uses
+      Buffer.from([0x65, 0x6e, 0x69, 0x2d, 0xc0, 0x80]), // overlong NUL
+      Buffer.from([0x65, 0x6e, 0x69, 0x2d, 0xe2, 0x82]), // cut-off sequence
+      Buffer.from('eni-\u0000x'),
+      Buffer.from('eni-\u0001x'),
+      Buffer.from('eni-\u007fx'),
+    ];
+    const good = ['eni-1', 'eni-é', 'eni-日本', 'eni-\uFFFD'];
+    const input = Buffer.concat([...bad.flatMap((b) => [row(b), row(Buffer.from('eni-ok'))]), ...good.map((g) => row(Buffer.from(g)))]);
+    for (const fastPath of [true, false]) {
+      const sink = new CollectingSink();
+      const parser = new LineParser(sink, { fastPath });
+      parser.parseLines(input, 0, input.length, origin, 1);
+      parser.flush();
+      expect(sink.records.map((r) => r.interface_id)).toEqual([...bad.map(() => 'eni-ok'), ...good]);
+      expect(sink.rejects.map((r) => [r.line, r.reason])).toEqual(
+        bad.map((_, i) => [2 * i + 1, 'interface-id: not text (invalid UTF-8 or a control character)']),
+      );
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { FlowBatch, type Origin } from './batch.js';
 import { FlowFormat, FormatError, looksLikeHeader } from './format.js';
 import { isAddressField } from './fields.js';
 import { compileFastRow, KIND_ADDRESS, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
-import { StringInterner } from './intern.js';
+import { NOT_TEXT, StringInterner } from './intern.js';
 import { clip, DecodeStats, type RecordSink } from './sink.js';
 
 const SPACE = 0x20;
@@ -259,6 +259,10 @@ export class LineParser {
           column[row] = lastValue[fi]!;
         } else {
           const v = this.interner.get(buf, tokStart, pos);
+          if (v === NOT_TEXT) {
+            const name = this.format.fields[fi]!.name;
+            return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `${name}: not text (invalid UTF-8 or a control character)`);
+          }
           if (kind === KIND_ADDRESS && !this.interner.isAddress(v)) {
             const name = this.format.fields[fi]!.name;
             return this.failRow(buf, rowStart, pos, limit, toNewline, origin, lineNo, () => `${name}: '${v}' is not an IP address`);
