@@ -349,17 +349,23 @@ describe('JSON envelopes carrying base64 payloads', () => {
     expect(sink.count).toBe(6);
   });
 
-  it("hands over each item's records before inflating the next, so a small file of amplifying items stays bounded", async () => {
+  it.each([
+    ['gzip', 1, 'auto'],
+    ['gzip inside gzip, with a forced --input', 2, 'get-records'],
+  ] as const)("hands over each item's records before inflating the next, so a small file of amplifying items stays bounded (%s)", async (_, layers, input) => {
     // Each item: 20,000 lines that gzip to a few hundred bytes. Undrained, the whole object's
     // records would sit in memory at once (a 134 KB file of such items exhausted the heap).
     const item = gzipSync(Buffer.from(`${LINES[0]}\n`.repeat(20_000))).toString('base64');
     const file = join(tmp(), 'amplifying.json.gz');
-    writeFileSync(file, gzipSync(JSON.stringify({ Records: Array.from({ length: 10 }, (_, i) => ({ SequenceNumber: String(i), Data: item })) })));
+    let bytes: Buffer = Buffer.from(JSON.stringify({ Records: Array.from({ length: 10 }, (_, i) => ({ SequenceNumber: String(i), Data: item })) }));
+    for (let i = 0; i < layers; i++) bytes = gzipSync(bytes);
+    writeFileSync(file, bytes);
     let held = 0;
     let mostHeld = 0;
     let total = 0;
     const sink = new CollectingSink();
     const dec = new FlowDecoder({ batch: (b) => { held += b.length; total += b.length; }, reject: (r) => sink.reject(r) }, {
+      input,
       drain: async () => {
         mostHeld = Math.max(mostHeld, held);
         held = 0;

@@ -127,8 +127,14 @@ export class FlowDecoder {
         const buf = await readAll(stream, this.limits.maxInflatedBytes, 'JSON input');
         let items: EnvelopeItem[] | undefined;
         try {
-          if (isGzip(buf)) this.payload(buf, origin, 1, kind); // gzip inside gzip, as a forced --input may hold
-          else items = this.jsonItems(buf, origin, kind);
+          // Gzip inside gzip, as a forced --input may hold: unwrapped here, so that its envelope's
+          // items are decoded one at a time like any other's.
+          let inner = buf;
+          for (let depth = 1; isGzip(inner); depth++) {
+            if (depth >= MAX_DEPTH) throw new DecodeError('payload nested too deeply (gzip or base64 inside each other)');
+            inner = gunzipCapped(inner, this.limits.maxInflatedBytes);
+          }
+          items = this.jsonItems(inner, origin, kind);
         } catch (err) {
           if (!(err instanceof DecodeError)) throw err;
           // Files and S3 objects stay where they are; stdin exists nowhere else, so keep it.
