@@ -101,6 +101,7 @@ export class SubscriptionPayloadDecoder {
   decode(json: Buffer, base: Origin): void {
     let p = skipWs(json, 0);
     let index = 0;
+    const whole = this.parser.keepPayload;
     while (p < json.length) {
       const origin: Origin = index === 0 ? { ...base } : { ...base, location: `${base.location}#${index}` };
       if (index > 0) this.parser.beginInput(); // a bad header line in one payload says nothing of the next
@@ -111,9 +112,12 @@ export class SubscriptionPayloadDecoder {
         if (!(err instanceof DecodeError) || index === 0) throw err;
         // The payloads before this one are records already: keep this one and what follows it
         // (nothing can tell where a broken payload ends), not the whole input again.
-        // Files and S3 objects stay where they are; a stream's record exists nowhere else.
-        const keep = base.kind !== 'file' && base.kind !== 's3';
-        this.parser.rejectInput(origin, `${err.message} (payload ${index}, at byte ${p}; the ${index} before it were decoded)`, json.toString('utf8', p, p + 512), undefined, keep ? json.subarray(p) : undefined);
+        // Files and S3 objects stay where they are; a stream's record exists nowhere else, unless
+        // a bad line before this point already took the whole record to the dead letters.
+        const keptWhole = whole !== undefined && this.parser.keepPayload === undefined;
+        const keep = base.kind !== 'file' && base.kind !== 's3' && !keptWhole;
+        const where = `payload ${index}, at byte ${p}; the ${index} before it were decoded${keptWhole ? `; the whole record is kept with an earlier reject of ${base.location}` : ''}`;
+        this.parser.rejectInput(origin, `${err.message} (${where})`, json.toString('utf8', p, p + 512), undefined, keep ? json.subarray(p) : undefined);
         return;
       }
       index++;

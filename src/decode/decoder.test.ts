@@ -128,6 +128,21 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     expect(Buffer.from(sink.rejects[0]!.data!, 'base64').toString()).toBe(broken);
   });
 
+  it('keeps a record once when a bad line has already taken it whole and a later concatenated payload breaks', () => {
+    const { sink, dec } = decoder();
+    const withBadLine = subscriptionPayloadJson([LINES[0]!, 'not a flow line'], { logStream: 's' });
+    const broken = '{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s"}';
+    const data = gzipSync(withBadLine + broken);
+    dec.decodeKinesisRecord(kinesisRecord(data, '47'));
+    dec.flush();
+    expect(sink.count).toBe(1);
+    expect(sink.rejects.map((r) => [r.location, r.data])).toEqual([
+      ['kinesis://flows/shardId-000000000001/47', data.toString('base64')],
+      ['kinesis://flows/shardId-000000000001/47#1', undefined],
+    ]);
+    expect(sink.rejects[1]!.reason).toMatch(/the whole record is kept with an earlier reject of kinesis:\/\/flows\/shardId-000000000001\/47\)$/);
+  });
+
   it('does not copy the rest of a file into the reject of its broken payload: the file stays where it is', async () => {
     const good = subscriptionPayloadJson(LINES.slice(0, 2), { logStream: 's' });
     const { sink, dec } = decoder();
