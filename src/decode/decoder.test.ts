@@ -672,6 +672,29 @@ describe('S3 Parquet objects', () => {
     expect(sink.records.map((r) => r.srcport)).not.toContain(-5);
   });
 
+  it('refuses an object whose address columns hold no address, or whose text columns hold what no flow log writes', async () => {
+    const write = (columnData: Parameters<typeof parquetWriteBuffer>[0]['columnData']) => Buffer.from(parquetWriteBuffer({ columnData }));
+    const rows = (srcaddr: string[], action: string[]) => write([{ name: 'srcaddr', data: srcaddr, type: 'STRING' }, { name: 'action', data: action, type: 'STRING' }]);
+    const { sink, dec } = decoder();
+    for (const [name, buf] of [
+      ['good', rows(['10.0.0.1', '2001:db8::1', '10.0.0.1'], ['ACCEPT', 'REJECT', 'ACCEPT'])],
+      ['address', rows(['10.0.0.1', '999.1.1.1'], ['ACCEPT', 'ACCEPT'])],
+      ['nul', rows(['10.0.0.1', '10.0.0.2'], ['ACCEPT', 'ACC\u0000EPT'])],
+      ['replacement', rows(['10.0.0.1'], ['ACC\uFFFD'])],
+    ] as const) await dec.decodeObject(memoryObject(`${name}.parquet`, [buf]));
+    dec.flush();
+    expect(sink.records).toEqual([
+      { srcaddr: '10.0.0.1', action: 'ACCEPT' },
+      { srcaddr: '2001:db8::1', action: 'REJECT' },
+      { srcaddr: '10.0.0.1', action: 'ACCEPT' },
+    ]);
+    expect(sink.rejects.map((r) => [r.location, r.reason])).toEqual([
+      ['address.parquet', 'Parquet column srcaddr at row 2: "999.1.1.1" is not an IP address'],
+      ['nul.parquet', 'Parquet column action at row 2: "ACC\\u0000EPT" is not text (a control character, or bytes that were not UTF-8)'],
+      ['replacement.parquet', 'Parquet column action at row 1: "ACC\uFFFD" is not text (a control character, or bytes that were not UTF-8)'],
+    ]);
+  });
+
   it('rejects Parquet files without flow-log columns, and corrupt ones', async () => {
     const other = Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: Int32Array.of(1), type: 'INT32' }] }));
     const good = Buffer.from(parquetWriteBuffer({ columnData: columns(10) }));

@@ -1,9 +1,10 @@
 import { gunzipSync } from 'node:zlib';
 import { parquetMetadata, parquetRead, snappyUncompress, type FileMetaData, type RowGroup } from 'hyparquet';
 import { FlowBatch, type Origin } from '../flowlog/batch.js';
-import { fieldByName } from '../flowlog/fields.js';
+import { fieldByName, isAddressField } from '../flowlog/fields.js';
 import { FlowFormat } from '../flowlog/format.js';
 import type { LineParser } from '../flowlog/parser.js';
+import { ValueCheck } from '../flowlog/value-check.js';
 import { DecodeError } from './errors.js';
 import { scanChunkPages } from './parquet-pages.js';
 import { loadZstd, zstdDecompress } from './zstd.js';
@@ -213,6 +214,7 @@ function rowsHeld(p: ColumnPages, start: number, end: number): number {
 class BatchBuilder {
   private batch: FlowBatch | undefined;
   private filled = 0;
+  private readonly check = new ValueCheck();
 
   /** `rows`: all the object will append, so a small object gets a batch its size. */
   constructor(
@@ -233,7 +235,9 @@ class BatchBuilder {
         const p = pages[i]!;
         const num = batch.numbers[i];
         const str = batch.strings[i];
-        const max = this.format.fields[i]!.type === 'int32' ? INT32_MAX : Number.MAX_SAFE_INTEGER;
+        const field = this.format.fields[i]!;
+        const max = field.type === 'int32' ? INT32_MAX : Number.MAX_SAFE_INTEGER;
+        const address = isAddressField(field);
         for (let k = 0; k < p.starts.length; k++) {
           const s = p.starts[k]!;
           const d = p.data[k]!;
@@ -243,9 +247,18 @@ class BatchBuilder {
             const v = d[row - s];
             if (num !== undefined) {
               const x = v === null || v === undefined ? NaN : Number(v);
-              if (x < 0 || x > max) throw new DecodeError(`Parquet column ${this.format.fields[i]!.name} at row ${rowBase + row + 1}: ${String(v)} is out of range for ${this.format.fields[i]!.type} (a flow-log number is 0 to ${max})`);
+              if (x < 0 || x > max) throw new DecodeError(`Parquet column ${field.name} at row ${rowBase + row + 1}: ${String(v)} is out of range for ${field.type} (a flow-log number is 0 to ${max})`);
               num[row + at] = x;
-            } else str![row + at] = v === null || v === undefined ? null : String(v);
+            } else if (v === null || v === undefined) {
+              str![row + at] = null;
+            } else {
+              const text = String(v);
+              if (address ? !this.check.isAddress(text) : !this.check.isText(text)) {
+                const what = address ? 'is not an IP address' : 'is not text (a control character, or bytes that were not UTF-8)';
+                throw new DecodeError(`Parquet column ${field.name} at row ${rowBase + row + 1}: ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text)} ${what}`);
+              }
+              str![row + at] = text;
+            }
           }
         }
       }

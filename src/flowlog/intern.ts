@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { isIP } from 'node:net';
 import { IPV4_CACHE_BITS } from './fast-row.js';
+import { ValueCheck } from './value-check.js';
 
 /**
  * Turns byte ranges into strings, returning the same string object for the same bytes.
@@ -47,19 +47,14 @@ export class StringInterner {
     return this.count;
   }
 
-  /**
-   * Addresses already found valid. Canonical IPv4 addresses never get here (the compiled row
-   * parser reads them as numbers); IPv6 ones repeat like the rest, so each is checked once.
-   */
-  private readonly addresses = new Set<string>();
+  private readonly check = new ValueCheck();
 
-  /** An IPv4 or IPv6 address, as a flow log writes it. */
+  /**
+   * An IPv4 or IPv6 address, as a flow log writes it. Canonical IPv4 addresses never get here (the
+   * compiled row parser reads them as numbers); IPv6 ones repeat like the rest, so each is checked once.
+   */
   isAddress(value: string): boolean {
-    if (this.addresses.has(value)) return true;
-    if (isIP(value) === 0) return false;
-    if (this.addresses.size >= 1 << 16) this.addresses.clear();
-    this.addresses.add(value);
-    return true;
+    return this.check.isAddress(value);
   }
 
   /** The string the bytes spell, or {@link NOT_TEXT} if they are not text. */
