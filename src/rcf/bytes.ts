@@ -95,6 +95,11 @@ export class ByteReader {
     this.offset = offset;
   }
 
+  /** Bytes left to read. */
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
   private need(n: number, what: string): void {
     if (this.offset + n > this.end) throw new RcfStateError(`RCF state is truncated (while reading ${what})`);
   }

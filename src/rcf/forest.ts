@@ -181,6 +181,9 @@ export class RandomCutForest {
    */
   attribution(point: ArrayLike<number>, out?: DiVector): DiVector {
     const q = this.buildQuery(point);
+    if (out !== undefined && out.dimensions !== this.shingledDimensions) {
+      throw new RangeError(`attribution: out has ${out.dimensions} dimensions; this forest's are shingled: ${this.shingledDimensions} (dimensions × shingleSize)`);
+    }
     const result = out ?? new DiVector(this.shingledDimensions);
     result.clear();
     if (!this.isReady) return result;
@@ -265,6 +268,10 @@ export class RandomCutForest {
   expectedValues(point: ArrayLike<number>, baseDims: ArrayLike<number>): Float64Array {
     const q = this.buildQuery(point);
     const D = this.config.dimensions;
+    for (let j = 0; j < baseDims.length; j++) {
+      const d = baseDims[j]!;
+      if (!Number.isInteger(d) || d < 0 || d >= D) throw new RangeError(`expectedValues: base dimension ${d} is not an integer in 0..${D - 1}`);
+    }
     const offset = (this.config.shingleSize - 1) * D;
     const out = Float64Array.from({ length: D }, (_, i) => Number(point[i]));
     if (baseDims.length === 0 || this.entriesSeenCount === 0) return out;

@@ -129,6 +129,15 @@ export function readForest(r: ByteReader): RandomCutForest {
     seed: r.u32('config'),
     boxCacheMinMass: r.u32('config'),
   };
+  // The forest is allocated from the claimed configuration, so the claim is held against the bytes
+  // that follow before anything is allocated: a few bytes must not buy gigabytes. Each tree stores
+  // at least its rng, counts and five u16 node fields, a cut, a leaf point and a leaf mass per slot.
+  const leastPerTree = 16 + 4 + 2 + 8 + 12 + 20 * config.sampleSize;
+  if (config.numberOfTrees * leastPerTree > r.remaining) {
+    throw new RcfStateError(
+      `RCF state is corrupt (its config claims ${config.numberOfTrees} trees of sample size ${config.sampleSize}, which take at least ${config.numberOfTrees * leastPerTree} bytes; ${r.remaining} remain)`,
+    );
+  }
   let f: RandomCutForest;
   try {
     f = new RandomCutForest(config);

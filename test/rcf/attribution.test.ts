@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { RandomCutForest } from '../../src/rcf/index.js';
+import { DiVector, RandomCutForest } from '../../src/rcf/index.js';
 import { Random } from '../../src/rcf/random.js';
 
 function clusterForest(seed: number): RandomCutForest {
@@ -49,5 +49,22 @@ describe('attribution (DiVector)', () => {
     expect(folded.high[0]).toBeCloseTo(a.high[0]! + a.high[2]! + a.high[4]!, 12);
     expect(Math.abs(folded.total() - f.score([4, 0]))).toBeLessThan(1e-9);
     expect(folded.high[0]!).toBeGreaterThan(0.5 * folded.total());
+  });
+
+  test('refuses an out vector of the wrong size instead of returning a partial attribution', () => {
+    const f = new RandomCutForest({ dimensions: 2, shingleSize: 3, numberOfTrees: 20, seed: 2 });
+    for (let i = 0; i < 400; i++) f.update([Math.sin(i / 5), Math.cos(i / 7)]);
+    expect(() => f.attribution([4, 0], new DiVector(2))).toThrow(/out has 2 dimensions; this forest's are shingled: 6/);
+    const out = new DiVector(6);
+    expect(f.attribution([4, 0], out).total()).toBeCloseTo(f.score([4, 0]), 9);
+  });
+
+  test('expected values refuse base dimensions that are not dimensions of the forest', () => {
+    const f = new RandomCutForest({ dimensions: 2, shingleSize: 3, numberOfTrees: 20, seed: 2 });
+    for (let i = 0; i < 400; i++) f.update([Math.sin(i / 5), Math.cos(i / 7)]);
+    for (const bad of [2, -1, 0.5, Number.NaN]) {
+      expect(() => f.expectedValues([4, 0], [bad])).toThrow(/expectedValues: base dimension .* is not an integer in 0..1/);
+    }
+    expect(Math.abs(f.expectedValues([4, 0], [0])[0]!)).toBeLessThan(1.5);
   });
 });

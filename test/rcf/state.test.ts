@@ -103,6 +103,14 @@ describe('forest state', () => {
     test('a forest state given to the thresholded forest reader', () => {
       expectError(good, /expected a ThresholdedForest/, ThresholdedForest.fromState as (b: Uint8Array) => unknown as never);
     });
+    test('a configuration larger than the bytes that follow could hold, refused before anything is allocated for it', () => {
+      // 65535 trees of sample 32767 would take tens of gigabytes; the state holds a few kilobytes.
+      const b = good.slice();
+      const view = new DataView(b.buffer);
+      view.setUint32(12 + 8, 65535, true);
+      view.setUint32(12 + 12, 32767, true);
+      expectError(reseal(b), /claims 65535 trees of sample size 32767, which take at least \d+ bytes; \d+ remain/);
+    });
     test('trailing bytes', () => {
       const b = new Uint8Array(good.length + 2);
       b.set(good);
