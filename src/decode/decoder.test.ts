@@ -11,6 +11,7 @@ import { CollectingSink, SHARED } from '../../test/support/collect.js';
 import { craftParquet, dictionaryPage, int32Page, PHYSICAL, runLengthPage } from '../../test/support/crafted-parquet.js';
 import { FlowFormat } from '../flowlog/format.js';
 import { controlMessagePayload, subscriptionPayload, subscriptionPayloadJson } from '../sim/cloudwatch.js';
+import { MAX_LISTED_REJECTS } from '../flowlog/parser.js';
 import { listLocalObjects } from '../sources/files.js';
 import type { KinesisRecordIn, ObjectIn } from '../sources/types.js';
 import { FlowDecoder, type DecoderOptions } from './decoder.js';
@@ -141,6 +142,45 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
       ['kinesis://flows/shardId-000000000001/47#1', undefined],
     ]);
     expect(sink.rejects[1]!.reason).toMatch(/the whole record is kept with an earlier reject of kinesis:\/\/flows\/shardId-000000000001\/47\)$/);
+  });
+
+  it('lists the first rejects of a payload and counts the rest in one, with the payload kept once', () => {
+    const { sink, dec } = decoder();
+    const lines = Array.from({ length: 1000 }, (_, i) => (i === 500 ? LINES[0]! : `bad line ${i}`));
+    const data = gzipSync(subscriptionPayloadJson(lines, { logStream: 's' }));
+    dec.decodeKinesisRecord(kinesisRecord(data, '48'));
+    dec.flush();
+    expect(sink.count).toBe(1);
+    expect(dec.stats.rejected).toBe(999);
+    expect(sink.rejects).toHaveLength(MAX_LISTED_REJECTS + 1);
+    expect(sink.rejects[0]!.data).toBe(data.toString('base64'));
+    expect(sink.rejects.slice(1).every((r) => r.data === undefined)).toBe(true);
+    expect(sink.rejects.slice(0, MAX_LISTED_REJECTS).map((r) => r.line)).toEqual(Array.from({ length: MAX_LISTED_REJECTS }, (_, i) => i + 1));
+    expect(sink.rejects.at(-1)).toEqual({
+      location: 'kinesis://flows/shardId-000000000001/48',
+      line: MAX_LISTED_REJECTS + 1,
+      reason: `899 more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are), from line ${MAX_LISTED_REJECTS + 1} on`,
+      text: '',
+    });
+    // The next record starts its own list.
+    dec.decodeKinesisRecord(kinesisRecord(gzipSync(subscriptionPayloadJson(['bad'], { logStream: 's' })), '49'));
+    expect(sink.rejects.at(-1)).toMatchObject({ location: 'kinesis://flows/shardId-000000000001/49', line: 1, reason: "version: 'bad' is not a number" });
+  });
+
+  it('checks log events one at a time: a tiny payload of a million empty or non-object events is counted, not a huge error', () => {
+    for (const event of ['{}', '0']) {
+      const { sink, dec } = decoder();
+      // Keys out of the usual order, so the slow path (JSON.parse) reads it.
+      const json = `{"logEvents":[${Array.from({ length: 1_000_000 }, () => event).join(',')}],"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s"}`;
+      const data = gzipSync(json);
+      expect(data.length).toBeLessThan(20_000);
+      dec.decodeKinesisRecord(kinesisRecord(data, '50'));
+      dec.flush();
+      expect(dec.stats.rejected).toBe(1_000_000);
+      expect(sink.rejects).toHaveLength(MAX_LISTED_REJECTS + 1);
+      expect(sink.rejects[0]).toMatchObject({ line: 1, reason: event === '{}' ? 'log event without a message' : 'log event is not a JSON object', data: data.toString('base64') });
+      expect(sink.rejects.at(-1)!.reason).toMatch(/^999900 more rejects in this input/);
+    }
   });
 
   it('does not copy the rest of a file into the reject of its broken payload: the file stays where it is', async () => {

@@ -92,6 +92,7 @@ export class FlowDecoder {
       this.parser.rejectInput(origin, kept ? err.message : `${err.message} (the payload is kept with an earlier reject of ${origin.location})`, printable(buf), undefined, kept ? buf : undefined);
     } finally {
       this.parser.keepPayload = outer;
+      this.parser.endInput();
     }
   }
 
@@ -151,6 +152,7 @@ export class FlowDecoder {
       if (!(err instanceof DecodeError) && !(err instanceof RangeError)) throw err;
       this.parser.rejectInput(origin, (err as Error).message, '');
     }
+    this.parser.endInput();
   }
 
   /** Hands over every record parsed so far. */

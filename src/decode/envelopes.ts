@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DecodeError } from './errors.js';
+import { DecodeError, describeIssues } from './errors.js';
 
 /**
  * The JSON envelopes that carry flow-log payloads base64-encoded. Each yields the payloads (raw
@@ -97,6 +97,6 @@ function arrival(v: number | string): number {
 
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
-  if (!r.success) throw new DecodeError(`not a valid ${what}: ${z.prettifyError(r.error).replaceAll('\n', '; ')}`);
+  if (!r.success) throw new DecodeError(`not a valid ${what}: ${describeIssues(r.error)}`);
   return r.data;
 }

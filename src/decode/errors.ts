@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** A payload or object that cannot be decoded; the message says why, for a person. */
 export class DecodeError extends Error {
   override name = 'DecodeError';
@@ -18,3 +20,13 @@ export const DEFAULT_LIMITS: DecodeLimits = {
   maxStreamedBytes: 64 * 1024 * 1024 * 1024,
   maxLineBytes: 1024 * 1024,
 };
+
+/** Issues spelt out in a message; a payload of millions of bad items must not become a huge error. */
+const LISTED_ISSUES = 5;
+
+/** A zod error for people, on one line, naming at most a few of its issues. */
+export function describeIssues(error: z.ZodError): string {
+  const issues = error.issues;
+  const listed = z.prettifyError(new z.ZodError(issues.slice(0, LISTED_ISSUES))).replaceAll('\n', '; ');
+  return issues.length > LISTED_ISSUES ? `${listed}; … and ${issues.length - LISTED_ISSUES} more` : listed;
+}

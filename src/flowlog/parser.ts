@@ -13,10 +13,10 @@ const QUOTE = 0x22;
 const DASH = 0x2d;
 const ZERO = 0x30;
 const INT32_MAX = 2147483647;
-/** String fields holding IP addresses (the compiled row parser reads IPv4 ones as numbers). */
 /** Batches kept for reuse; a pipeline holds only a few in flight. */
 const MAX_SPARE = 4;
-
+/** Rejects listed one by one per input (payload, object); the rest are counted in one reject. */
+export const MAX_LISTED_REJECTS = 100;
 
 export interface LineParserOptions {
   /** The format to start with; header lines switch it. Default: AWS's v2 default format. */
@@ -80,8 +80,33 @@ export class LineParser {
 
   /** A new object or payload starts: a bad header of the previous one no longer applies. */
   beginInput(): void {
+    this.endInput();
     this.unreadableHeader = undefined;
   }
+
+  /**
+   * Ends the input (payload, object) being decoded: rejects past the listed ones are summed up
+   * in one reject. Called by beginInput too, so an input that ends unannounced is summed up there.
+   */
+  endInput(): void {
+    if (this.unlisted > 0) {
+      const { unlisted, unlistedOrigin: origin, unlistedFirstLine: line } = this;
+      this.unlisted = 0;
+      this.sink.reject({
+        location: origin!.location,
+        ...(line === undefined ? {} : { line }),
+        reason: `${unlisted} more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are)${line === undefined ? '' : `, from line ${line} on`}`,
+        text: '',
+      });
+    }
+    this.listed = 0;
+  }
+
+  /** Rejects of the current input listed one by one, and those past the limit, only counted. */
+  private listed = 0;
+  private unlisted = 0;
+  private unlistedOrigin: Origin | undefined;
+  private unlistedFirstLine: number | undefined;
 
   get currentFormat(): FlowFormat {
     return this.format;
@@ -349,10 +374,20 @@ export class LineParser {
     const data = explicitData ?? this.keepPayload;
     this.keepPayload = undefined;
     this.stats.rejected++;
+    // A small payload can hold millions of bad lines: past the first few, they are counted, not
+    // listed (the payload itself, where it exists nowhere else, went with the first reject).
+    if (this.listed >= MAX_LISTED_REJECTS && data === undefined) {
+      if (this.unlisted++ === 0) {
+        this.unlistedOrigin = origin;
+        this.unlistedFirstLine = lineNo;
+      }
+      return;
+    }
+    this.listed++;
     this.sink.reject({
       location: origin.location,
       ...(lineNo === undefined ? {} : { line: lineNo }),
-      reason,
+      reason: clip(reason),
       text: clip(text),
       ...(data === undefined ? {} : { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') }),
     });
