@@ -45,6 +45,26 @@ describe('the dead-letter file of flowcut run', () => {
     expect(kept(path)).toEqual(['r0', 'A', 'B']);
   });
 
+  it('writes many rejects in bounded appends, and after one fails writes only the rest again', async () => {
+    const { path, sink } = await sinkWithFile();
+    const file = (sink as unknown as { file: FileHandle }).file;
+    const real = file.appendFile.bind(file) as (data: string) => Promise<void>;
+    const sizes: number[] = [];
+    (file as unknown as Record<string, unknown>).appendFile = async (data: string) => {
+      sizes.push(data.length);
+      if (sizes.length === 2) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+      return real(data);
+    };
+    const text = 'x'.repeat(4000);
+    const locations = Array.from({ length: 6000 }, (_, i) => `r${i + 1}`);
+    for (const location of locations) sink.reject({ ...reject(location), text });
+    await expect(sink.flush()).rejects.toThrow('ENOSPC');
+    await sink.flush();
+    expect(kept(path)).toEqual(['r0', ...locations]);
+    expect(sizes.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
   it('keeps a reject that arrives while a flush is writing, for the next flush', async () => {
     const { path, sink } = await sinkWithFile();
     const file = (sink as unknown as { file: FileHandle }).file;

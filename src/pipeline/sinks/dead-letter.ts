@@ -9,6 +9,9 @@ import { dirname } from 'node:path';
 import type { Reject } from '../../flowlog/sink.js';
 import type { Sink } from '../sink.js';
 
+/** Characters appended per write. */
+const CHUNK_CHARS = 8 * 1024 * 1024;
+
 export class DeadLetterSink implements Sink {
   readonly name = 'dead-letter';
   private pending: string[] = [];
@@ -45,14 +48,22 @@ export class DeadLetterSink implements Sink {
       // Taken before the write: rejects keep arriving while it runs (the pipeline decodes on).
       const lines = this.pending;
       this.pending = [];
+      let written = 0;
       try {
-        await this.file.appendFile(lines.join(''));
+        // In chunks: joined whole, a flush of many rejects can pass V8's longest string.
+        while (written < lines.length) {
+          let end = written;
+          let chars = 0;
+          while (end < lines.length && (end === written || chars + lines[end]!.length <= CHUNK_CHARS)) chars += lines[end++]!.length;
+          await this.file.appendFile(lines.slice(written, end).join(''));
+          this.unsynced = true;
+          written = end;
+        }
       } catch (err) {
-        // Pending again, in order, for the next flush (a full disk may clear).
-        this.pending = lines.concat(this.pending);
+        // What was not appended is pending again, in order, for the next flush (a full disk may clear).
+        this.pending = lines.slice(written).concat(this.pending);
         throw err;
       }
-      this.unsynced = true;
     }
     if (this.unsynced) {
       await this.file!.datasync();
