@@ -81,9 +81,14 @@ function checkEndpoint(endpoint: string | undefined, service: AwsService): void 
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new AwsConfigError(
-      `Invalid ${service} endpoint URL ${JSON.stringify(endpoint)}: expected http(s)://host[:port]`,
+      `Invalid ${service} endpoint URL ${JSON.stringify(withoutCredentials(endpoint))}: expected http(s)://host[:port]`,
     );
   }
+}
+
+/** The URL as given, less anything before an '@' (user:password): an error message may end up in a log. */
+function withoutCredentials(endpoint: string): string {
+  return endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@]*@/i, '$1***@');
 }
 
 function missingRegionMessage(service: AwsService): string {
