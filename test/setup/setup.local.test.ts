@@ -217,6 +217,19 @@ describe('flowcut setup (checks before changing anything)', () => {
     expect(commandNames(h.iam.mock).filter((c) => MUTATING.test(c))).toEqual([]);
   });
 
+  it("refuses to redirect a same-named subscription filter that sends somewhere else (someone else's feed)", async () => {
+    h.logs.groups.set('/vpc/flows-siem', { tags: {} });
+    const siem = `arn:aws:firehose:us-east-1:${ACCOUNT}:deliverystream/siem`;
+    h.logs.filters.set('/vpc/flows-siem', [{ filterName: 'flowcut-flows-siem', filterPattern: '', destinationArn: siem, roleArn: `arn:aws:iam::${ACCOUNT}:role/siem`, distribution: 'ByLogStream' }]);
+    h.resetHistory();
+    const ctx = h.context({ stream: 'flows-siem', logGroup: '/vpc/flows-siem' });
+    const err = await applyAll(ctx, setupSteps(ctx.spec)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SetupError);
+    expect((err as Error).message).toContain(`Subscription filter: flowcut-flows-siem on /vpc/flows-siem sends to ${siem}, not to arn:aws:kinesis:us-east-1:<ACCOUNT_ID>:stream/flows-siem; setup does not redirect a filter it did not point at this stream`);
+    expect(h.logs.mock.commandCalls(PutSubscriptionFilterCommand)).toHaveLength(0);
+    expect(h.logs.filters.get('/vpc/flows-siem')![0]!.destinationArn).toBe(siem);
+  });
+
   it('retries the filter while a new role is not yet assumable (IAM propagation)', async () => {
     h.logs.groups.set('/vpc/flows-d', { tags: {} });
     h.logs.putFailures.push(

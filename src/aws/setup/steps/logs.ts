@@ -133,14 +133,21 @@ export function subscriptionFilterStep(): Step {
           return {
             status: 'blocked',
             detail: `${spec.logGroup} already has ${others.length} subscription filters (${others.join(', ')}); CloudWatch Logs allows ${MAX_FILTERS_PER_GROUP}`,
-            fix: 'remove one (aws logs delete-subscription-filter) or reuse its name with --filter-name',
+            fix: 'remove one (aws logs delete-subscription-filter); setup does not take over a filter that sends elsewhere',
           };
         }
         return { status: 'create', detail: `${name} missing: will create (${w.distribution}, pattern from ${w.source})`, pattern: w.pattern };
       }
+      if (mine.destinationArn !== w.destinationArn) {
+        // Someone else's feed (a SIEM's, another pipeline's): redirecting it would take their logs.
+        return {
+          status: 'blocked',
+          detail: `${name} sends to ${mine.destinationArn ?? '(no destination)'}, not to ${w.destinationArn}; setup does not redirect a filter it did not point at this stream`,
+          fix: `give this pipeline its own --filter-name, or remove that filter first if it is yours (aws logs delete-subscription-filter --log-group-name ${spec.logGroup} --filter-name ${spec.filterName})`,
+        };
+      }
       const changes: string[] = [];
       if ((mine.filterPattern ?? '') !== w.pattern) changes.push(`pattern ${JSON.stringify(mine.filterPattern ?? '')} -> ${JSON.stringify(w.pattern)}`);
-      if (mine.destinationArn !== w.destinationArn) changes.push(`destination ${mine.destinationArn} -> ${w.destinationArn}`);
       if (mine.roleArn !== w.roleArn) changes.push(`role ${mine.roleArn ?? '(none)'} -> ${w.roleArn}`);
       if ((mine.distribution ?? 'ByLogStream') !== w.distribution) changes.push(`distribution ${mine.distribution ?? 'ByLogStream'} -> ${w.distribution}`);
       if (changes.length === 0) return { status: 'ok', detail: `${name} exists: ${w.distribution}, to the stream, via the role` };
