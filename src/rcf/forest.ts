@@ -83,7 +83,8 @@ export function resolveConfig(o: ForestOptions): ForestConfig {
   const outputAfter = o.outputAfter ?? Math.floor(sampleSize / 4);
   if (!Number.isInteger(outputAfter) || outputAfter < 0) throw new RangeError(`outputAfter must be a non-negative integer`);
   const seed = o.seed ?? 1;
-  if (!Number.isInteger(seed)) throw new RangeError('seed must be an integer');
+  // Seeds are 32-bit: a larger one would wrap onto another seed's stream without a word.
+  if (!Number.isInteger(seed) || seed < -0x80000000 || seed > 0xffffffff) throw new RangeError(`seed must be an integer in [-2147483648, 4294967295], got ${seed}`);
   const boxCacheMinMass = positiveInt('boxCacheMinMass', o.boxCacheMinMass ?? defaultBoxCacheMinMass(dimensions * shingleSize), MAX_SAMPLE_SIZE + 1);
   return { dimensions, shingleSize, numberOfTrees, sampleSize, timeDecay, outputAfter, seed: seed >>> 0, boxCacheMinMass };
 }

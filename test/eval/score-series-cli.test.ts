@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -236,18 +236,103 @@ describe('flowcut score-series', () => {
     await go('--kinesis', '--no-weekly', '--alarm-memory', '0', '--recurrence-days', '0');
     await go('--kinesis', '--mapping', 'quantile', '--weekly', '--recurrence-days', '3');
 
+    const said = async (file: string) => {
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', `${file}.out`, '--trees', '5', '--sample-size', '16']);
+        return stderr.mock.calls.map((c) => String(c[0])).join('');
+      } finally {
+        stderr.mockRestore();
+      }
+    };
+    // One row carries a day-later timestamp: with every time readable, the rows are put in order.
     const back = path.join(dir, 'back.csv');
     const lines = input(300).trim().split('\n');
-    // Row 100 carries a day-later timestamp: the next row goes back in time.
     lines[101] = `2024-01-02 00:00:00,${lines[101]?.split(',')[1]}`;
     writeFileSync(back, `${lines.join('\n')}\n`);
+    expect(await said(back)).toContain(`flowcut: ${back}: the rows were not in time order (1 came earlier than the row before them); they were scored, and are written, in time order`);
+    const written = readFileSync(`${back}.out`, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    expect(written).toEqual([...lines.slice(1, 101), ...lines.slice(102), lines[101]].map((l) => l!.split(',')[0]));
+    // With a time that cannot be read, the file's order stays, and the time lookups restart where time goes back.
+    const mixed = path.join(dir, 'mixed.csv');
+    lines[50] = `soon,${lines[50]?.split(',')[1]}`;
+    writeFileSync(mixed, `${lines.join('\n')}\n`);
+    const told = await said(mixed);
+    expect(told).toContain(`flowcut: ${mixed}: 1 of 300 timestamps could not be read as times (the first at ${mixed}:51: "soon"), so the rows were kept in the file's order; the daily recurrence, weekly view and time of day pass over those rows.`);
+    expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
+  });
+
+  it('scores a newest-first export in time order, exactly as the same rows oldest-first', async () => {
+    const rows = input(400).trim().split('\n');
+    const oldest = path.join(dir, 'oldest.csv');
+    const newest = path.join(dir, 'newest.csv');
+    writeFileSync(oldest, `${rows.join('\n')}\n`);
+    writeFileSync(newest, `${[rows[0], ...rows.slice(1).reverse()].join('\n')}\n`);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      await program().parseAsync(['node', 'flowcut', 'score-series', back, '--out', path.join(dir, 'back-out.csv'), '--trees', '5', '--sample-size', '16']);
-      const said = stderr.mock.calls.map((c) => String(c[0])).join('');
-      expect(said).toContain(`flowcut: ${back}: 1 row(s) had a timestamp earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
+      for (const f of [oldest, newest]) await program().parseAsync(['node', 'flowcut', 'score-series', f, '--out', `${f}.out`, '--trees', '10', '--sample-size', '64']);
     } finally {
       stderr.mockRestore();
+    }
+    expect(readFileSync(`${newest}.out`, 'utf8')).toBe(readFileSync(`${oldest}.out`, 'utf8'));
+  });
+
+  it('refuses an --out it cannot write before reading the input, and never leaves a cut-off output or harms the input', async () => {
+    const missing = path.join(dir, 'no-such-input.csv');
+    const go = (file: string, out: string) => program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out]);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      // The input does not exist either: the --out error comes first, since the output is opened first.
+      await expect(go(missing, path.join(dir, 'no-such-dir', 'x.csv'))).rejects.toThrow(/^cannot write .*no-such-dir\/x\.csv: ENOENT$/);
+      await expect(go(missing, dir)).rejects.toThrow(/^cannot write .*: EISDIR$/);
+    } finally {
+      stderr.mockRestore();
+    }
+    // A write that fails part-way (a file-size limit of 40 KiB, as a full disk would) on --out equal to the input.
+    const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+    const work = mkdtempSync(path.join(dir, 'inplace-'));
+    const file = path.join(work, 'series.csv');
+    const original = input(2000);
+    writeFileSync(file, original);
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('bash', ['-c', `ulimit -f 40; exec "${process.execPath}" "${cli}" score-series "${file}" --out "${file}" --trees 5 --sample-size 16`]);
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr: err }));
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/cannot write output: EFBIG/);
+    expect(result.stderr).toContain(`${file} was not written (nothing there has changed)`);
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    expect(readdirSync(work)).toEqual(['series.csv']);
+  });
+
+  it('refuses option values it cannot honour before reading the input, in plain decimal only', async () => {
+    const missing = path.join(dir, 'no-such-input.csv');
+    const go = (...flags: string[]) => program().configureOutput({ writeErr: () => {} }).parseAsync(['node', 'flowcut', 'score-series', missing, ...flags]);
+    await expect(go('--trees', '70000')).rejects.toThrow(/numberOfTrees must be an integer in \[1, 1000\], got 70000/);
+    await expect(go('--sample-size', '40000')).rejects.toThrow(/sampleSize must be an integer in \[2, 32767\]/);
+    await expect(go('--shingle', '100000')).rejects.toThrow(/shingle size must be an integer in \[1, 1024\]/);
+    await expect(go('--history', '1000000000')).rejects.toThrow(/history must be an integer in \[1, 10000000\]/);
+    await expect(go('--cooldown', '50000000')).rejects.toThrow(/cooldown must be an integer in \[0, 75000\]/);
+    await expect(go('--seed', '4294967297')).rejects.toThrow(/seed must be an integer in \[0, 4294967295\]/);
+    await expect(go('--time-of-day', '1e308')).rejects.toThrow(/timeOfDayWeight must be in \[0, 1000000\]/);
+    for (const [flag, value] of [['--trees', '0x10'], ['--seed', ''], ['--time-decay', ''], ['--time-decay', '0b11'], ['--shingle', '1,0x4']]) {
+      await expect(go(flag!, value!), `${flag} ${JSON.stringify(value)}`).rejects.toThrow(/written in decimal|positive integers/);
+    }
+  });
+
+  it('explains a UTF-16 file, and reads CR-only line endings and a trailing comma on every line', async () => {
+    const utf16 = path.join(dir, 'utf16.csv');
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(input(10), 'utf16le')]));
+    await expect(readSeriesInput(utf16)).rejects.toThrow(/is UTF-16 text; score-series reads UTF-8: convert it first/);
+    const plain = scoreSeriesText(input(300), 'p.csv', { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 5, sampleSize: 16 });
+    const cr = scoreSeriesText(input(300).replaceAll('\n', '\r'), 'cr.csv', { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 5, sampleSize: 16 });
+    const comma = scoreSeriesText(input(300).replaceAll('\n', ',\n'), 'comma.csv', { ...DEFAULT_SERIES_OPTIONS, numberOfTrees: 5, sampleSize: 16 });
+    for (const other of [cr, comma]) {
+      expect(other.bad).toEqual([]);
+      expect(other.columns).toEqual(['value']);
+      expect(other.scores).toEqual(plain.scores);
     }
   });
 

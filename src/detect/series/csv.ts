@@ -65,11 +65,17 @@ export function splitCsvLine(line: string): string[] {
  * one bad line in a long export should not cost the rest of the series.
  */
 export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
-  const lines = text.split('\n');
+  // Old Mac exports end lines with CR alone.
+  const lines = text.includes('\n') ? text.split('\n') : text.split('\r');
   let first = 0;
   while (first < lines.length && (lines[first] as string).trim() === '') first++;
   if (first >= lines.length) throw new SeriesFormatError(`${fileName}: empty file (expected a "timestamp,value" header)`);
-  const header = splitCsvLine(stripCr(lines[first] as string).replace(/^\uFEFF/, '')).map((h) => h.trim());
+  const cells0 = splitCsvLine(stripCr(lines[first] as string).replace(/^\uFEFF/, '')).map((h) => h.trim());
+  // Spreadsheets often end every line with a comma: an empty last column, named nothing, is no value.
+  let named = cells0.length;
+  while (named > 2 && cells0[named - 1] === '') named--;
+  const header = cells0.slice(0, named);
+  const trailingEmpty = cells0.length - named;
   if (header.length < 2) {
     throw new SeriesFormatError(`${fileName}:${first + 1}: header needs a timestamp column and at least one value column`);
   }
@@ -85,6 +91,7 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
     if (raw.trim() === '') continue;
     const line = i + 1;
     const cells = splitCsvLine(raw);
+    if (trailingEmpty > 0 && cells.length === width + trailingEmpty && cells.slice(width).every((c) => c.trim() === '')) cells.length = width;
     if (cells.length !== width) {
       reject(line, raw, `expected ${width} columns, found ${cells.length}`);
       continue;

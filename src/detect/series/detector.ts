@@ -252,23 +252,26 @@ export interface RowScore {
 }
 
 export function validateOptions(o: SeriesDetectorOptions): void {
-  const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  // Upper bounds keep every setting to what memory and time allow, so a typo is refused here,
+  // before the input is read, rather than failing an allocation after it.
+  const int = (name: string, v: number, min: number, max = 10_000_000) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
   };
-  int('numberOfTrees', o.numberOfTrees, 1);
-  int('sampleSize', o.sampleSize, 2);
+  int('numberOfTrees', o.numberOfTrees, 1, 1000);
+  int('sampleSize', o.sampleSize, 2, 32767);
   if (o.shingleSizes.length === 0) throw new RangeError('at least one shingle size is needed');
-  for (const s of o.shingleSizes) int('shingle size', s, 1);
+  if (o.shingleSizes.length > 16) throw new RangeError(`at most 16 shingle sizes (one forest each), got ${o.shingleSizes.length}`);
+  for (const s of o.shingleSizes) int('shingle size', s, 1, 1024);
   if (!(o.timeDecay >= 0)) throw new RangeError(`timeDecay must be >= 0, got ${o.timeDecay}`);
-  int('seed', o.seed, 0);
+  int('seed', o.seed, 0, 0xffffffff);
   if (o.outputAfter !== undefined) int('outputAfter', o.outputAfter, 0);
-  if (!(o.timeOfDayWeight >= 0)) throw new RangeError(`timeOfDayWeight must be >= 0, got ${o.timeOfDayWeight}`);
+  if (!(o.timeOfDayWeight >= 0 && o.timeOfDayWeight <= 1e6)) throw new RangeError(`timeOfDayWeight must be in [0, 1000000], got ${o.timeOfDayWeight}`);
   if (!(o.rawScale > 0)) throw new RangeError(`rawScale must be > 0, got ${o.rawScale}`);
   if (!(o.quantile > 0 && o.quantile <= 1)) throw new RangeError(`quantile must be in (0, 1], got ${o.quantile}`);
   int('history', o.history, 1);
   int('minHistory', o.minHistory, 0);
   if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
-  int('cooldown', o.cooldown, 0);
+  int('cooldown', o.cooldown, 0, 75_000);
   // At most 100 probation periods (75,000 rows): the cool-down keeps that many past scores.
   if (!(o.cooldownShare >= 0 && o.cooldownShare <= 100)) throw new RangeError(`cooldownShare must be in [0, 100], got ${o.cooldownShare}`);
   int('refractoryRows', o.refractoryRows, 0);
@@ -350,7 +353,7 @@ export class SeriesDetector {
     this.point = new Float64Array(dims);
     this.previous = new Float64Array(columns);
     // Each forest gets its own seed so the ensemble is not the same randomness seen twice.
-    this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, options.seed + 7919 * k));
+    this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, (options.seed + 7919 * k) >>> 0));
     this.coolDown = new CoolDown(cooldownRows(options, probationRows));
     this.refractory = new Refractory(options.refractoryRows, options.refractoryMargin);
     this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
@@ -364,7 +367,7 @@ export class SeriesDetector {
       useWeekly && this.recent
         ? {
             view: new WeeklyResidual(this.recent, weeklyOptions(options)),
-            forest: new EnsembleMember(columns, 1, options, options.seed + 7919 * options.shingleSizes.length),
+            forest: new EnsembleMember(columns, 1, options, (options.seed + 7919 * options.shingleSizes.length) >>> 0),
             point: new Float64Array(columns),
           }
         : undefined;

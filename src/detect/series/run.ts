@@ -1,4 +1,4 @@
-import { type ParsedSeries, type BadRow, parseSeriesCsv } from './csv.js';
+import { type ParsedSeries, type BadRow, type SeriesRow, parseSeriesCsv } from './csv.js';
 import { type ColumnRange, type RowScore, type SeriesDetectorOptions, SeriesDetector, seriesProbation } from './detector.js';
 
 export interface ScoredSeries {
@@ -9,23 +9,93 @@ export interface ScoredSeries {
   readonly bad: readonly BadRow[];
   /** Rows whose timestamp came earlier than a row before them: the time lookups started again there. */
   readonly timeRestarts: number;
+  /** Whether the rows were put in time order, and what kept them from it. */
+  readonly order: TimeOrder;
+  /** Whether the configuration reads the timestamps (time of day, daily recurrence, weekly view). */
+  readonly timeUsed: boolean;
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const ISO_LIKE = /^(\d{4})([-/])(\d{2})\2(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * Epoch milliseconds of a timestamp cell, for the time order of the rows, the time-of-day feature,
+ * the daily recurrence and the weekly view. Read strictly, so that a time never depends on the
+ * machine's time zone or on a guess:
+ * - ISO 8601 dates and times: `2024-01-05T13:00:00Z`, `2024-01-05 13:00`, `2024/01/05 13:00:00.5`,
+ *   `2024-01-05` (midnight), with a zone `Z`, `UTC`, `GMT`, `+01:00`, `+0100` or `+01`; no zone means UTC;
+ * - epoch time as a plain number: seconds below 1e10 (before 2286), milliseconds below 1e14,
+ *   microseconds below 1e17, nanoseconds above.
+ * NaN for anything else, including dates that do not exist (2024-02-30) and day-first dates.
+ */
+export function parseTime(text: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) {
+    const n = Number(t);
+    if (n < 1e10) return n * 1000;
+    if (n < 1e14) return n;
+    if (n < 1e17) return n / 1000;
+    return n / 1e6;
+  }
+  const m = ISO_LIKE.exec(t);
+  if (!m) return Number.NaN;
+  const [year, month, day] = [Number(m[1]), Number(m[3]), Number(m[4])];
+  const [hour, minute, second] = [Number(m[5] ?? 0), Number(m[6] ?? 0), Number(m[7] ?? 0)];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1];
+  if (monthDays === undefined || day < 1 || day > monthDays || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  let offsetMinutes = 0;
+  const zone = (m[9] ?? 'Z').toUpperCase();
+  if (zone !== 'Z' && zone !== 'UTC' && zone !== 'GMT') {
+    const digits = zone.slice(1).replace(':', '');
+    const hours = Number(digits.slice(0, 2));
+    const minutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
+    if (hours > 14 || minutes > 59) return Number.NaN;
+    offsetMinutes = (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes);
+  }
+  const fraction = m[8] === undefined ? 0 : Number(m[8]) * 1000;
+  return Date.UTC(year, month - 1, day, hour, minute, second) + fraction - offsetMinutes * 60_000;
+}
+
+/** What `orderByTime` found. */
+export interface TimeOrder {
+  /** Rows whose timestamp `parseTime` could not read; with any, the rows keep the file's order. */
+  readonly unreadable: number;
+  /** The first of them, for the message. */
+  readonly firstUnreadable?: SeriesRow;
+  /** Rows that came earlier in time than the row before them in the file (0: in order). */
+  readonly outOfOrder: number;
+  /** Rows, once in time order, with the same time as the row before them. */
+  readonly repeated: number;
 }
 
 /**
- * Epoch milliseconds of a timestamp cell for the time-of-day feature, the daily recurrence and the weekly view:
- * ISO-like text (a space or "T" between date and time; no zone means UTC), or epoch
- * seconds/milliseconds as a number. NaN when unrecognised: they then stay neutral rather than
- * failing the row.
+ * Puts the rows in time order (stably) when every timestamp can be read: exports such as
+ * `aws cloudwatch get-metric-data` list the newest first, and a forest that learns a series
+ * backwards scores something else. Times are parsed once here and returned beside the rows.
  */
-export function parseTime(text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) {
-    const n = Number(text);
-    // Ten digits of seconds reach 2286; anything larger is milliseconds.
-    return n < 1e10 ? n * 1000 : n;
+export function orderByTime(rows: readonly SeriesRow[]): { rows: readonly SeriesRow[]; times: Float64Array; order: TimeOrder } {
+  const times = new Float64Array(rows.length);
+  let unreadable = 0;
+  let firstUnreadable: SeriesRow | undefined;
+  let outOfOrder = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const t = parseTime(rows[i]!.timestamp);
+    times[i] = t;
+    if (Number.isNaN(t)) {
+      if (unreadable++ === 0) firstUnreadable = rows[i];
+    } else if (i > 0 && t < times[i - 1]!) outOfOrder++;
   }
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
-  if (m) return Date.parse(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`);
-  return Date.parse(text);
+  let ordered = rows;
+  let orderedTimes = times;
+  if (unreadable === 0 && outOfOrder > 0) {
+    const index = Array.from(rows.keys()).sort((a, b) => times[a]! - times[b]! || a - b);
+    ordered = index.map((i) => rows[i]!);
+    orderedTimes = Float64Array.from(index, (i) => times[i]!);
+  }
+  let repeated = 0;
+  for (let i = 1; i < orderedTimes.length; i++) if (orderedTimes[i] === orderedTimes[i - 1]) repeated++;
+  return { rows: ordered, times: orderedTimes, order: { unreadable, ...(firstUnreadable ? { firstUnreadable } : {}), outOfOrder, repeated } };
 }
 
 /** Column ranges over the whole series: the only knowledge of the future the detector gets. */
@@ -43,17 +113,18 @@ export function columnRanges(values: readonly (readonly number[])[], columns: nu
 }
 
 /**
- * Scores every good row of a parsed series in order. Besides each column's min and max, the
- * detector is told the series' probation period (NAB's: 15% of its good rows, at most 750), as NAB
- * tells every detector.
+ * Scores every good row of a parsed series, in time order when its timestamps allow (see
+ * `orderByTime`). Besides each column's min and max, the detector is told the series' probation
+ * period (NAB's: 15% of its good rows, at most 750), as NAB tells every detector.
  */
 export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorOptions): ScoredSeries {
   const columns = parsed.columns.length;
-  const values = parsed.rows.map((r) => r.values);
+  const { rows, times, order } = orderByTime(parsed.rows);
+  const values = rows.map((r) => r.values);
   const detector = new SeriesDetector(columns, options, columnRanges(values, columns), seriesProbation(values.length));
   const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0 || options.weekly;
-  const scores = parsed.rows.map((r) => detector.process(r.values, needTime ? parseTime(r.timestamp) : Number.NaN));
-  return { columns: parsed.columns, timestamps: parsed.rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts };
+  const scores = rows.map((r, i) => detector.process(r.values, needTime ? times[i]! : Number.NaN));
+  return { columns: parsed.columns, timestamps: rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts, order, timeUsed: needTime };
 }
 
 export function scoreSeriesText(text: string, fileName: string, options: SeriesDetectorOptions): ScoredSeries {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { KinesisRandomCutForest } from '../../rcf/index.js';
 import { parseSeriesCsv, SeriesFormatError, splitCsvLine } from './csv.js';
@@ -66,10 +67,29 @@ describe('series CSV', () => {
     expect(() => parseSeriesCsv('2024-01-01,5\n', 'e.csv')).toThrow(/looks like data/);
   });
 
-  it('parses the timestamps it meets', () => {
-    expect(parseTime('2014-04-10 07:15:00')).toBe(Date.UTC(2014, 3, 10, 7, 15));
-    expect(parseTime('1700000000')).toBe(1_700_000_000_000);
-    expect(Number.isNaN(parseTime('yesterday'))).toBe(true);
+  it('parses the timestamps it meets, as UTC unless they name a zone, and nothing it would have to guess', () => {
+    const t = Date.UTC(2014, 3, 10, 7, 15);
+    for (const text of [
+      '2014-04-10 07:15:00', '2014-04-10T07:15:00Z', '2014-04-10T07:15', '2014/04/10 07:15:00', '2014-04-10T07:15:00 UTC',
+      '2014-04-10T08:15:00+01:00', '2014-04-10T08:15:00+0100', '2014-04-10T02:15:00-05', '2014-04-10T07:15:00.000Z',
+      '1397114100', '1397114100000', '1397114100000000', '1397114100000000000',
+    ]) expect(parseTime(text), text).toBe(t);
+    expect(parseTime('2014-04-10T07:15:00.25Z')).toBe(t + 250);
+    expect(parseTime('2014-04-10')).toBe(Date.UTC(2014, 3, 10));
+    expect(parseTime('2024-02-29')).toBe(Date.UTC(2024, 1, 29));
+    for (const text of ['yesterday', '2024-02-30', '2023-02-29', '2024-13-01', '2014-04-10 24:00:00', '02.01.2024', '13.01.2024', '01/02/2024', '-1', '0x10', '']) {
+      expect(Number.isNaN(parseTime(text)), text).toBe(true);
+    }
+  });
+
+  it('reads the same times whatever the machine\'s time zone', () => {
+    // The built module, in processes whose local time is far from UTC.
+    const run = new URL('../../../dist/detect/series/run.js', import.meta.url).pathname;
+    const code = `import('${run}').then((m) => console.log(['2024/03/10 02:30:00', '2024-11-03 01:30', '1700000000'].map(m.parseTime).join()))`;
+    const expected = [Date.UTC(2024, 2, 10, 2, 30), Date.UTC(2024, 10, 3, 1, 30), 1_700_000_000_000].join();
+    for (const TZ of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+      expect(execFileSync(process.execPath, ['-e', code], { env: { ...process.env, TZ }, encoding: 'utf8' }).trim(), TZ).toBe(expected);
+    }
   });
 });
 
