@@ -72,6 +72,15 @@ describe('tree invariants under insert/delete', () => {
     f.update([0, 3.4e38]);
     expect(f.pointsSeen).toBe(1);
   });
+
+  test('a seed beyond 32 bits is refused rather than wrapped onto another seed', () => {
+    for (const seed of [2 ** 32, 2 ** 60, -(2 ** 31) - 1, 1.5]) {
+      expect(() => new RandomCutForest({ dimensions: 1, seed }), String(seed)).toThrow(/seed must be an integer in \[-2147483648, 4294967295\]/);
+    }
+    const a = new RandomCutForest({ dimensions: 1, seed: 2 ** 32 - 1, numberOfTrees: 5 });
+    const b = new RandomCutForest({ dimensions: 1, seed: -1, numberOfTrees: 5 });
+    for (let i = 0; i < 200; i++) expect(a.scoreThenUpdate([Math.sin(i)])).toBe(b.scoreThenUpdate([Math.sin(i)]));
+  });
 });
 
 describe('cuts stored as float32', () => {
