@@ -335,6 +335,23 @@ describe('flowcut teardown', () => {
     expect(again.filter((i) => i.action === 'delete' && i.title !== 'Kinesis stream flows-a')).toEqual([]);
   });
 
+  it("neither rewrites nor deletes the same pipeline's role that serves another region (IAM roles are global)", async () => {
+    h.logs.groups.set('/vpc/flows-eu', { tags: {} });
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'logs.eu-west-1.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:logs:eu-west-1:${ACCOUNT}:*` } } }],
+    });
+    h.iam.roles.set('flowcut-cwl-flows-eu', { Arn: `arn:aws:iam::${ACCOUNT}:role/flowcut-cwl-flows-eu`, trust: encodeURIComponent(trust), Tags: [...TAGS.filter((t) => t.Key !== 'flowcut:pipeline'), { Key: 'flowcut:pipeline', Value: 'flows-eu' }], policies: new Map() });
+    h.resetHistory();
+    const ctx = h.context({ stream: 'flows-eu', logGroup: '/vpc/flows-eu' });
+    const err = await applyAll(ctx, setupSteps(ctx.spec)).catch((e: unknown) => e);
+    expect((err as Error).message).toContain(`IAM role flowcut-cwl-flows-eu: serves this pipeline in eu-west-1 (its trust policy names that region); IAM roles are global, and rewriting it for ${REGION} would stop delivery there`);
+    expect((err as Error).message).toContain(`fix: give this region's pipeline its own roles: --role-name flowcut-cwl-flows-eu-${REGION}`);
+    expect(commandNames(h.iam.mock).filter((c) => MUTATING.test(c))).toEqual([]);
+    const items = await planTeardown(h.context({ stream: 'flows-eu', logGroup: '/vpc/flows-eu' }), { flowLogRoleName: 'flowcut-flowlogs-flows-eu' });
+    expect(items.find((i) => i.title === 'IAM role flowcut-cwl-flows-eu')).toMatchObject({ action: 'keep', detail: `serves this pipeline in eu-west-1 (its trust policy names that region), not in ${REGION}` });
+  });
+
   it('leaves a filter alone that does not send through flowcut\'s own role', async () => {
     h.logs.groups.set('/vpc/flows-h', { tags: {} });
     h.logs.filters.set('/vpc/flows-h', [{ filterName: 'flowcut-flows-h', destinationArn: `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/flows-h`, roleArn: `arn:aws:iam::${ACCOUNT}:role/someone-elses` }]);

@@ -16,7 +16,7 @@ import { isManaged, MANAGED_TAG, PIPELINE_TAG, tagsToMap } from './shell.js';
 import { headBucket } from './steps/bucket.js';
 import { describeTable } from './steps/lease-table.js';
 import { findLogGroup, subscriptionFilters } from './steps/logs.js';
-import { getRole } from './steps/role.js';
+import { getRole, servesOtherRegion } from './steps/role.js';
 import { streamSummary } from './steps/stream.js';
 
 export interface TeardownItem {
@@ -39,6 +39,8 @@ async function roleItem(ctx: SetupContext, name: string): Promise<TeardownItem> 
   const role = await getRole(ctx, name);
   if (role === undefined) return { title, action: 'absent', detail: 'does not exist' };
   if (!isManaged(tagsToMap(role.Tags), ctx.spec.stream)) return { title, action: 'keep', detail: NOT_OURS };
+  const elsewhere = servesOtherRegion(ctx, role.AssumeRolePolicyDocument);
+  if (elsewhere !== undefined) return { title, action: 'keep', detail: `serves this pipeline in ${elsewhere} (its trust policy names that region), not in ${ctx.place.region}` };
   return {
     title,
     action: 'delete',

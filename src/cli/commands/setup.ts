@@ -23,7 +23,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .requiredOption('--log-group <name>', 'CloudWatch Logs group the VPC flow log writes')
     .option('--region <region>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--filter-name <name>', 'subscription filter name (default flowcut-STREAM)')
-    .option('--role-name <name>', 'IAM role CloudWatch Logs assumes (default flowcut-cwl-STREAM)')
+    .option('--role-name <name>', 'IAM role CloudWatch Logs assumes (default flowcut-cwl-STREAM; IAM names are global, so the same stream set up in a second region needs its own, e.g. flowcut-cwl-STREAM-REGION)')
     .option('--lease-table <name>', "DynamoDB lease table, the one `flowcut run --app` names (default flowcut-STREAM)")
     .option('--output-stream <name>', 'Kinesis stream for findings (setup creates it and teardown removes it only when named; doctor does not check it)')
     .option('--archive-bucket <name>', 'S3 bucket for the archive (setup creates it only when named; teardown removes it only if setup made it and it is empty; doctor does not check it)');
@@ -40,7 +40,7 @@ export function registerSetup(program: Command): void {
     .option('--flow-log <resource-id>', 'also create the VPC flow log for this vpc-…, subnet-… or eni-… (to CloudWatch Logs, 1-minute aggregation), with its log group and delivery role')
     .addOption(new Option('--traffic-type <type>', 'with --flow-log: traffic to capture (default ALL)').choices(TRAFFIC_TYPES))
     .option('--log-format <format>', "with --flow-log: '${field} ...' custom format (default: v2 fields + vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction traffic-path)")
-    .option('--flow-log-role-name <name>', 'with --flow-log: delivery role name (default flowcut-flowlogs-STREAM)')
+    .option('--flow-log-role-name <name>', 'with --flow-log: delivery role name (default flowcut-flowlogs-STREAM; a second region needs its own)')
     .option('--log-retention-days <days>', 'with --flow-log: retention of the log group setup creates (default 7; the archive keeps history)')
     .option('--output-shards <n|on-demand>', 'capacity of --output-stream', undefined)
     .option('--archive-prefix <prefix>', 'key prefix of the archive in --archive-bucket (default flowcut/)')

@@ -37,6 +37,27 @@ export async function getInlinePolicy(ctx: SetupContext, role: string, policy: s
 
 type RoleFinding = Finding & { trustDiffers?: boolean; policyDiffers?: boolean };
 
+/**
+ * The region a role's trust policy serves, when it names one (setup's both do: the CloudWatch Logs
+ * principal `logs.REGION.amazonaws.com`, and `aws:SourceArn` conditions). IAM roles are global, so
+ * the same pipeline set up in a second region meets the first region's role under the same name.
+ */
+export function trustedRegion(trustDocument: string | undefined): string | undefined {
+  let text = trustDocument ?? '';
+  try {
+    text = decodeURIComponent(text); // GetRole returns it URL-encoded
+  } catch {
+    // Not URL-encoded after all (a '%' of its own): read as it is.
+  }
+  return (/logs\.([a-z0-9-]+)\.amazonaws\.com/.exec(text) ?? /arn:[a-z-]+:(?:logs|ec2):([a-z0-9-]+):/.exec(text))?.[1];
+}
+
+/** Why a managed role must not be rewritten or deleted from this region, if it serves another. */
+export function servesOtherRegion(ctx: SetupContext, trustDocument: string | undefined): string | undefined {
+  const region = trustedRegion(trustDocument);
+  return region !== undefined && region !== ctx.place.region ? region : undefined;
+}
+
 export function roleStep(def: RoleDef): Step {
   const title = `IAM role ${def.name}`;
   return {
@@ -53,6 +74,14 @@ export function roleStep(def: RoleDef): Step {
           status: 'blocked',
           detail: `exists but was not created by flowcut for stream ${ctx.spec.stream} (no flowcut:managed / flowcut:pipeline tags)`,
           fix: 'choose another role name (--role-name / --flow-log-role-name), or tag this role if it really is this pipeline\'s',
+        };
+      }
+      const elsewhere = servesOtherRegion(ctx, role.AssumeRolePolicyDocument);
+      if (elsewhere !== undefined) {
+        return {
+          status: 'blocked',
+          detail: `serves this pipeline in ${elsewhere} (its trust policy names that region); IAM roles are global, and rewriting it for ${ctx.place.region} would stop delivery there`,
+          fix: `give this region's pipeline its own roles: --role-name flowcut-cwl-${ctx.spec.stream}-${ctx.place.region} (and --flow-log-role-name with --flow-log)`,
         };
       }
       const trustDiffers = !samePolicy(parsePolicy(role.AssumeRolePolicyDocument), def.trust(ctx.place));
