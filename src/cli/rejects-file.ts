@@ -20,7 +20,8 @@ export class RejectsFile {
   ) {
     let fd: number;
     try {
-      fd = openSync(path, flags);
+      // Owner only: rejects carry whole payloads, which may be anyone's traffic records.
+      fd = openSync(path, flags, 0o600);
     } catch (err) {
       throw new CliError(`cannot write --rejects ${path}: ${(err as Error).message}`);
     }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +78,8 @@ describe('flowcut cat on files and stdin', () => {
     expect(r.stderr).toContain(`2 rejected (kept in ${rejects})`);
     const kept = readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; text: string });
     expect(kept.map((k) => [k.line, k.text])).toEqual([[2, '2 1 eni-1 1.1.1.1 2.2.2.2 1 2 17 1 2 3 4 ACCEPT'], [3, 'garbage']]);
+    // Owner only: rejects can hold whole payloads.
+    expect(statSync(rejects).mode & 0o777).toBe(0o600);
   });
 
   it('says so, without a stack trace, when --rejects cannot be written', async () => {

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DeadLetterSink } from './dead-letter.js';
 
@@ -63,6 +63,15 @@ describe('the dead-letter file of flowcut run', () => {
     expect(kept(path)).toEqual(['r0', ...locations]);
     expect(sizes.length).toBeGreaterThanOrEqual(4);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('creates its file (and directory) readable by the owner only: rejects hold whole payloads', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'flowcut-dl-')), 'rejects', 'd.jsonl');
+    const sink = new DeadLetterSink(path);
+    sink.reject(reject('r0'));
+    await sink.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(path)).mode & 0o777).toBe(0o700);
   });
 
   it('keeps a reject that arrives while a flush is writing, for the next flush', async () => {

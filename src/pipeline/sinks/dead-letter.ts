@@ -42,8 +42,9 @@ export class DeadLetterSink implements Sink {
   private async writePending(): Promise<void> {
     if (this.pending.length > 0) {
       if (!this.file) {
-        await mkdir(dirname(this.path), { recursive: true });
-        this.file = await open(this.path, 'a');
+        // Owner only: rejects carry whole payloads, which may be anyone's traffic records.
+        await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+        this.file = await open(this.path, 'a', 0o600);
       }
       // Taken before the write: rejects keep arriving while it runs (the pipeline decodes on).
       const lines = this.pending;
