@@ -21,11 +21,13 @@ export class ColumnBuffer {
   rows = 0;
   /** Rough uncompressed size, for rolling by bytes: 8 per number, 4 per string index, plus distinct strings. */
   approxBytes = 0;
-  private capacity = 1024;
+  // Small at first: a segment may hold many partitions of a few rows each (one per account and
+  // hour), and the first append grows it straight to what it needs.
+  private capacity = 16;
   private readonly numbers: (Float64Array | undefined)[] = new Array(ARCHIVE_SCHEMA.length);
   private readonly strings: (StringColumn | undefined)[] = new Array(ARCHIVE_SCHEMA.length);
-  private originIdx = new Int32Array(1024);
-  private subIndex = new Float64Array(1024);
+  private originIdx = new Int32Array(16);
+  private subIndex = new Float64Array(16);
   private readonly origins: Origin[] = [];
   private readonly originMap = new Map<Origin, number>();
   private lastOrigin: Origin | undefined;

@@ -132,6 +132,9 @@ interface Segment {
   full: boolean;
 }
 
+/** What a partition costs a segment beyond its rows: buffers, and a Parquet file's footer and put. */
+const PARTITION_OVERHEAD_BYTES = 64 * 1024;
+
 const DEFAULTS = { maxRecords: 1_000_000, maxBytes: 256 << 20, maxAgeMs: 60_000, chunkRecords: 250_000, concurrency: 8 };
 
 /**
@@ -488,14 +491,28 @@ export class ArchiveWriter {
     }
     const parts: Partition[] = [];
     this.partitioner.assign(batch, from, to, this.scratchParts, parts);
+    // Rows grouped by partition in one counting pass (each group stays in row order): a batch
+    // can span thousands of partitions, and a pass per partition would be quadratic.
+    const starts = new Int32Array(parts.length + 1);
+    if (parts.length === 1) {
+      for (let r = from; r < to; r++) this.scratchRows[r - from] = r;
+      starts[1] = n;
+    } else {
+      for (let r = from; r < to; r++) starts[this.scratchParts[r]! + 1]!++;
+      for (let p = 0; p < parts.length; p++) starts[p + 1]! += starts[p]!;
+      const fill = starts.slice(0, parts.length);
+      for (let r = from; r < to; r++) this.scratchRows[fill[this.scratchParts[r]!]!++] = r;
+    }
     for (let p = 0; p < parts.length; p++) {
-      let count = 0;
-      if (parts.length === 1) for (let r = from; r < to; r++) this.scratchRows[count++] = r;
-      else for (let r = from; r < to; r++) if (this.scratchParts[r] === p) this.scratchRows[count++] = r;
+      const rows = this.scratchRows.subarray(starts[p]!, starts[p + 1]!);
       let buf = seg.parts.get(parts[p]!);
-      if (buf === undefined) seg.parts.set(parts[p]!, (buf = new ColumnBuffer()));
+      if (buf === undefined) {
+        seg.parts.set(parts[p]!, (buf = new ColumnBuffer()));
+        // Each partition is a file of its own: count its fixed cost, so many tiny ones fill a segment too.
+        seg.bytes += PARTITION_OVERHEAD_BYTES;
+      }
       const before = buf.approxBytes;
-      buf.append(batch, this.scratchRows, count);
+      buf.append(batch, rows, rows.length);
       seg.bytes += buf.approxBytes - before;
     }
     seg.records += n;

@@ -144,6 +144,25 @@ describe('flowcut archive and query on local disk', () => {
     expect(JSON.parse(q.stdout)).toEqual({ n: 1 });
   });
 
+  it('puts every record of a batch spanning thousands of partitions into its own partition', async () => {
+    // 2,000 lines, each its own account and hour, in no order: one batch, 2,000 partitions.
+    const dir = mkdtempSync(join(tmp, 'many-'));
+    const lines = Array.from({ length: 2000 }, (_, i) => {
+      const k = (i * 7919) % 2000;
+      const start = 1767571200 + k * 3600;
+      return `2 ${String(100000000000 + k)} eni-0abc 10.0.0.1 10.0.0.2 1 ${k} 6 3 400 ${start} ${start + 60} ACCEPT OK`;
+    });
+    writeFileSync(join(dir, 'many.log'), `${lines.join('\n')}\n`);
+    const to = join(dir, 'archive');
+    const r = await flowcut(['archive', dir, '--to', to]);
+    expect(r.code).toBe(0);
+    expect(walk(to).filter((f) => f.endsWith('.parquet'))).toHaveLength(2000);
+    const sql =
+      "SELECT count(*) AS n, count(DISTINCT dstport) AS ports, count(*) FILTER (WHERE aws_account_id <> account_id OR hour::INT <> hour(to_timestamp(start) AT TIME ZONE 'UTC')) AS misplaced FROM flows";
+    const q = await flowcut(['query', sql, '--archive', to, '-o', 'csv']);
+    expect(q.stdout.trim().split('\n')).toEqual(['n,ports,misplaced', '2000,2000,0']);
+  });
+
   it('says there is no archive at a path that does not exist, rather than answering with nothing', async () => {
     const missing = join(tmp, 'no-such-archive');
     for (const args of [['query', COUNT_SQL], ['query', 'top-talkers'], ['archive', 'compact'], ['archive', 'retain', '--retain-days', '3']]) {
