@@ -47,7 +47,7 @@ export function registerArchive(program: Command): void {
     .option('--chunk-records <n>', 'records per output file per input object and partition (deterministic chunks)', '250000')
     .option('-f, --format <format>', "format of lines without a header: AWS's '${field} ...' string, field names, or 'default'")
     .addOption(new Option('--input <kind>', 'what the bytes hold (auto detects)').choices(INPUT_KINDS).default('auto'))
-    .option('--rejects <file>', 'write lines and payloads that could not be decoded to FILE (JSON lines)')
+    .option('--rejects <file>', 'write lines and payloads that could not be decoded to FILE (JSON lines; past 100 in one object, the rest are counted in one line)')
     .option('--force', 'archive objects again even when the archive has them (their files are replaced, not duplicated; refused, with exit code 1, for objects whose files were since compacted)')
     .option('--region <region>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--endpoint-url <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)')

@@ -41,7 +41,7 @@ export function registerCat(program: Command): void {
     .option('-w, --where <condition>', 'keep records matching FIELD OP VALUE (OP: = != > >= < <=); repeat to AND', collect, [])
     .option('-f, --format <format>', "format of lines without a header: AWS's '${field} ...' string, field names, or 'default'")
     .addOption(new Option('--input <kind>', 'what the bytes hold; auto detects gzip, CloudWatch JSON, envelopes, Parquet and lines').choices(INPUT_KINDS).default('auto'))
-    .option('--rejects <file>', 'write lines and payloads that could not be decoded to FILE (JSON lines with location and reason)')
+    .option('--rejects <file>', 'write lines and payloads that could not be decoded to FILE (JSON lines with location and reason; past 100 in one payload or object, the rest are counted in one line)')
     .option('--from <position>', 'for kinesis://: latest, trim-horizon, or an ISO time', 'latest')
     .option('--exit-when-idle <seconds>', 'for kinesis://: stop once every shard has had no new records for this long')
     .option('-n, --limit <n>', 'stop after writing N records')
