@@ -76,7 +76,8 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
   const store: ArchiveStore = writer.store;
   const summary: BackfillSummary = { objects: 0, skipped: 0, records: 0, rejected: 0, files: 0, bytes: 0, recovered: 0, refused: [] };
   let current: ObjectUnit | undefined;
-  let rejected = 0;
+  // Rejects handed to onReject for the current object (listed ones, and one line summing the rest).
+  let kept = 0;
   let ranges: CoveredRange[] = [];
   const flushReady = async (): Promise<void> => {
     if (!writer.shouldFlush()) return;
@@ -88,7 +89,7 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
     {
       batch: (b) => writer.add(b, current),
       reject: (r) => {
-        rejected++;
+        kept++;
         opts.onReject?.(r);
       },
     },
@@ -118,8 +119,9 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
     summary.recovered += (await writer.recoverObject(objectId)).deletedFiles.length;
     current = { objectId, location };
     ranges = [];
-    rejected = 0;
+    kept = 0;
     const before = decoder.stats.records;
+    const rejectedBefore = decoder.stats.rejected;
     await decoder.decodeObject({ ...obj, location });
     decoder.flush();
     writer.endObject(current);
@@ -127,9 +129,11 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
     ranges.push(...r.ranges);
     summary.bytes += r.bytes;
     const records = decoder.stats.records - before;
+    // Counted by the decoder: past the listed ones, rejects reach onReject as one summing line.
+    const rejected = decoder.stats.rejected - rejectedBefore;
     const files = ranges.flatMap((x) => x.files);
     const record: ObjectRecord = { version: 1, location, size: obj.size ?? null, records, rejected, files };
-    if (rejected > 0) await opts.rejectsKept?.();
+    if (kept > 0) await opts.rejectsKept?.();
     await store.put(doneKey, new TextEncoder().encode(JSON.stringify(record)));
     // Files of an older version of this object that the new one did not overwrite.
     if (previous !== undefined) {

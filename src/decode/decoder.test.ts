@@ -158,8 +158,7 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
     expect(sink.rejects.slice(0, MAX_LISTED_REJECTS).map((r) => r.line)).toEqual(Array.from({ length: MAX_LISTED_REJECTS }, (_, i) => i + 1));
     expect(sink.rejects.at(-1)).toEqual({
       location: 'kinesis://flows/shardId-000000000001/48',
-      line: MAX_LISTED_REJECTS + 1,
-      reason: `899 more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are), from line ${MAX_LISTED_REJECTS + 1} on`,
+      reason: `899 more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are); the first of them at kinesis://flows/shardId-000000000001/48:${MAX_LISTED_REJECTS + 1}`,
       text: '',
     });
     // The next record starts its own list.
@@ -181,6 +180,36 @@ describe('Kinesis records holding CloudWatch Logs subscription payloads', () => 
       expect(sink.rejects[0]).toMatchObject({ line: 1, reason: event === '{}' ? 'log event without a message' : 'log event is not a JSON object', data: data.toString('base64') });
       expect(sink.rejects.at(-1)!.reason).toMatch(/^999900 more rejects in this input/);
     }
+  });
+
+  it('lists at most the first rejects of a whole record, however many concatenated payloads it holds', () => {
+    const { sink, dec } = decoder();
+    const one = subscriptionPayloadJson(Array.from({ length: 60 }, (_, i) => `bad ${i}`), { logStream: 's' });
+    const data = gzipSync(one.repeat(500));
+    dec.decodeKinesisRecord(kinesisRecord(data, '51'));
+    dec.flush();
+    expect(dec.stats.rejected).toBe(30_000);
+    expect(sink.rejects).toHaveLength(MAX_LISTED_REJECTS + 1);
+    expect(sink.rejects.at(-1)).toMatchObject({
+      location: 'kinesis://flows/shardId-000000000001/51',
+      reason: `29900 more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are); the first of them at kinesis://flows/shardId-000000000001/51#1:41`,
+    });
+  });
+
+  it('sums up the unlisted rejects of an object also when its reading stops early', async () => {
+    const sink = new CollectingSink();
+    let batches = 0;
+    const dec = new FlowDecoder({ batch: () => void batches++, reject: (r) => sink.reject(r) }, {
+      batchSize: 16,
+      drain: async () => {
+        if (batches > 0) throw new Error('stop');
+      },
+    });
+    const text = `${Array.from({ length: 300 }, (_, i) => `bad ${i}`).join('\n')}\n${Array.from({ length: 100 }, () => LINES[0]).join('\n')}\n`;
+    await expect(dec.decodeObject(memoryObject('early.log', [Buffer.from(text)]))).rejects.toThrow('stop');
+    expect(dec.stats.rejected).toBe(300);
+    expect(sink.rejects).toHaveLength(MAX_LISTED_REJECTS + 1);
+    expect(sink.rejects.at(-1)!.reason).toMatch(/^200 more rejects in this input/);
   });
 
   it('does not copy the rest of a file into the reject of its broken payload: the file stays where it is', async () => {

@@ -82,6 +82,7 @@ export class FlowDecoder {
   decodePayload(buf: Buffer, origin: Origin, depth = 0): void {
     const outer = this.parser.keepPayload;
     this.parser.keepPayload = buf;
+    if (depth === 0) this.parser.beginListing(origin);
     this.parser.beginInput();
     try {
       this.payload(buf, origin, depth);
@@ -92,7 +93,7 @@ export class FlowDecoder {
       this.parser.rejectInput(origin, kept ? err.message : `${err.message} (the payload is kept with an earlier reject of ${origin.location})`, printable(buf), undefined, kept ? buf : undefined);
     } finally {
       this.parser.keepPayload = outer;
-      this.parser.endInput();
+      if (depth === 0) this.parser.endListing();
     }
   }
 
@@ -105,6 +106,7 @@ export class FlowDecoder {
       ...(s3 ? { s3 } : {}),
     };
     this.stats.objects++;
+    this.parser.beginListing(origin);
     this.parser.beginInput();
     try {
       let stream = new PeekableStream(obj.open());
@@ -151,8 +153,10 @@ export class FlowDecoder {
     } catch (err) {
       if (!(err instanceof DecodeError) && !(err instanceof RangeError)) throw err;
       this.parser.rejectInput(origin, (err as Error).message, '');
+    } finally {
+      // Also when the read fails or the caller stops early: the count of unlisted rejects is kept.
+      this.parser.endListing();
     }
-    this.parser.endInput();
   }
 
   /** Hands over every record parsed so far. */

@@ -80,29 +80,36 @@ export class LineParser {
 
   /** A new object or payload starts: a bad header of the previous one no longer applies. */
   beginInput(): void {
-    this.endInput();
     this.unreadableHeader = undefined;
   }
 
   /**
-   * Ends the input (payload, object) being decoded: rejects past the listed ones are summed up
-   * in one reject. Called by beginInput too, so an input that ends unannounced is summed up there.
+   * Starts a top-level input (a stream record, an object): its first MAX_LISTED_REJECTS rejects
+   * are listed, the rest only counted, however many payloads or items it nests.
    */
-  endInput(): void {
+  beginListing(origin: Origin): void {
+    this.endListing();
+    this.listingOrigin = origin;
+  }
+
+  /** Ends the top-level input: rejects past the listed ones are summed up in one reject. */
+  endListing(): void {
     if (this.unlisted > 0) {
-      const { unlisted, unlistedOrigin: origin, unlistedFirstLine: line } = this;
+      const { unlisted, unlistedOrigin: first, unlistedFirstLine: line } = this;
       this.unlisted = 0;
+      const at = `${first!.location}${line === undefined ? '' : `:${line}`}`;
       this.sink.reject({
-        location: origin!.location,
-        ...(line === undefined ? {} : { line }),
-        reason: `${unlisted} more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are)${line === undefined ? '' : `, from line ${line} on`}`,
+        location: (this.listingOrigin ?? first!).location,
+        reason: `${unlisted} more rejects in this input, counted but not listed one by one (the first ${MAX_LISTED_REJECTS} are); the first of them at ${at}`,
         text: '',
       });
     }
     this.listed = 0;
+    this.listingOrigin = undefined;
   }
 
-  /** Rejects of the current input listed one by one, and those past the limit, only counted. */
+  /** Rejects of the current top-level input listed one by one, and those past the limit, only counted. */
+  private listingOrigin: Origin | undefined;
   private listed = 0;
   private unlisted = 0;
   private unlistedOrigin: Origin | undefined;

@@ -144,6 +144,19 @@ describe('flowcut archive and query on local disk', () => {
     expect(JSON.parse(q.stdout)).toEqual({ n: 1 });
   });
 
+  it('counts every reject of an object, also past the ones it lists', async () => {
+    const dir = mkdtempSync(join(tmp, 'bad-'));
+    const bad = join(dir, 'bad.log');
+    writeFileSync(bad, `${Array.from({ length: 150 }, (_, i) => `bad line ${i}`).join('\n')}\n`);
+    const rejects = join(dir, 'rejects.jsonl');
+    const r = await flowcut(['archive', bad, '--to', join(dir, 'archive'), '--rejects', rejects]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/150 rejected \(kept in/);
+    const kept = readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string });
+    expect(kept).toHaveLength(101);
+    expect(kept[100]!.reason).toMatch(/^50 more rejects in this input, counted but not listed one by one \(the first 100 are\); the first of them at .*bad\.log:101$/);
+  });
+
   it('puts every record of a batch spanning thousands of partitions into its own partition', async () => {
     // 2,000 lines, each its own account and hour, in no order: one batch, 2,000 partitions.
     const dir = mkdtempSync(join(tmp, 'many-'));

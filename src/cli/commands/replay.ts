@@ -65,9 +65,8 @@ async function runReplay(sources: string[], opts: ReplayCliOptions): Promise<voi
 
   // Decode everything first: CloudWatch delivers in time order, and inputs needn't be.
   const events: LogEvent[] = [];
-  let rejected = 0;
   const decoder = new FlowDecoder(
-    { batch: (b: FlowBatch) => events.push(...logEventsOf(b)), reject: () => void rejected++ },
+    { batch: (b: FlowBatch) => events.push(...logEventsOf(b)), reject: () => {} },
     { input: opts.input, ...(format ? { format } : {}) },
   );
   try {
@@ -108,9 +107,10 @@ async function runReplay(sources: string[], opts: ReplayCliOptions): Promise<voi
     bar?.stop();
     if (!opts.quiet) {
       const s = (summary.elapsedMs / 1000).toFixed(1);
+      const rejected = decoder.stats.rejected;
       process.stderr.write(
         `flowcut: put ${summary.events.toLocaleString('en-US')} flow records in ${summary.payloads.toLocaleString('en-US')} CloudWatch payloads ` +
-          `(${(summary.bytes / 1e6).toFixed(2)} MB) into ${opts.stream} in ${s} s${rejected ? `; ${rejected} input(s) rejected` : ''}\n`,
+          `(${(summary.bytes / 1e6).toFixed(2)} MB) into ${opts.stream} in ${s} s${rejected ? `; ${rejected} bad line(s) or payload(s) skipped` : ''}\n`,
       );
     }
   } catch (err) {
