@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -305,6 +305,23 @@ describe('flowcut score-series', () => {
     expect(result.stderr).toContain(`${file} was not written (nothing there has changed)`);
     expect(readFileSync(file, 'utf8')).toBe(original);
     expect(readdirSync(work)).toEqual(['series.csv']);
+
+    // What is not a regular file is written in place, not replaced: a device, a symbolic link.
+    const quiet = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', '/dev/null', '--trees', '5', '--sample-size', '16']);
+      expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+      const target = path.join(work, 'target.csv');
+      const link = path.join(work, 'link.csv');
+      writeFileSync(target, 'old');
+      symlinkSync(target, link);
+      await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', link, '--trees', '5', '--sample-size', '16']);
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+      expect(readFileSync(target, 'utf8').split('\n')[0]).toBe('timestamp,value,anomaly_score,raw_score,grade');
+      expect(readdirSync(work).sort()).toEqual(['link.csv', 'series.csv', 'target.csv']);
+    } finally {
+      quiet.mockRestore();
+    }
   });
 
   it('refuses option values it cannot honour before reading the input, in plain decimal only', async () => {

@@ -1,5 +1,6 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { appendFile, rename, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants, createReadStream, createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import { access, appendFile, lstat, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -388,25 +389,48 @@ function timeNotes(scored: ScoredSeries, name: string): string[] {
   return notes;
 }
 
-/** The --out file: written under a temporary name beside it, renamed over it once complete. */
+/**
+ * The --out file. A new or regular file is written under a temporary name beside it and renamed
+ * over it once complete; anything else (a device such as /dev/null, a FIFO, a process
+ * substitution, a symbolic link) is written in place, as it always was, since renaming over it
+ * would replace it.
+ */
 class OutputFile {
   private done = false;
+  private readonly cleanUp: () => void;
 
   private constructor(
     readonly path: string,
-    private readonly temporary: string,
+    private readonly temporary: string | undefined,
     readonly stream: WriteStream,
-  ) {}
+  ) {
+    // Ctrl-C or a kill mid-write must not leave a hidden partial file behind.
+    this.cleanUp = () => {
+      if (this.temporary !== undefined) rmSync(this.temporary, { force: true });
+    };
+    if (temporary !== undefined) {
+      process.once('SIGINT', this.onSignal);
+      process.once('SIGTERM', this.onSignal);
+    }
+  }
+
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.cleanUp();
+    process.kill(process.pid, signal);
+  };
 
   static async open(path: string): Promise<OutputFile> {
     const fail = (e: unknown): never => {
       throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     };
-    const existing = await stat(path).catch(() => undefined);
+    const existing = await lstat(path).catch(() => undefined);
     if (existing?.isDirectory()) fail(Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
-    const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+    // Renaming would bypass the target's own permissions: refuse what could not be written in place.
+    if (existing?.isFile()) await access(path, constants.W_OK).catch(fail);
+    const replaceable = existing === undefined || existing.isFile();
+    const temporary = replaceable ? join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`) : undefined;
     // flush: the data reaches the disk before the file is closed, so the rename publishes it whole.
-    const stream = createWriteStream(temporary, { flags: 'wx', flush: true });
+    const stream = createWriteStream(temporary ?? path, temporary === undefined ? {} : { flags: 'wx', flush: true });
     // events.once('open') would reject with the raw error itself: wait for either by hand.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
@@ -415,16 +439,18 @@ class OutputFile {
     return new OutputFile(path, temporary, stream);
   }
 
-  /** Flushes, closes and renames the file into place. */
+  /** Flushes, closes and (for a regular file) renames the file into place. */
   async commit(): Promise<void> {
     try {
       const closed = once(this.stream, 'close');
       this.stream.end();
       await closed;
-      await rename(this.temporary, this.path);
+      if (this.temporary !== undefined) await rename(this.temporary, this.path);
       this.done = true;
     } catch (e) {
       throw new CliError(`cannot write ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    } finally {
+      this.detach();
     }
   }
 
@@ -432,13 +458,21 @@ class OutputFile {
   async discard(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.detach();
     if (!this.stream.closed) {
       const closed = once(this.stream, 'close').catch(() => {});
       this.stream.destroy();
       await closed;
     }
-    await unlink(this.temporary).catch(() => {});
-    process.stderr.write(`flowcut: ${this.path} was not written (nothing there has changed)\n`);
+    if (this.temporary !== undefined) {
+      await unlink(this.temporary).catch(() => {});
+      process.stderr.write(`flowcut: ${this.path} was not written (nothing there has changed)\n`);
+    }
+  }
+
+  private detach(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
   }
 }
 
