@@ -64,7 +64,7 @@ describe('endpoint detection', () => {
     expect(() => createS3Client({ endpoint: 'localhost:9000' })).toThrow(AwsConfigError);
     expect(() => createKinesisClient({ endpoint: 'ftp://x' })).toThrow(/Invalid kinesis endpoint URL/);
     // Credentials in a bad URL stay out of the message (it may be logged).
-    for (const endpoint of ['ftp://user:p4ssw0rdXYZ@127.0.0.1:9/', 'user:p4ssw0rdXYZ@127.0.0.1', 'http//user:p4ssw0rdXYZ@host']) {
+    for (const endpoint of ['ftp://user:p4ssw0rdXYZ@127.0.0.1:9/', 'user:p4ssw0rdXYZ@127.0.0.1', 'http//user:p4ssw0rdXYZ@host', 'ftp://user:p4ss@w0rdXYZ@host/x']) {
       expect(() => createKinesisClient({ endpoint }), endpoint).toThrow(/Invalid kinesis endpoint URL/);
       try {
         createKinesisClient({ endpoint });

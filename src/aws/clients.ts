@@ -88,7 +88,9 @@ function checkEndpoint(endpoint: string | undefined, service: AwsService): void 
 
 /** The URL as given, less anything before an '@' (user:password): an error message may end up in a log. */
 function withoutCredentials(endpoint: string): string {
-  return endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@]*@/i, '$1***@');
+  // Up to the last '@': a password may hold '@' or '/' itself, and a mistyped scheme hides where
+  // the host begins; hiding too much of a bad URL costs nothing.
+  return endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, '$1***@');
 }
 
 function missingRegionMessage(service: AwsService): string {
