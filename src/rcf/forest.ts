@@ -24,7 +24,7 @@ export interface ForestOptions {
   timeDecay?: number;
   /** Scores are 0 until this many (shingled) points were inserted. Default sampleSize/4. */
   outputAfter?: number;
-  /** Seed of the forest's random streams. Default 1. Same seed + same input = same scores. */
+  /** Seed of the forest's random streams: an integer in [-2^31, 2^32 - 1]. Default 1. Same seed + same input = same scores. */
   seed?: number;
   /**
    * Internal nodes cache their bounding box only from this mass on; smaller

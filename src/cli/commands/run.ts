@@ -59,7 +59,7 @@ export function registerRun(program: Command): void {
     .option('--archive <target>', 'write the Parquet archive to DIR or s3://bucket/prefix (FLOWCUT_ARCHIVE)')
     .option('--archive-compression <codec>', `Parquet page compression: ${CODECS.join(', ')} (FLOWCUT_ARCHIVE_COMPRESSION; default zstd, the smallest files; snappy writes fastest)`)
     .option('--archive-zstd-level <n>', `zstd level 1-22 (FLOWCUT_ARCHIVE_ZSTD_LEVEL; default ${DEFAULT_ZSTD_LEVEL})`)
-    .option('--rejects <file>', 'keep payloads that cannot be decoded in FILE, as JSON lines with the whole payload in base64, written before the checkpoint passes them (FLOWCUT_REJECTS; default .flowcut/rejects/<app>-<worker-id>.jsonl, created on the first one)')
+    .option('--rejects <file>', 'keep payloads that cannot be decoded in FILE, as JSON lines with the whole payload in base64, written before the checkpoint passes them; past 100 in one record, the rest are counted in one line (FLOWCUT_REJECTS; default .flowcut/rejects/<app>-<worker-id>.jsonl, created on the first one)')
     .addOption(new Option('-o, --output <kind>', 'decoded records to stdout as JSON lines, or none (FLOWCUT_OUTPUT; default jsonl, none with --archive)').choices(RUN_OUTPUTS))
     .option('--failover-ms <ms>', 'a lease not renewed for this long is taken by another worker (FLOWCUT_FAILOVER_MS; default 10000)')
     .option('--checkpoint-interval-ms <ms>', 'flush sinks and checkpoint this often (FLOWCUT_CHECKPOINT_INTERVAL_MS; default 10000, 60000 with --archive)')
