@@ -16,14 +16,15 @@ export interface ScoredSeries {
 }
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const ISO_LIKE = /^(\d{4})([-/])(\d{2})\2(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i;
+// Year first, so one- or two-digit months, days and hours are unambiguous (2024/1/5 9:00).
+const ISO_LIKE = /^(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 /**
  * Epoch milliseconds of a timestamp cell, for the time order of the rows, the time-of-day feature,
  * the daily recurrence and the weekly view. Read strictly, so that a time never depends on the
  * machine's time zone or on a guess:
  * - ISO 8601 dates and times: `2024-01-05T13:00:00Z`, `2024-01-05 13:00`, `2024/01/05 13:00:00.5`,
- *   `2024-01-05` (midnight), with a zone `Z`, `UTC`, `GMT`, `+01:00`, `+0100` or `+01`; no zone means UTC;
+ *   `2024/1/5 9:00`, `2024-01-05` (midnight), with a zone `Z`, `UTC`, `GMT`, `+01:00`, `+0100` or `+01`; no zone means UTC;
  * - epoch time as a plain number: seconds below 1e10 (before 2286), milliseconds below 1e14,
  *   microseconds below 1e17, nanoseconds above.
  * NaN for anything else, including dates that do not exist (2024-02-30) and day-first dates.
