@@ -1,4 +1,5 @@
 import type { StringInterner } from './intern.js';
+import { NOT_TEXT } from './value-check.js';
 
 /**
  * The happy path of row parsing, compiled once per format: a straight-line function with the
@@ -82,8 +83,8 @@ export function compileFastRow(kinds: Uint8Array): FastRow {
         '  len = pos - s;',
         `  if (len === 1 && buf[s] === 45) { s${i}[row] = null; }`,
         '  else {',
-        // Bytes that are not text come back as NOT_TEXT (intern.ts); the general path rejects the line.
-        `    str = interner.get(buf, s, pos); if (str === '\\uD800') return -1; s${i}[row] = str;`,
+        // Bytes that are not text come back as NOT_TEXT; the general path rejects the line.
+        `    str = interner.get(buf, s, pos); if (str === ${JSON.stringify(NOT_TEXT)}) return -1; s${i}[row] = str;`,
         `    if (len <= ${LAST_MAX}) { lastLen[${i}] = len; lastValue[${i}] = str; for (k = 0; k < len; k++) lastBytes[at + k] = buf[s + k]; }`,
         '  }',
         '}',

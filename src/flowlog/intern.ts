@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { IPV4_CACHE_BITS } from './fast-row.js';
-import { ValueCheck } from './value-check.js';
+import { NOT_TEXT, ValueCheck } from './value-check.js';
 
 /**
  * Turns byte ranges into strings, returning the same string object for the same bytes.
@@ -116,14 +116,6 @@ export class StringInterner {
     this.arenaUsed = 0;
   }
 }
-
-/**
- * What {@link StringInterner.get} returns for bytes that are not text: invalid UTF-8, or a
- * control character (NUL, DEL, ...). A lone surrogate, which no decoding of bytes can produce,
- * so it never stands for a real value. Decoding such bytes would replace them (U+FFFD) and the
- * archive would keep a value the log never held; the parser rejects the line instead, with its bytes.
- */
-export const NOT_TEXT = '\uD800';
 
 function decode(buf: Buffer, start: number, end: number): string {
   let wide = false;

@@ -2,7 +2,8 @@ import { FlowBatch, type Origin } from './batch.js';
 import { FlowFormat, FormatError, looksLikeHeader } from './format.js';
 import { isAddressField } from './fields.js';
 import { compileFastRow, KIND_ADDRESS, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
-import { NOT_TEXT, StringInterner } from './intern.js';
+import { StringInterner } from './intern.js';
+import { NOT_TEXT } from './value-check.js';
 import { clip, DecodeStats, type RecordSink } from './sink.js';
 
 const SPACE = 0x20;

@@ -1,5 +1,13 @@
 import { isIP } from 'node:net';
 
+/**
+ * What the string interner returns for bytes that are not text: invalid UTF-8, or a control
+ * character (NUL, DEL, ...). A lone surrogate, which no decoding of bytes can produce, so it never
+ * stands for a real value. Decoding such bytes would replace them (U+FFFD) and the archive would
+ * keep a value the log never held; the parser rejects the line instead, with its bytes.
+ */
+export const NOT_TEXT = '\uD800';
+
 /** Most values remembered as valid; a stream of unique ones costs a clear now and then. */
 const REMEMBERED = 1 << 16;
 
