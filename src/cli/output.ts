@@ -2,6 +2,19 @@ import type { Writable } from 'node:stream';
 import type { FlowBatch } from '../flowlog/batch.js';
 import { protocolName, tcpFlagNames } from '../flowlog/names.js';
 
+/** Waits until a stream that refused a write has room again, or has failed (the caller checks which). */
+export function drainOrError(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+  });
+}
+
 export const OUTPUTS = ['table', 'jsonl', 'csv', 'count'] as const;
 export type OutputKind = (typeof OUTPUTS)[number];
 

@@ -7,6 +7,7 @@
 import { createWriteStream, fdatasync, openSync, type WriteStream } from 'node:fs';
 import type { Reject } from '../flowlog/sink.js';
 import { CliError } from './errors.js';
+import { drainOrError } from './output.js';
 
 export class RejectsFile {
   private readonly out: WriteStream;
@@ -39,15 +40,7 @@ export class RejectsFile {
   async drained(): Promise<void> {
     this.check();
     if (!this.out.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.out.off('drain', done);
-        this.out.off('error', done);
-        resolve();
-      };
-      this.out.on('drain', done);
-      this.out.on('error', done);
-    });
+    await drainOrError(this.out);
     this.check();
   }
 

@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from '../errors.js';
-import { SeriesFormatError, parseSeriesCsv } from '../../detect/series/csv.js';
+import { drainOrError } from '../output.js';
+import { SeriesFormatError, parseSeriesCsv, quoteCell } from '../../detect/series/csv.js';
 import {
   DEFAULT_SERIES_OPTIONS,
   KINESIS_OPTIONS,
@@ -376,7 +377,7 @@ function timeNotes(scored: ScoredSeries, name: string): string[] {
     const first = order.firstUnreadable!;
     const uses = scored.timeUsed ? '; the daily recurrence, weekly view and time of day pass over those rows' : '';
     notes.push(
-      `${order.unreadable} of ${rows} timestamps could not be read as times (the first at ${name}:${first.line}: ${JSON.stringify(first.timestamp.slice(0, 80))}), ` +
+      `${order.unreadable} of ${rows} timestamps could not be read as times (the first at ${name}:${first.line}: ${quoteCell(first.timestamp)}), ` +
         `so the rows were kept in the file's order${uses}. Times are read as ISO 8601 (2024-01-05T13:00:00Z; no zone means UTC) or epoch seconds, milliseconds, microseconds or nanoseconds`,
     );
   } else if (order.outOfOrder > 0) {
@@ -397,34 +398,30 @@ function timeNotes(scored: ScoredSeries, name: string): string[] {
  */
 class OutputFile {
   private done = false;
-  private readonly cleanUp: () => void;
 
   private constructor(
     readonly path: string,
     private readonly temporary: string | undefined,
     readonly stream: WriteStream,
   ) {
-    // Ctrl-C or a kill mid-write must not leave a hidden partial file behind.
-    this.cleanUp = () => {
-      if (this.temporary !== undefined) rmSync(this.temporary, { force: true });
-    };
     if (temporary !== undefined) {
       process.once('SIGINT', this.onSignal);
       process.once('SIGTERM', this.onSignal);
     }
   }
 
+  /** Ctrl-C or a kill mid-write must not leave a hidden partial file behind. */
   private readonly onSignal = (signal: NodeJS.Signals): void => {
-    this.cleanUp();
+    rmSync(this.temporary!, { force: true });
     process.kill(process.pid, signal);
   };
 
   static async open(path: string): Promise<OutputFile> {
     const fail = (e: unknown): never => {
-      throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw cannotWrite(path, e);
     };
     const existing = await lstat(path).catch(() => undefined);
-    if (existing?.isDirectory()) fail(Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+    if (existing?.isDirectory()) throw new CliError(`cannot write ${path}: EISDIR`);
     // Renaming would bypass the target's own permissions: refuse what could not be written in place.
     if (existing?.isFile()) await access(path, constants.W_OK).catch(fail);
     const replaceable = existing === undefined || existing.isFile();
@@ -448,7 +445,7 @@ class OutputFile {
       if (this.temporary !== undefined) await rename(this.temporary, this.path);
       this.done = true;
     } catch (e) {
-      throw new CliError(`cannot write ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw cannotWrite(this.path, e);
     } finally {
       this.detach();
     }
@@ -476,6 +473,10 @@ class OutputFile {
   }
 }
 
+function cannotWrite(path: string, e: unknown): CliError {
+  return new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+}
+
 /**
  * Writes with back-pressure. A closed standard output (`| head`) ends the output quietly, as other
  * command-line tools do; any other write failure is reported.
@@ -488,17 +489,7 @@ async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string>, st
   });
   for (const line of lines) {
     if (failure !== undefined) break;
-    if (!sink.write(line)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          sink.off('drain', done);
-          sink.off('error', done);
-          resolve();
-        };
-        sink.on('drain', done);
-        sink.on('error', done);
-      });
-    }
+    if (!sink.write(line)) await drainOrError(sink);
   }
   const f = failure as NodeJS.ErrnoException | undefined;
   if (f !== undefined && !(stdout && f.code === 'EPIPE')) {

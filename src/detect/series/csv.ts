@@ -16,7 +16,7 @@ export interface BadRow {
 }
 
 /** A cell quoted in a message; a huge one is cut, so a bad row cannot flood the terminal. */
-function quoteCell(cell: string): string {
+export function quoteCell(cell: string): string {
   return JSON.stringify(cell.length > 80 ? `${cell.slice(0, 80)}…` : cell);
 }
 
