@@ -40,6 +40,7 @@ const ENVELOPE_OF: Partial<Record<InputKind, EnvelopeKind>> = {
 
 /** Nesting allowed: an envelope holds gzip holding JSON; deeper means something is wrong. */
 const MAX_DEPTH = 3;
+const NESTED_TOO_DEEPLY = 'payload nested too deeply (gzip or base64 inside each other)';
 
 /**
  * Turns any delivery of VPC Flow Logs into record batches for one sink. Bad lines and payloads go
@@ -134,7 +135,7 @@ export class FlowDecoder {
           // items are decoded one at a time like any other's.
           let inner = buf;
           for (let depth = 1; isGzip(inner); depth++) {
-            if (depth >= MAX_DEPTH) throw new DecodeError('payload nested too deeply (gzip or base64 inside each other)');
+            if (depth >= MAX_DEPTH) throw new DecodeError(NESTED_TOO_DEEPLY);
             inner = gunzipCapped(inner, this.limits.maxInflatedBytes);
           }
           items = this.jsonItems(inner, origin, kind);
@@ -170,7 +171,7 @@ export class FlowDecoder {
   }
 
   private payload(buf: Buffer, origin: Origin, depth: number, forced: InputKind = depth === 0 ? this.input : 'auto'): void {
-    if (depth > MAX_DEPTH) throw new DecodeError('payload nested too deeply (gzip or base64 inside each other)');
+    if (depth > MAX_DEPTH) throw new DecodeError(NESTED_TOO_DEEPLY);
     if (isGzip(buf)) {
       this.payload(gunzipCapped(buf, this.limits.maxInflatedBytes), origin, depth + 1, forced === 'auto' ? 'auto' : forced);
       return;

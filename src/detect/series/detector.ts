@@ -1,4 +1,5 @@
 import { ThresholdedForest } from '../../rcf/index.js';
+import { MAX_SAMPLE_SIZE } from '../../rcf/tree.js';
 import { AlarmMemory, validateAlarmMemory } from './alarm-memory.js';
 import { RecentRows } from './recent-rows.js';
 import { DailyRecurrence, recurrenceHorizonMs, validateRecurrence } from './recurrence.js';
@@ -258,7 +259,7 @@ export function validateOptions(o: SeriesDetectorOptions): void {
     if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
   };
   int('numberOfTrees', o.numberOfTrees, 1, 1000);
-  int('sampleSize', o.sampleSize, 2, 32767);
+  int('sampleSize', o.sampleSize, 2, MAX_SAMPLE_SIZE);
   if (o.shingleSizes.length === 0) throw new RangeError('at least one shingle size is needed');
   if (o.shingleSizes.length > 16) throw new RangeError(`at most 16 shingle sizes (one forest each), got ${o.shingleSizes.length}`);
   for (const s of o.shingleSizes) int('shingle size', s, 1, 1024);
@@ -313,6 +314,14 @@ function recurrenceOptions(o: SeriesDetectorOptions) {
   };
 }
 
+/**
+ * The seed of the detector's k-th forest: each its own, so the ensemble is not the same
+ * randomness seen twice; kept to 32 bits, as the forest requires.
+ */
+function memberSeed(seed: number, k: number): number {
+  return (seed + 7919 * k) >>> 0;
+}
+
 /** Scores one row at a time; every forest scores a row before learning it (no look-ahead). */
 export class SeriesDetector {
   readonly options: SeriesDetectorOptions;
@@ -352,8 +361,7 @@ export class SeriesDetector {
     const dims = columns * (options.differences ? 2 : 1) + (options.timeOfDayWeight > 0 ? 2 : 0);
     this.point = new Float64Array(dims);
     this.previous = new Float64Array(columns);
-    // Each forest gets its own seed so the ensemble is not the same randomness seen twice.
-    this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, (options.seed + 7919 * k) >>> 0));
+    this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, memberSeed(options.seed, k)));
     this.coolDown = new CoolDown(cooldownRows(options, probationRows));
     this.refractory = new Refractory(options.refractoryRows, options.refractoryMargin);
     this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
@@ -367,7 +375,7 @@ export class SeriesDetector {
       useWeekly && this.recent
         ? {
             view: new WeeklyResidual(this.recent, weeklyOptions(options)),
-            forest: new EnsembleMember(columns, 1, options, (options.seed + 7919 * options.shingleSizes.length) >>> 0),
+            forest: new EnsembleMember(columns, 1, options, memberSeed(options.seed, options.shingleSizes.length)),
             point: new Float64Array(columns),
           }
         : undefined;
