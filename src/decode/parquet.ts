@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { parquetMetadata, parquetRead, snappyUncompress, type FileMetaData, type RowGroup } from 'hyparquet';
 import { FlowBatch, type Origin } from '../flowlog/batch.js';
-import { fieldByName, isAddressField } from '../flowlog/fields.js';
+import { fieldByName, isAddressField, maxValueOf } from '../flowlog/fields.js';
 import { FlowFormat } from '../flowlog/format.js';
 import type { LineParser } from '../flowlog/parser.js';
 import { ValueCheck } from '../flowlog/value-check.js';
@@ -39,8 +39,6 @@ const MAX_PAGE_VALUES = 1 << 22;
  * under the inflation cap holds (flowcut's archive: about 6 bytes per record).
  */
 const MAX_OBJECT_ROWS = 1 << 28;
-
-const INT32_MAX = 2 ** 31 - 1;
 
 /** One column's decoded pages for a read, in row order (pages may reach outside the read). */
 interface ColumnPages {
@@ -236,7 +234,7 @@ class BatchBuilder {
         const num = batch.numbers[i];
         const str = batch.strings[i];
         const field = this.format.fields[i]!;
-        const max = field.type === 'int32' ? INT32_MAX : Number.MAX_SAFE_INTEGER;
+        const max = maxValueOf(field);
         const address = isAddressField(field);
         for (let k = 0; k < p.starts.length; k++) {
           const s = p.starts[k]!;

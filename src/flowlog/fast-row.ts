@@ -1,4 +1,5 @@
 import type { StringInterner } from './intern.js';
+import { INT32_MAX } from './fields.js';
 import { NOT_TEXT } from './value-check.js';
 
 /**
@@ -90,7 +91,7 @@ export function compileFastRow(kinds: Uint8Array): FastRow {
         '}',
       );
     } else {
-      const max = kind === KIND_INT32 ? 2147483647 : Number.MAX_SAFE_INTEGER;
+      const max = kind === KIND_INT32 ? INT32_MAX : Number.MAX_SAFE_INTEGER;
       lines.push(
         'if (c === 45) {',
         '  pos++;',

@@ -122,6 +122,13 @@ export function isNumericField(f: FieldSpec): boolean {
   return f.type !== 'string';
 }
 
+export const INT32_MAX = 2 ** 31 - 1;
+
+/** The largest value a number field holds (a flow-log number is a whole number from 0). */
+export function maxValueOf(f: FieldSpec): number {
+  return f.type === 'int32' ? INT32_MAX : Number.MAX_SAFE_INTEGER;
+}
+
 const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['srcaddr', 'dstaddr', 'pkt-srcaddr', 'pkt-dstaddr']);
 
 /** Fields that hold an IPv4 or IPv6 address (text fields the parser checks, --where's CIDR blocks). */

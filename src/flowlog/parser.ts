@@ -1,6 +1,6 @@
 import { FlowBatch, type Origin } from './batch.js';
 import { FlowFormat, FormatError, looksLikeHeader } from './format.js';
-import { isAddressField } from './fields.js';
+import { INT32_MAX, isAddressField } from './fields.js';
 import { compileFastRow, KIND_ADDRESS, KIND_INT32, KIND_INT64, KIND_STRING, LAST_MAX, type FastRow } from './fast-row.js';
 import { StringInterner } from './intern.js';
 import { NOT_TEXT } from './value-check.js';
@@ -13,7 +13,6 @@ const LF = 0x0a;
 const QUOTE = 0x22;
 const DASH = 0x2d;
 const ZERO = 0x30;
-const INT32_MAX = 2147483647;
 /** Batches kept for reuse; a pipeline holds only a few in flight. */
 const MAX_SPARE = 4;
 /** Rejects listed one by one per input (payload, object); the rest are counted in one reject. */
