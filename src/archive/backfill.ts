@@ -76,8 +76,6 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
   const store: ArchiveStore = writer.store;
   const summary: BackfillSummary = { objects: 0, skipped: 0, records: 0, rejected: 0, files: 0, bytes: 0, recovered: 0, refused: [] };
   let current: ObjectUnit | undefined;
-  // Rejects handed to onReject for the current object (listed ones, and one line summing the rest).
-  let kept = 0;
   let ranges: CoveredRange[] = [];
   const flushReady = async (): Promise<void> => {
     if (!writer.shouldFlush()) return;
@@ -88,10 +86,7 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
   const decoder = new FlowDecoder(
     {
       batch: (b) => writer.add(b, current),
-      reject: (r) => {
-        kept++;
-        opts.onReject?.(r);
-      },
+      reject: (r) => opts.onReject?.(r),
     },
     { ...opts.decoder, drain: flushReady },
   );
@@ -119,7 +114,6 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
     summary.recovered += (await writer.recoverObject(objectId)).deletedFiles.length;
     current = { objectId, location };
     ranges = [];
-    kept = 0;
     const before = decoder.stats.records;
     const rejectedBefore = decoder.stats.rejected;
     await decoder.decodeObject({ ...obj, location });
@@ -133,7 +127,8 @@ export async function archiveObjects(objects: AsyncIterable<ObjectIn>, opts: Bac
     const rejected = decoder.stats.rejected - rejectedBefore;
     const files = ranges.flatMap((x) => x.files);
     const record: ObjectRecord = { version: 1, location, size: obj.size ?? null, records, rejected, files };
-    if (kept > 0) await opts.rejectsKept?.();
+    // Every counted reject reached onReject, listed or in the line summing the unlisted ones.
+    if (rejected > 0) await opts.rejectsKept?.();
     await store.put(doneKey, new TextEncoder().encode(JSON.stringify(record)));
     // Files of an older version of this object that the new one did not overwrite.
     if (previous !== undefined) {
