@@ -147,6 +147,8 @@ const HEADER = 12; // magic(4) version(2) kind(1) reserved(1) payloadLength(4)
 /** Payload kinds. */
 export const KIND_FOREST = 1;
 export const KIND_THRESHOLDED = 2;
+/** flowcut's series detector (src/detect/series), which holds forests of its own. */
+export const KIND_SERIES_DETECTOR = 3;
 
 /** Wraps a payload: magic, version, kind, length, payload, CRC-32 of all preceding bytes. */
 export function seal(kind: number, payload: (w: ByteWriter) => void): Uint8Array {
@@ -198,6 +200,12 @@ export function open(bytes: Uint8Array, kind: number): ByteReader {
   return new ByteReader(bytes, HEADER, total - 4);
 }
 
+const KIND_NAMES: Readonly<Record<number, string>> = {
+  [KIND_FOREST]: 'RandomCutForest',
+  [KIND_THRESHOLDED]: 'ThresholdedForest',
+  [KIND_SERIES_DETECTOR]: 'SeriesDetector',
+};
+
 function kindName(kind: number): string {
-  return kind === KIND_FOREST ? 'RandomCutForest' : kind === KIND_THRESHOLDED ? 'ThresholdedForest' : `unknown kind ${kind}`;
+  return KIND_NAMES[kind] ?? `unknown kind ${kind}`;
 }

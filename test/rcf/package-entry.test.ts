@@ -5,17 +5,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-// The forest as another project uses it: `flowcut` installed under node_modules, imported
-// through its `flowcut/rcf` entry (dist/, which `npm test` builds first), compiled by the
-// project's own TypeScript under strict NodeNext settings, then run.
+// The forest and the series detector as another project uses them: `flowcut` installed under
+// node_modules, imported through its `flowcut/rcf` and `flowcut/series` entries (dist/, which
+// `npm test` builds first), compiled by the project's own TypeScript under strict NodeNext
+// settings, then run.
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TSC = join(ROOT, 'node_modules/.bin/tsc');
 const run = promisify(execFile);
 
-/** The README's library example and the output it says the example prints. */
-function readmeExample(): { code: string; output: string } {
+/** A README library example and the output it says the example prints. */
+function readmeExample(name: string): { code: string; output: string } {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const at = readme.indexOf('<!-- example: rcf-library');
+  const at = readme.indexOf(`<!-- example: ${name} `);
   expect(at).toBeGreaterThan(0);
   const blocks = [...readme.slice(at).matchAll(/```(\w+)\n([\s\S]*?)```/g)].slice(0, 2);
   expect(blocks.map((b) => b[1])).toEqual(['ts', 'text']);
@@ -33,15 +34,20 @@ function consumerProject(code: string): string {
   return dir;
 }
 
-describe("the forest's package entry, flowcut/rcf", () => {
-  it("compiles and runs the README's example in another project, printing what the README shows", async () => {
-    const { code, output } = readmeExample();
-    expect(code).toContain("from 'flowcut/rcf'");
-    const dir = consumerProject(code);
-    await run(TSC, ['-p', dir]);
-    const { stdout } = await run(process.execPath, [join(dir, 'out/example.js')], { cwd: dir });
-    expect(stdout).toBe(output);
-  });
+describe("the library's package entries, flowcut/rcf and flowcut/series", () => {
+  for (const [name, entry] of [
+    ['rcf-library', 'flowcut/rcf'],
+    ['series-library', 'flowcut/series'],
+  ] as const) {
+    it(`compiles and runs the README's ${entry} example in another project, printing what the README shows`, async () => {
+      const { code, output } = readmeExample(name);
+      expect(code).toContain(`from '${entry}'`);
+      const dir = consumerProject(code);
+      await run(TSC, ['-p', dir]);
+      const { stdout } = await run(process.execPath, [join(dir, 'out/example.js')], { cwd: dir });
+      expect(stdout).toBe(output);
+    });
+  }
 
   it('keeps the modules behind the entry private', async () => {
     const dir = consumerProject("export * from 'flowcut/dist/rcf/tree.js';\n");

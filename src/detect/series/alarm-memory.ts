@@ -1,3 +1,5 @@
+import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
+import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
 import { LastRows, upperMedian } from './last-rows.js';
 
 /** Values the remembered shapes may hold at most (64 MiB). */
@@ -55,6 +57,22 @@ export class AlarmMemory {
     this.shapes = new Float64Array(this.capacity * o.shapeRows * columns);
     this.shape = new Float64Array(o.shapeRows * columns);
     this.nearest = new Float64Array(o.matches);
+  }
+
+  writeState(w: ByteWriter): void {
+    this.recent.writeState(w);
+    w.f64(this.stored);
+    const size = this.o.shapeRows * this.columns;
+    writeNumbers(w, this.shapes, 0, Math.min(this.stored, this.capacity) * size);
+  }
+
+  readState(r: ByteReader): void {
+    this.recent.readState(r, 'alarm memory rows');
+    this.stored = readCount(r, 'alarms remembered');
+    const shapes = readNumbers(r, this.shapes.length, 'alarm shapes');
+    const expected = Math.min(this.stored, this.capacity) * this.o.shapeRows * this.columns;
+    if (shapes.length !== expected) throw corrupt(`${shapes.length} alarm shape values for ${expected}`);
+    this.shapes.set(shapes);
   }
 
   /** Every row, in order, before `judge` is asked about it. */

@@ -1,8 +1,10 @@
-import { ThresholdedForest } from '../../rcf/index.js';
+import { type ByteReader, type ByteWriter, KIND_SERIES_DETECTOR, open, seal } from '../../rcf/bytes.js';
+import { RcfStateError, ThresholdedForest } from '../../rcf/index.js';
 import { MAX_SAMPLE_SIZE } from '../../rcf/tree.js';
 import { AlarmMemory, validateAlarmMemory } from './alarm-memory.js';
 import { RecentRows } from './recent-rows.js';
 import { DailyRecurrence, recurrenceHorizonMs, validateRecurrence } from './recurrence.js';
+import { corrupt, readCount, readFlag, readNumbers, writeNumbers } from './state-io.js';
 import { WeeklyResidual, validateWeekly, weeklyHorizonMs } from './weekly.js';
 
 export { seriesProbation } from './probation.js';
@@ -314,6 +316,22 @@ function recurrenceOptions(o: SeriesDetectorOptions) {
   };
 }
 
+const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_SERIES_OPTIONS), 'outputAfter']);
+
+/**
+ * `DEFAULT_SERIES_OPTIONS` with `options` over it; a name that is not an option is refused (a
+ * misspelt option would otherwise leave its default in place without a word).
+ */
+export function resolveSeriesOptions(options: Partial<SeriesDetectorOptions>): SeriesDetectorOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('series detector options must be an object');
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.has(name)) throw new RangeError(`unknown series detector option '${name}'`);
+  }
+  const resolved = { ...DEFAULT_SERIES_OPTIONS, ...options };
+  validateOptions(resolved);
+  return resolved;
+}
+
 /**
  * The seed of the detector's k-th forest: each its own, so the ensemble is not the same
  * randomness seen twice; kept to 32 bits, as the forest requires.
@@ -322,12 +340,18 @@ function memberSeed(seed: number, k: number): number {
   return (seed + 7919 * k) >>> 0;
 }
 
-/** Scores one row at a time; every forest scores a row before learning it (no look-ahead). */
+/**
+ * Scores a series one row at a time, as `flowcut score-series` does; every forest scores a row
+ * before learning it (no look-ahead). `toState` and `fromState` carry it across restarts: with
+ * the same rows after the restore, every later score is what an uninterrupted run gives.
+ */
 export class SeriesDetector {
+  /** Every option, the defaults filled in. */
   readonly options: SeriesDetectorOptions;
   private readonly members: EnsembleMember[];
-  private readonly columns: number;
-  private readonly ranges: readonly ColumnRange[] | undefined;
+  readonly columns: number;
+  readonly ranges: readonly ColumnRange[] | undefined;
+  readonly probationRows: number | undefined;
   private readonly point: Float64Array;
   private readonly previous: Float64Array;
   private hasPrevious = false;
@@ -345,19 +369,24 @@ export class SeriesDetector {
   private rows = 0;
 
   /**
-   * `ranges`: each column's min and max, when known. `probationRows`: the series' probation period
-   * (`seriesProbation` of its length), when known; it sets the cool-down (`cooldownShare`).
+   * `columns`: values per row. `options`: any of `SeriesDetectorOptions`, over
+   * `DEFAULT_SERIES_OPTIONS` (the configuration evaluated on NAB). `ranges`: each column's min and
+   * max, when known; columns are then scaled to [0,1], so that none dominates by its units.
+   * `probationRows`: the rows the series takes to show its normal behaviour (`seriesProbation` of
+   * its length, when that is known); the cool-down is `cooldownShare` of it, else `cooldown` rows.
    */
-  constructor(columns: number, options: SeriesDetectorOptions, ranges?: readonly ColumnRange[], probationRows?: number) {
+  constructor(columns: number, given: Partial<SeriesDetectorOptions> = {}, ranges?: readonly ColumnRange[], probationRows?: number) {
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
     if (ranges !== undefined && ranges.length !== columns) throw new RangeError(`${ranges.length} ranges for ${columns} columns`);
-    if (probationRows !== undefined && !(Number.isInteger(probationRows) && probationRows >= 0)) {
-      throw new RangeError(`probationRows must be an integer >= 0, got ${probationRows}`);
+    if (ranges !== undefined && ranges.some((r) => Number.isNaN(r.min) || Number.isNaN(r.max))) throw new RangeError('a column range is NaN');
+    if (probationRows !== undefined && !(Number.isInteger(probationRows) && probationRows >= 0 && probationRows <= 0xffffffff)) {
+      throw new RangeError(`probationRows must be an integer in [0, 4294967295], got ${probationRows}`);
     }
-    validateOptions(options);
+    const options = resolveSeriesOptions(given);
     this.options = options;
     this.columns = columns;
-    this.ranges = ranges;
+    this.ranges = ranges === undefined ? undefined : ranges.map((r) => ({ min: r.min, max: r.max }));
+    this.probationRows = probationRows;
     const dims = columns * (options.differences ? 2 : 1) + (options.timeOfDayWeight > 0 ? 2 : 0);
     this.point = new Float64Array(dims);
     this.previous = new Float64Array(columns);
@@ -382,6 +411,106 @@ export class SeriesDetector {
     this.alarms = options.alarmMemory > 0 && quantile ? new AlarmMemory(columns, alarmMemoryOptions(options)) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
     this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  /** Rows processed so far. */
+  get rowsSeen(): number {
+    return this.rows;
+  }
+
+  /**
+   * The whole detector as bytes: its options, columns, ranges and probation period, every
+   * forest (with its random generator) and every yardstick's memory. `fromState` gives a detector
+   * whose later scores are those of this one; the bytes grow with the forests and with the rows of
+   * the last week kept for the daily and weekly lookups.
+   */
+  toState(): Uint8Array {
+    return seal(KIND_SERIES_DETECTOR, (w) => {
+      const options = new TextEncoder().encode(JSON.stringify(this.options));
+      w.u32(options.length);
+      w.array(options);
+      w.u32(this.columns);
+      w.u8(this.ranges === undefined ? 0 : 1);
+      for (const r of this.ranges ?? []) {
+        w.f64(r.min);
+        w.f64(r.max);
+      }
+      w.u8(this.probationRows === undefined ? 0 : 1);
+      w.u32(this.probationRows ?? 0);
+      w.f64(this.rows);
+      w.u8(this.hasPrevious ? 1 : 0);
+      w.array(this.previous);
+      w.array(this.seenMin);
+      w.array(this.seenMax);
+      this.members.forEach((m) => m.writeState(w));
+      this.coolDown.writeState(w);
+      this.refractory.writeState(w);
+      this.events?.writeState(w);
+      this.recent?.writeState(w);
+      this.recurrence?.writeState(w);
+      if (this.weekly !== undefined) {
+        this.weekly.view.writeState(w);
+        this.weekly.forest.writeState(w);
+      }
+      this.alarms?.writeState(w);
+    });
+  }
+
+  /**
+   * A detector from `toState`'s bytes, with the options, columns, ranges and probation period it
+   * was saved with. Bytes that are not a series detector's state, or are truncated or corrupt, are
+   * an `RcfStateError`.
+   */
+  static fromState(bytes: Uint8Array): SeriesDetector {
+    const r = open(bytes, KIND_SERIES_DETECTOR);
+    const optionBytes = r.u32('options');
+    if (optionBytes > r.remaining) throw new RcfStateError('series detector state is truncated (while reading options)');
+    const text = new Uint8Array(optionBytes);
+    r.into(text, optionBytes, 'options');
+    let options: SeriesDetectorOptions;
+    try {
+      options = resolveSeriesOptions(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text)) as Partial<SeriesDetectorOptions>);
+    } catch (e) {
+      throw corrupt(e instanceof SyntaxError ? `options: ${e.message}` : (e as Error).message);
+    }
+    const columns = r.u32('columns');
+    // Each column holds at least three numbers below: refuse a count the bytes cannot back.
+    if (columns * 24 > r.remaining) throw corrupt(`${columns} columns in ${r.remaining} bytes`);
+    let ranges: ColumnRange[] | undefined;
+    if (readFlag(r, 'ranges')) {
+      ranges = [];
+      for (let c = 0; c < columns; c++) ranges.push({ min: r.f64('ranges'), max: r.f64('ranges') });
+    }
+    const hasProbation = readFlag(r, 'probation');
+    const probation = r.u32('probation');
+    let d: SeriesDetector;
+    try {
+      d = new SeriesDetector(columns, options, ranges, hasProbation ? probation : undefined);
+    } catch (e) {
+      throw corrupt((e as Error).message);
+    }
+    d.readState(r);
+    if (r.offset !== r.end) throw corrupt('unexpected bytes after the detector');
+    return d;
+  }
+
+  private readState(r: ByteReader): void {
+    this.rows = readCount(r, 'rows');
+    this.hasPrevious = readFlag(r, 'previous row');
+    r.into(this.previous, this.columns, 'previous row');
+    r.into(this.seenMin, this.columns, 'smallest values');
+    r.into(this.seenMax, this.columns, 'largest values');
+    this.members.forEach((m, k) => m.readState(r, `forest ${k + 1}`));
+    this.coolDown.readState(r, 'cool-down');
+    this.refractory.readState(r);
+    this.events?.readState(r);
+    this.recent?.readState(r);
+    this.recurrence?.readState(r);
+    if (this.weekly !== undefined) {
+      this.weekly.view.readState(r);
+      this.weekly.forest.readState(r, 'weekly forest');
+    }
+    this.alarms?.readState(r);
   }
 
   /** Rows whose timestamp came earlier than a kept row before them, restarting the time lookups (0 without them). */
@@ -473,7 +602,7 @@ export class SeriesDetector {
 
 /** One forest of the ensemble with its score mapping. */
 class EnsembleMember {
-  private readonly forest: ThresholdedForest;
+  private forest: ThresholdedForest;
   private readonly mapping: SeriesDetectorOptions['mapping'];
   private readonly rawScale: number;
   private readonly quantile: RunningQuantile;
@@ -495,6 +624,28 @@ class EnsembleMember {
     this.rawScale = o.rawScale;
     this.quantile = new RunningQuantile(o.history, o.quantile);
     this.minHistory = o.minHistory;
+  }
+
+  /** The forest's own state (its configuration, sample and random generator), then the quantile's scores. */
+  writeState(w: ByteWriter): void {
+    const forest = this.forest.toState();
+    w.u32(forest.length);
+    w.array(forest);
+    this.quantile.writeState(w);
+  }
+
+  readState(r: ByteReader, what: string): void {
+    const length = r.u32(what);
+    if (length > r.remaining) throw new RcfStateError(`series detector state is truncated (while reading ${what})`);
+    const bytes = new Uint8Array(length);
+    r.into(bytes, length, what);
+    const forest = ThresholdedForest.fromState(bytes);
+    // The forest must be the one these options build: its points are written by this detector.
+    if (JSON.stringify(forest.forest.config) !== JSON.stringify(this.forest.forest.config) || JSON.stringify(forest.options) !== JSON.stringify(this.forest.options)) {
+      throw corrupt(`${what} is not configured as the detector's options say`);
+    }
+    this.forest = forest;
+    this.quantile.readState(r, `${what} past scores`);
   }
 
   process(p: Float64Array): RowScore & { ratio: number } {
@@ -543,6 +694,16 @@ export class EventYardstick {
     this.minEvents = o.minEvents;
   }
 
+  writeState(w: ByteWriter): void {
+    this.bar.writeState(w);
+    this.past.writeState(w);
+  }
+
+  readState(r: ByteReader): void {
+    this.bar.readState(r, 'event window');
+    this.past.readState(r, 'past events');
+  }
+
   apply(ratio: number): number {
     const out = this.past.size >= this.minEvents ? ratio / Math.max(this.past.value(), 1e-9) ** this.power : 0;
     // Judged against earlier events only, then (if it is one) remembered.
@@ -579,6 +740,24 @@ export class RunningQuantile {
     return this.sorted[Math.min(n - 1, Math.floor(this.q * n))] as number;
   }
 
+  /** The values in arrival order's ring; the sorted copy is rebuilt from them. */
+  writeState(w: ByteWriter): void {
+    w.f64(this.head);
+    writeNumbers(w, this.ring, 0, this.sorted.length);
+  }
+
+  readState(r: ByteReader, what: string): void {
+    const head = readCount(r, `${what} position`, this.capacity - 1);
+    const values = readNumbers(r, this.capacity, what);
+    // Until the ring is full its next slot is its size.
+    if (values.length < this.capacity && head !== values.length) throw corrupt(`${what}: position ${head} with ${values.length} values`);
+    if (values.some(Number.isNaN)) throw corrupt(`${what}: NaN`);
+    this.ring.set(values);
+    this.head = head;
+    this.sorted.length = 0;
+    this.sorted.push(...Array.from(values).sort((a, b) => a - b));
+  }
+
   add(v: number): void {
     if (this.sorted.length === this.capacity) {
       const old = this.ring[this.head] as number;
@@ -610,6 +789,18 @@ export class CoolDown {
     this.past = new Float64Array(Math.max(1, rows));
   }
 
+  writeState(w: ByteWriter): void {
+    w.f64(this.count);
+    writeNumbers(w, this.past);
+  }
+
+  readState(r: ByteReader, what: string): void {
+    this.count = readCount(r, `${what} rows`);
+    const past = readNumbers(r, this.past.length, what);
+    if (past.length !== this.past.length) throw corrupt(`${what}: ${past.length} scores for ${this.past.length}`);
+    this.past.set(past);
+  }
+
   apply(score: number): number {
     const k = this.rows;
     if (k <= 0) return score;
@@ -635,6 +826,23 @@ export class Refractory {
     readonly rows: number,
     readonly margin: number,
   ) {}
+
+  writeState(w: ByteWriter): void {
+    w.f64(this.row);
+    w.f64(this.lastRow);
+    w.f64(this.last);
+  }
+
+  readState(r: ByteReader): void {
+    this.row = readCount(r, 'refractory row');
+    const lastRow = r.f64('refractory last row');
+    if (!(lastRow === Number.NEGATIVE_INFINITY || (Number.isInteger(lastRow) && lastRow >= 0 && lastRow < this.row))) {
+      throw corrupt(`refractory last row ${lastRow}`);
+    }
+    this.lastRow = lastRow;
+    this.last = r.f64('refractory last score');
+    if (!(this.last >= 0)) throw corrupt(`refractory last score ${this.last}`);
+  }
 
   apply(score: number): number {
     const row = this.row++;

@@ -1,3 +1,6 @@
+import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
+import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
+
 /** Sorts `values` in place and returns its upper median (the element at n/2); NaN when empty. */
 export function upperMedian(values: number[]): number {
   values.sort((a, b) => a - b);
@@ -25,6 +28,19 @@ export class LastRows {
   /** Rows held: all seen, up to `capacity`. */
   get size(): number {
     return Math.min(this.count, this.capacity);
+  }
+
+  writeState(w: ByteWriter): void {
+    w.f64(this.count);
+    writeNumbers(w, this.ring);
+  }
+
+  /** Restores what `writeState` wrote into rows of the same shape. */
+  readState(r: ByteReader, what: string): void {
+    this.count = readCount(r, `${what} row count`);
+    const ring = readNumbers(r, this.ring.length, what);
+    if (ring.length !== this.ring.length) throw corrupt(`${what}: ${ring.length} values for ${this.ring.length}`);
+    this.ring.set(ring);
   }
 
   /** Column `col` of the row `back` rows before the newest; `back` < `size`. */

@@ -1,3 +1,6 @@
+import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
+import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
+
 /**
  * Values kept at most (rows × columns), whatever the series' rate and width: 64 MiB of them, up to
  * twice that between compactions, and the rows' times beside them.
@@ -64,6 +67,26 @@ export class RecentRows {
       this.values = this.values.slice(this.head * this.columns);
       this.head = 0;
     }
+  }
+
+  /** The kept rows only (rows waiting to be compacted away are not state). */
+  writeState(w: ByteWriter): void {
+    w.f64(this.restarts);
+    writeNumbers(w, this.times, this.head);
+    writeNumbers(w, this.values, this.head * this.columns);
+  }
+
+  readState(r: ByteReader): void {
+    this.restarts = readCount(r, 'recent rows restarts');
+    const times = readNumbers(r, this.maxRows, 'recent row times');
+    for (let i = 0; i < times.length; i++) {
+      if (!Number.isFinite(times[i]) || (i > 0 && !((times[i] as number) > (times[i - 1] as number)))) throw corrupt('recent row times out of order');
+    }
+    const values = readNumbers(r, times.length * this.columns, 'recent row values');
+    if (values.length !== times.length * this.columns) throw corrupt(`${values.length} recent values for ${times.length} rows`);
+    this.times = Array.from(times);
+    this.values = Array.from(values);
+    this.head = 0;
   }
 
   /** Index range of the kept rows: [start, end). */

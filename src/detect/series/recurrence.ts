@@ -1,3 +1,4 @@
+import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
 import { LastRows, upperMedian } from './last-rows.js';
 import type { RecentRows } from './recent-rows.js';
 
@@ -82,6 +83,15 @@ export class DailyRecurrence {
     }
     this.level.push(values);
     return out;
+  }
+
+  /** The recent level's rows; the day lookups use the shared `RecentRows`, saved by its owner. */
+  writeState(w: ByteWriter): void {
+    this.level.writeState(w);
+  }
+
+  readState(r: ByteReader): void {
+    this.level.readState(r, 'recurrence level rows');
   }
 
   /** Largest over columns of |value - median of the last levelRows rows|. */

@@ -1,3 +1,5 @@
+import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
+import { corrupt, readCount, readFinite, readFlag } from './state-io.js';
 import { DAY_MS, MAX_STEP_MS } from './recurrence.js';
 import { upperMedian } from './last-rows.js';
 import type { RecentRows } from './recent-rows.js';
@@ -51,6 +53,24 @@ export class WeeklyResidual {
   /** Whether the last row passed to `residual` had a residual and found the series weekly (see `WeeklyResidualOptions.rhythm`). */
   get counts(): boolean {
     return this.rhythmic;
+  }
+
+  writeState(w: ByteWriter): void {
+    w.f64(this.weekChange);
+    w.f64(this.dayChange);
+    w.f64(this.firstCompared);
+    w.u8(this.rhythmic ? 1 : 0);
+    w.f64(this.restartsSeen);
+  }
+
+  readState(r: ByteReader): void {
+    this.weekChange = readFinite(r, 'weekly change');
+    this.dayChange = readFinite(r, 'daily change');
+    const first = r.f64('weekly first comparison');
+    if (!(Number.isNaN(first) || Number.isFinite(first))) throw corrupt(`weekly first comparison ${first}`);
+    this.firstCompared = first;
+    this.rhythmic = readFlag(r, 'weekly rhythm');
+    this.restartsSeen = readCount(r, 'weekly restarts seen');
   }
 
   /**

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { seal, KIND_SERIES_DETECTOR } from '../../rcf/bytes.js';
+import { RcfStateError, ThresholdedForest } from '../../rcf/index.js';
+import { DEFAULT_SERIES_OPTIONS, type RowScore, SeriesDetector } from './detector.js';
+
+// Every part on (two forests, weekly view, daily recurrence, alarm memory, cool-down as a share
+// of probation), with small forests so the test stays quick.
+const options = { numberOfTrees: 12, sampleSize: 128, minHistory: 20, history: 3000, minEvents: 2, seed: 11 };
+const HOUR = 3_600_000;
+const START = Date.UTC(2024, 0, 1);
+
+/** Five weeks of hourly rows, two columns: a daily and weekly rhythm, a nightly job, bursts. */
+function rows(): { time: number; values: [number, number] }[] {
+  let x = 12345;
+  const noise = () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+  const out: { time: number; values: [number, number] }[] = [];
+  for (let i = 0; i < 5 * 168; i++) {
+    const hour = i % 24;
+    const weekend = Math.floor(i / 24) % 7 >= 5;
+    let requests = (weekend ? 300 : 1000) + 400 * Math.sin((2 * Math.PI * hour) / 24) + 60 * noise();
+    let cpu = 20 + 5 * noise() + (hour === 3 ? 50 : 0);
+    if (i % 97 === 50) requests += 900;
+    if (i === 700) cpu = 99;
+    out.push({ time: START + i * HOUR, values: [requests, cpu] });
+  }
+  return out;
+}
+
+const ranges = [
+  { min: 0, max: 2500 },
+  { min: 0, max: 100 },
+];
+
+function detector(): SeriesDetector {
+  return new SeriesDetector(2, options, ranges, 126);
+}
+
+describe('series detector state', () => {
+  it('restores to the same later scores as an uninterrupted run, from any row', () => {
+    const series = rows();
+    const whole = detector();
+    const expected: RowScore[] = series.map((r) => whole.process(r.values, r.time));
+    // The run must have alarms for the alarm memory and the refractory margin to matter.
+    expect(expected.filter((s) => s.anomalyScore > 0).length).toBeGreaterThan(3);
+
+    for (const at of [0, 1, 100, 400, 600]) {
+      const first = detector();
+      for (const r of series.slice(0, at)) first.process(r.values, r.time);
+      const saved = first.toState();
+      const resumed = SeriesDetector.fromState(saved);
+      expect(resumed.rowsSeen).toBe(at);
+      // What was restored writes the same bytes: nothing was lost or rebuilt differently.
+      expect(resumed.toState()).toEqual(saved);
+      const later = series.slice(at).map((r) => resumed.process(r.values, r.time));
+      expect(later).toEqual(expected.slice(at));
+    }
+  });
+
+  it('keeps its options, columns, ranges and probation period', () => {
+    const d = SeriesDetector.fromState(detector().toState());
+    expect(d.options).toEqual({ ...DEFAULT_SERIES_OPTIONS, ...options });
+    expect(d.columns).toBe(2);
+    expect(d.ranges).toEqual(ranges);
+    expect(d.probationRows).toBe(126);
+    const bare = SeriesDetector.fromState(new SeriesDetector(1).toState());
+    expect(bare.ranges).toBeUndefined();
+    expect(bare.probationRows).toBeUndefined();
+  });
+
+  it('refuses bytes that are not a whole series detector state', () => {
+    const d = detector();
+    for (const r of rows().slice(0, 200)) d.process(r.values, r.time);
+    const saved = d.toState();
+
+    const flipped = saved.slice();
+    flipped[saved.length >> 1] = (saved[saved.length >> 1] as number) ^ 1;
+    expect(() => SeriesDetector.fromState(flipped)).toThrow(/checksum mismatch/);
+    expect(() => SeriesDetector.fromState(saved.subarray(0, saved.length - 100))).toThrow(/truncated/);
+    const forest = new ThresholdedForest({ dimensions: 1 }).toState();
+    expect(() => SeriesDetector.fromState(forest)).toThrow(/holds a ThresholdedForest, expected a SeriesDetector/);
+    expect(() => ThresholdedForest.fromState(saved)).toThrow(/holds a SeriesDetector, expected a ThresholdedForest/);
+  });
+
+  it('refuses a sealed state whose contents are wrong', () => {
+    const optionsOf = (json: string, columns: number) =>
+      seal(KIND_SERIES_DETECTOR, (w) => {
+        const text = new TextEncoder().encode(json);
+        w.u32(text.length);
+        w.array(text);
+        w.u32(columns);
+      });
+    expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":', 1))).toThrow(RcfStateError);
+    expect(() => SeriesDetector.fromState(optionsOf('{"trees":5}', 1))).toThrow(/corrupt \(unknown series detector option 'trees'\)/);
+    // A column count the bytes cannot back is refused before anything is allocated.
+    expect(() => SeriesDetector.fromState(optionsOf('{}', 0xfffffff0))).toThrow(/corrupt \(4294967280 columns in 0 bytes\)/);
+
+    // Options that build other forests than the ones stored.
+    const d = new SeriesDetector(1, { numberOfTrees: 5, sampleSize: 32 });
+    d.process([1], START);
+    const saved = d.toState();
+    const text = new TextDecoder().decode(saved.subarray(16, 16 + new DataView(saved.buffer, saved.byteOffset).getUint32(12, true)));
+    const other = text.replace('"numberOfTrees":5', '"numberOfTrees":6');
+    expect(other).not.toBe(text);
+    const forged = seal(KIND_SERIES_DETECTOR, (w) => {
+      const bytes = new TextEncoder().encode(other);
+      w.u32(bytes.length);
+      w.array(bytes);
+      w.array(saved.subarray(16 + text.length, saved.length - 4));
+    });
+    expect(() => SeriesDetector.fromState(forged)).toThrow(/corrupt \(forest 1 is not configured as the detector's options say\)/);
+  });
+
+  it('refuses an option that does not exist rather than ignoring it', () => {
+    expect(() => new SeriesDetector(1, { sampelSize: 64 } as never)).toThrow(/unknown series detector option 'sampelSize'/);
+    expect(new SeriesDetector(1, { sampleSize: 64 }).options.sampleSize).toBe(64);
+  });
+});
