@@ -518,8 +518,13 @@ export class SeriesDetector {
     return this.recent?.restarts ?? 0;
   }
 
-  /** `time` is epoch milliseconds, or NaN when unknown (time of day then contributes nothing). */
+  /**
+   * Scores a row, then learns it. `values`: one finite number per column. `time`: epoch
+   * milliseconds, or NaN when unknown (the daily and weekly lookups then skip the row). A row
+   * that is refused changes nothing.
+   */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
+    this.check(values, time);
     const p = this.featurise(values, time);
     let mapped = 0;
     let ratio = 0;
@@ -558,6 +563,17 @@ export class SeriesDetector {
     return { anomalyScore: this.refractory.apply(alarm), rawScore: raw, grade };
   }
 
+  /** Refuses a row before anything learns from it, so a bad row cannot leave half of the detector updated. */
+  private check(values: ArrayLike<number>, time: number): void {
+    if (values.length !== this.columns) throw new RangeError(`expected ${this.columns} values, got ${values.length}`);
+    for (let i = 0; i < this.columns; i++) {
+      const v = values[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`value ${i + 1} is not a finite number: ${String(v)}`);
+    }
+    // A Date or a string would otherwise count as "no time" without a word.
+    if (typeof time !== 'number') throw new TypeError(`time must be epoch milliseconds (a number) or NaN, got ${typeof time}`);
+  }
+
   /** How far beyond every earlier value (in units of the earlier range) the row lies; then learns it. */
   private rangeExcess(values: ArrayLike<number>): number {
     let excess = 0;
@@ -577,7 +593,6 @@ export class SeriesDetector {
   private featurise(values: ArrayLike<number>, time: number): Float64Array {
     const o = this.options;
     const c = this.columns;
-    if (values.length !== c) throw new RangeError(`expected ${c} values, got ${values.length}`);
     const p = this.point;
     for (let i = 0; i < c; i++) {
       let v = values[i] as number;

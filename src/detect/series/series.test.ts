@@ -118,6 +118,25 @@ describe('series detector', () => {
     expect(a.slice(0, 320)).toEqual(b);
   });
 
+  it('refuses a row that is not one finite number per column, and learns nothing from it', () => {
+    const clean = new SeriesDetector(1, fast);
+    const tried = new SeriesDetector(1, fast);
+    const rows = Array.from({ length: 300 }, (_, i) => (i === 250 ? 40 : 10 + Math.sin(i / 5)));
+    const time = (i: number) => Date.UTC(2024, 0, 1) + i * 60_000;
+    const expected = rows.map((v, i) => clean.process([v], time(i)));
+    const got = rows.map((v, i) => {
+      if (i === 200) {
+        expect(() => tried.process([Number.NaN], time(i))).toThrow(/value 1 is not a finite number: NaN/);
+        expect(() => tried.process(['7' as unknown as number], time(i))).toThrow(/value 1 is not a finite number: 7/);
+        expect(() => tried.process([1, 2], time(i))).toThrow(/expected 1 values, got 2/);
+        expect(() => tried.process([v], new Date(time(i)) as unknown as number)).toThrow(/time must be epoch milliseconds/);
+      }
+      return tried.process([v], time(i));
+    });
+    expect(got).toEqual(expected);
+    expect(Math.max(...got.map((r) => r.anomalyScore))).toBe(got[250]?.anomalyScore);
+  });
+
   it('is deterministic for a seed', () => {
     const a = scoreSeriesText(series(300, 200), 's.csv', fast).scores;
     const b = scoreSeriesText(series(300, 200), 's.csv', fast).scores;
