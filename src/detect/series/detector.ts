@@ -316,6 +316,12 @@ function recurrenceOptions(o: SeriesDetectorOptions) {
   };
 }
 
+/**
+ * The layout of a series detector's state, inside the forests' container (whose own version
+ * covers the forests). Any change to what the detector keeps changes it.
+ */
+const SERIES_STATE_VERSION = 1;
+
 const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_SERIES_OPTIONS), 'outputAfter']);
 
 /**
@@ -426,6 +432,7 @@ export class SeriesDetector {
    */
   toState(): Uint8Array {
     return seal(KIND_SERIES_DETECTOR, (w) => {
+      w.u16(SERIES_STATE_VERSION);
       const options = new TextEncoder().encode(JSON.stringify(this.options));
       w.u32(options.length);
       w.array(options);
@@ -463,6 +470,12 @@ export class SeriesDetector {
    */
   static fromState(bytes: Uint8Array): SeriesDetector {
     const r = open(bytes, KIND_SERIES_DETECTOR);
+    const version = r.u16('version');
+    if (version !== SERIES_STATE_VERSION) {
+      throw new RcfStateError(
+        `series detector state version ${version} is not this flowcut's (${SERIES_STATE_VERSION}); a detector's state is read only by the flowcut that wrote it, so rebuild the detector from its rows`,
+      );
+    }
     const optionBytes = r.u32('options');
     if (optionBytes > r.remaining) throw new RcfStateError('series detector state is truncated (while reading options)');
     const text = new Uint8Array(optionBytes);

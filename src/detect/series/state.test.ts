@@ -85,13 +85,15 @@ describe('series detector state', () => {
   });
 
   it('refuses a sealed state whose contents are wrong', () => {
-    const optionsOf = (json: string, columns: number) =>
+    const optionsOf = (json: string, columns: number, version = 1) =>
       seal(KIND_SERIES_DETECTOR, (w) => {
+        w.u16(version);
         const text = new TextEncoder().encode(json);
         w.u32(text.length);
         w.array(text);
         w.u32(columns);
       });
+    expect(() => SeriesDetector.fromState(optionsOf('{}', 1, 2))).toThrow(/series detector state version 2 is not this flowcut's \(1\)/);
     expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":', 1))).toThrow(RcfStateError);
     expect(() => SeriesDetector.fromState(optionsOf('{"trees":5}', 1))).toThrow(/corrupt \(unknown series detector option 'trees'\)/);
     // A column count the bytes cannot back is refused before anything is allocated.
@@ -101,14 +103,16 @@ describe('series detector state', () => {
     const d = new SeriesDetector(1, { numberOfTrees: 5, sampleSize: 32 });
     d.process([1], START);
     const saved = d.toState();
-    const text = new TextDecoder().decode(saved.subarray(16, 16 + new DataView(saved.buffer, saved.byteOffset).getUint32(12, true)));
+    // After the container's 12-byte header: the layout version (2 bytes), the options' length and text.
+    const text = new TextDecoder().decode(saved.subarray(18, 18 + new DataView(saved.buffer, saved.byteOffset).getUint32(14, true)));
     const other = text.replace('"numberOfTrees":5', '"numberOfTrees":6');
     expect(other).not.toBe(text);
     const forged = seal(KIND_SERIES_DETECTOR, (w) => {
+      w.u16(1);
       const bytes = new TextEncoder().encode(other);
       w.u32(bytes.length);
       w.array(bytes);
-      w.array(saved.subarray(16 + text.length, saved.length - 4));
+      w.array(saved.subarray(18 + text.length, saved.length - 4));
     });
     expect(() => SeriesDetector.fromState(forged)).toThrow(/corrupt \(forest 1 is not configured as the detector's options say\)/);
   });
