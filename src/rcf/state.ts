@@ -118,6 +118,15 @@ function check(cond: boolean, what: string): void {
   if (!cond) throw new RcfStateError(`RCF state is corrupt (${what})`);
 }
 
+/**
+ * The fewest bytes a forest's state can take: each tree stores at least its rng, counts and five
+ * u16 node fields, a cut, a leaf point and a leaf mass per slot. Readers hold a claimed
+ * configuration against it before allocating the forest.
+ */
+export function leastForestBytes(numberOfTrees: number, sampleSize: number): number {
+  return numberOfTrees * (16 + 4 + 2 + 8 + 12 + 20 * sampleSize);
+}
+
 export function readForest(r: ByteReader): RandomCutForest {
   const config: ForestConfig = {
     dimensions: r.u32('config'),
@@ -130,12 +139,11 @@ export function readForest(r: ByteReader): RandomCutForest {
     boxCacheMinMass: r.u32('config'),
   };
   // The forest is allocated from the claimed configuration, so the claim is held against the bytes
-  // that follow before anything is allocated: a few bytes must not buy gigabytes. Each tree stores
-  // at least its rng, counts and five u16 node fields, a cut, a leaf point and a leaf mass per slot.
-  const leastPerTree = 16 + 4 + 2 + 8 + 12 + 20 * config.sampleSize;
-  if (config.numberOfTrees * leastPerTree > r.remaining) {
+  // that follow before anything is allocated: a few bytes must not buy gigabytes.
+  const least = leastForestBytes(config.numberOfTrees, config.sampleSize);
+  if (least > r.remaining) {
     throw new RcfStateError(
-      `RCF state is corrupt (its config claims ${config.numberOfTrees} trees of sample size ${config.sampleSize}, which take at least ${config.numberOfTrees * leastPerTree} bytes; ${r.remaining} remain)`,
+      `RCF state is corrupt (its config claims ${config.numberOfTrees} trees of sample size ${config.sampleSize}, which take at least ${least} bytes; ${r.remaining} remain)`,
     );
   }
   let f: RandomCutForest;

@@ -384,7 +384,10 @@ function timeNotes(scored: ScoredSeries, name: string): string[] {
     notes.push(`the rows were not in time order (${order.outOfOrder} came earlier than the row before them); they were scored, and are written, in time order`);
   }
   if (scored.timeRestarts > 0) {
-    notes.push(`${scored.timeRestarts} row(s) had a timestamp earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
+    notes.push(`${scored.timeRestarts} row(s) had a timestamp more than 6 hours earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
+  }
+  if (scored.lateRows > 0) {
+    notes.push(`${scored.lateRows} row(s) had a timestamp up to 6 hours earlier than a row before them; each was scored, but not kept for the day- and week-ago lookups`);
   }
   if (order.repeated > 0) notes.push(`${order.repeated} row(s) have the same time as the row before them; each is scored as a step of its own`);
   return notes;

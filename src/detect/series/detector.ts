@@ -1,5 +1,6 @@
 import { type ByteReader, type ByteWriter, KIND_SERIES_DETECTOR, open, seal } from '../../rcf/bytes.js';
 import { RcfStateError, ThresholdedForest } from '../../rcf/index.js';
+import { leastForestBytes } from '../../rcf/state.js';
 import { MAX_SAMPLE_SIZE } from '../../rcf/tree.js';
 import { AlarmMemory, validateAlarmMemory } from './alarm-memory.js';
 import { RecentRows } from './recent-rows.js';
@@ -153,10 +154,10 @@ export interface SeriesDetectorOptions {
  * quarter of the height) stops a long series' habitual bursts from being reported again and
  * again. Figures and their spread over seeds are in src/eval/nab/README.md.
  */
-export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
+export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = Object.freeze({
   numberOfTrees: 50,
   sampleSize: 512,
-  shingleSizes: [1, 4],
+  shingleSizes: Object.freeze([1, 4]),
   timeDecay: 100_000,
   seed: 1,
   normalise: true,
@@ -191,13 +192,13 @@ export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = {
   alarmMemoryRows: 4,
   alarmMemoryLevelRows: 6,
   alarmMemoryPower: 2,
-};
+});
 
 /** Kinesis Data Analytics' RANDOM_CUT_FOREST as NAB ran it (the published 52.00 baseline). */
-export const KINESIS_OPTIONS: SeriesDetectorOptions = {
+export const KINESIS_OPTIONS: SeriesDetectorOptions = Object.freeze({
   numberOfTrees: 100,
   sampleSize: 256,
-  shingleSizes: [1],
+  shingleSizes: Object.freeze([1]),
   timeDecay: 100_000,
   seed: 1,
   normalise: false,
@@ -232,7 +233,7 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = {
   alarmMemoryRows: 4,
   alarmMemoryLevelRows: 6,
   alarmMemoryPower: 2,
-};
+});
 
 /** The cool-down in rows: a share of the probation period when both are known, else `cooldown`. */
 export function cooldownRows(o: Pick<SeriesDetectorOptions, 'cooldown' | 'cooldownShare'>, probationRows?: number): number {
@@ -254,40 +255,62 @@ export interface RowScore {
   readonly grade: number;
 }
 
+const MAPPINGS: readonly SeriesDetectorOptions['mapping'][] = ['quantile', 'scaled', 'grade'];
+/** Rows the cool-down and the event window look back at most: each row is compared with every one of them. */
+export const MAX_LOOKBACK_ROWS = 75_000;
+/** The largest value a forest is given from a row: half of float32's range (see `SeriesDetector.check`). */
+const MAX_POINT_VALUE = 1.7e38;
+/** Powers above this only turn a discount into 0 or 1, and 0 ** Infinity into NaN. */
+const MAX_POWER = 16;
+
 export function validateOptions(o: SeriesDetectorOptions): void {
-  // Upper bounds keep every setting to what memory and time allow, so a typo is refused here,
-  // before the input is read, rather than failing an allocation after it.
+  // Every number must be finite (a state keeps the options as JSON, where Infinity is lost) and
+  // every flag a boolean ('false' would be true). Upper bounds keep each setting to what memory
+  // and time allow, so a typo is refused before any input is read.
+  for (const [name, given] of Object.entries(o)) {
+    const expected = name === 'outputAfter' ? 'number' : typeof DEFAULT_SERIES_OPTIONS[name as keyof SeriesDetectorOptions];
+    if (expected === 'object') continue;
+    if (typeof given !== expected || (expected === 'number' && !Number.isFinite(given))) {
+      throw new RangeError(`${name} must be ${expected === 'number' ? 'a finite number' : `a ${expected}`}, got ${String(given)}`);
+    }
+  }
   const int = (name: string, v: number, min: number, max = 10_000_000) => {
     if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
   };
+  const num = (name: string, v: number, min: number, max: number, above = false) => {
+    if (!(above ? v > min : v >= min) || !(v <= max)) throw new RangeError(`${name} must be in ${above ? '(' : '['}${min}, ${max}], got ${v}`);
+  };
+  if (!MAPPINGS.includes(o.mapping)) throw new RangeError(`mapping must be one of ${MAPPINGS.join(', ')}, got ${String(o.mapping)}`);
   int('numberOfTrees', o.numberOfTrees, 1, 1000);
   int('sampleSize', o.sampleSize, 2, MAX_SAMPLE_SIZE);
-  if (o.shingleSizes.length === 0) throw new RangeError('at least one shingle size is needed');
+  if (!Array.isArray(o.shingleSizes) || o.shingleSizes.length === 0) throw new RangeError('shingleSizes must be a list of at least one shingle size');
   if (o.shingleSizes.length > 16) throw new RangeError(`at most 16 shingle sizes (one forest each), got ${o.shingleSizes.length}`);
   for (const s of o.shingleSizes) int('shingle size', s, 1, 1024);
-  if (!(o.timeDecay >= 0)) throw new RangeError(`timeDecay must be >= 0, got ${o.timeDecay}`);
+  num('timeDecay', o.timeDecay, 0, 1e12);
   int('seed', o.seed, 0, 0xffffffff);
   if (o.outputAfter !== undefined) int('outputAfter', o.outputAfter, 0);
-  if (!(o.timeOfDayWeight >= 0 && o.timeOfDayWeight <= 1e6)) throw new RangeError(`timeOfDayWeight must be in [0, 1000000], got ${o.timeOfDayWeight}`);
-  if (!(o.rawScale > 0)) throw new RangeError(`rawScale must be > 0, got ${o.rawScale}`);
-  if (!(o.quantile > 0 && o.quantile <= 1)) throw new RangeError(`quantile must be in (0, 1], got ${o.quantile}`);
+  num('timeOfDayWeight', o.timeOfDayWeight, 0, 1e6);
+  num('rawScale', o.rawScale, 0, 1e12, true);
+  num('quantile', o.quantile, 0, 1, true);
   int('history', o.history, 1);
   int('minHistory', o.minHistory, 0);
-  if (!(o.zFactor >= 0)) throw new RangeError(`zFactor must be >= 0, got ${o.zFactor}`);
-  int('cooldown', o.cooldown, 0, 75_000);
-  // At most 100 probation periods (75,000 rows): the cool-down keeps that many past scores.
-  if (!(o.cooldownShare >= 0 && o.cooldownShare <= 100)) throw new RangeError(`cooldownShare must be in [0, 100], got ${o.cooldownShare}`);
+  num('zFactor', o.zFactor, 0, 1e6);
+  int('cooldown', o.cooldown, 0, MAX_LOOKBACK_ROWS);
+  // A share of probation periods of at most 750 rows (NAB's): 100 of them are MAX_LOOKBACK_ROWS.
+  num('cooldownShare', o.cooldownShare, 0, 100);
   int('refractoryRows', o.refractoryRows, 0);
-  if (!(o.refractoryMargin >= 0)) throw new RangeError(`refractoryMargin must be >= 0, got ${o.refractoryMargin}`);
-  int('eventWindow', o.eventWindow, 0);
-  if (!(o.eventPower >= 0)) throw new RangeError(`eventPower must be >= 0, got ${o.eventPower}`);
+  num('refractoryMargin', o.refractoryMargin, 0, 1e6);
+  int('eventWindow', o.eventWindow, 0, MAX_LOOKBACK_ROWS);
+  num('eventPower', o.eventPower, 0, MAX_POWER);
   int('minEvents', o.minEvents, 1);
   int('eventHistory', o.eventHistory, 1);
-  if (!(o.rangeWeight >= 0)) throw new RangeError(`rangeWeight must be >= 0, got ${o.rangeWeight}`);
+  num('rangeWeight', o.rangeWeight, 0, 1e6);
   int('recurrenceDays', o.recurrenceDays, 0);
+  num('recurrencePower', o.recurrencePower, 0, MAX_POWER);
   if (o.recurrenceDays > 0) validateRecurrence(recurrenceOptions(o));
   if (o.weekly) validateWeekly(weeklyOptions(o));
   int('alarmMemory', o.alarmMemory, 0);
+  num('alarmMemoryPower', o.alarmMemoryPower, 0, MAX_POWER);
   if (o.alarmMemory > 0) validateAlarmMemory(alarmMemoryOptions(o));
 }
 
@@ -330,12 +353,17 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_SERIES
  */
 export function resolveSeriesOptions(options: Partial<SeriesDetectorOptions>): SeriesDetectorOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('series detector options must be an object');
-  for (const name of Object.keys(options)) {
+  const resolved: Record<string, unknown> = { ...DEFAULT_SERIES_OPTIONS };
+  for (const [name, value] of Object.entries(options)) {
     if (!OPTION_NAMES.has(name)) throw new RangeError(`unknown series detector option '${name}'`);
+    // `{ seed: config.seed }` with no seed configured means the default, as leaving it out does.
+    if (value !== undefined) resolved[name] = value;
   }
-  const resolved = { ...DEFAULT_SERIES_OPTIONS, ...options };
-  validateOptions(resolved);
-  return resolved;
+  const shingles = resolved['shingleSizes'];
+  // A copy, frozen: the caller's array changing later must not change a running detector.
+  if (Array.isArray(shingles)) resolved['shingleSizes'] = Object.freeze([...(shingles as number[])]);
+  validateOptions(resolved as unknown as SeriesDetectorOptions);
+  return Object.freeze(resolved) as unknown as SeriesDetectorOptions;
 }
 
 /**
@@ -384,12 +412,20 @@ export class SeriesDetector {
   constructor(columns: number, given: Partial<SeriesDetectorOptions> = {}, ranges?: readonly ColumnRange[], probationRows?: number) {
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
     if (ranges !== undefined && ranges.length !== columns) throw new RangeError(`${ranges.length} ranges for ${columns} columns`);
-    if (ranges !== undefined && ranges.some((r) => Number.isNaN(r.min) || Number.isNaN(r.max))) throw new RangeError('a column range is NaN');
+    ranges?.forEach((r, i) => {
+      if (!(Number.isFinite(r.min) && Number.isFinite(r.max) && r.min <= r.max && Number.isFinite(r.max - r.min))) {
+        throw new RangeError(`range ${i + 1} must have finite min <= max, got ${String(r.min)} to ${String(r.max)}`);
+      }
+    });
     if (probationRows !== undefined && !(Number.isInteger(probationRows) && probationRows >= 0 && probationRows <= 0xffffffff)) {
       throw new RangeError(`probationRows must be an integer in [0, 4294967295], got ${probationRows}`);
     }
     const options = resolveSeriesOptions(given);
     this.options = options;
+    const lookback = cooldownRows(options, probationRows);
+    if (lookback > MAX_LOOKBACK_ROWS) {
+      throw new RangeError(`the cool-down (cooldownShare ${options.cooldownShare} of ${probationRows} probation rows) must be at most ${MAX_LOOKBACK_ROWS} rows, got ${lookback}`);
+    }
     this.columns = columns;
     this.ranges = ranges === undefined ? undefined : ranges.map((r) => ({ min: r.min, max: r.max }));
     this.probationRows = probationRows;
@@ -397,7 +433,7 @@ export class SeriesDetector {
     this.point = new Float64Array(dims);
     this.previous = new Float64Array(columns);
     this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, memberSeed(options.seed, k)));
-    this.coolDown = new CoolDown(cooldownRows(options, probationRows));
+    this.coolDown = new CoolDown(lookback);
     this.refractory = new Refractory(options.refractoryRows, options.refractoryMargin);
     this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
     const quantile = options.mapping === 'quantile';
@@ -486,6 +522,13 @@ export class SeriesDetector {
     } catch (e) {
       throw corrupt(e instanceof SyntaxError ? `options: ${e.message}` : (e as Error).message);
     }
+    // The forests are allocated when the detector is built, before their bytes are read: hold the
+    // options' claim against the bytes first, so that a few bytes cannot buy gigabytes.
+    const forests = options.shingleSizes.length + (options.weekly && options.mapping === 'quantile' ? 1 : 0);
+    const least = forests * leastForestBytes(options.numberOfTrees, options.sampleSize);
+    if (least > r.remaining) {
+      throw corrupt(`its options claim ${forests} forests of ${options.numberOfTrees} trees of sample size ${options.sampleSize}, which take at least ${least} bytes; ${r.remaining} remain`);
+    }
     const columns = r.u32('columns');
     // Each column holds at least three numbers below: refuse a count the bytes cannot back.
     if (columns * 24 > r.remaining) throw corrupt(`${columns} columns in ${r.remaining} bytes`);
@@ -513,6 +556,10 @@ export class SeriesDetector {
     r.into(this.previous, this.columns, 'previous row');
     r.into(this.seenMin, this.columns, 'smallest values');
     r.into(this.seenMax, this.columns, 'largest values');
+    // Before the first row the extremes are infinite; after it every kept number is finite.
+    if (!this.previous.every(Number.isFinite) || (this.rows > 0 && !(this.seenMin.every(Number.isFinite) && this.seenMax.every(Number.isFinite)))) {
+      throw corrupt('a kept value that is not finite');
+    }
     this.members.forEach((m, k) => m.readState(r, `forest ${k + 1}`));
     this.coolDown.readState(r, 'cool-down');
     this.refractory.readState(r);
@@ -526,15 +573,26 @@ export class SeriesDetector {
     this.alarms?.readState(r);
   }
 
-  /** Rows whose timestamp came earlier than a kept row before them, restarting the time lookups (0 without them). */
+  /**
+   * Rows whose time was more than 6 hours earlier than an earlier row's: the clock went back, and
+   * the daily and weekly lookups started again from each (0 when they are off).
+   */
   get timeRestarts(): number {
     return this.recent?.restarts ?? 0;
   }
 
+  /** Rows that came up to 6 hours late (earlier than an earlier row): scored, but not kept for the daily and weekly lookups. */
+  get lateRows(): number {
+    return this.recent?.late ?? 0;
+  }
+
   /**
    * Scores a row, then learns it. `values`: one finite number per column. `time`: epoch
-   * milliseconds, or NaN when unknown (the daily and weekly lookups then skip the row). A row
-   * that is refused changes nothing.
+   * milliseconds (not seconds), or NaN when unknown (the daily and weekly lookups then skip the
+   * row); rows should come in time order (see `lateRows` and `timeRestarts`). A row that is
+   * refused (an error) changes nothing. Scores are 0 during the warm-up (with the defaults, about
+   * the first 230 rows), and after an alarm a row is reported only if it beats every score of
+   * the cool-down's rows.
    */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
     this.check(values, time);
@@ -578,10 +636,16 @@ export class SeriesDetector {
 
   /** Refuses a row before anything learns from it, so a bad row cannot leave half of the detector updated. */
   private check(values: ArrayLike<number>, time: number): void {
+    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') throw new TypeError('values must be an array of numbers, one per column');
     if (values.length !== this.columns) throw new RangeError(`expected ${this.columns} values, got ${values.length}`);
     for (let i = 0; i < this.columns; i++) {
       const v = values[i];
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`value ${i + 1} is not a finite number: ${String(v)}`);
+      // The forests hold float32 points; half of that range leaves room for a difference or a
+      // weekly residual of two such values.
+      if (!(Math.abs(this.scaled(v, i)) <= MAX_POINT_VALUE)) {
+        throw new RangeError(`value ${i + 1} (${v}) is outside what the forests hold: |value| <= ${MAX_POINT_VALUE}${this.ranges && this.options.normalise ? ' once scaled by its range' : ''}`);
+      }
     }
     // A Date or a string would otherwise count as "no time" without a word.
     if (typeof time !== 'number') throw new TypeError(`time must be epoch milliseconds (a number) or NaN, got ${typeof time}`);
@@ -603,14 +667,22 @@ export class SeriesDetector {
     return excess;
   }
 
+  /**
+   * The value as the forests see it: scaled to [0,1] by its column's range when known; a column
+   * whose range is a single value is measured from it, so a value off it still shows.
+   */
+  private scaled(v: number, column: number): number {
+    const r = this.options.normalise ? this.ranges?.[column] : undefined;
+    if (r === undefined) return v;
+    return r.max > r.min ? (v - r.min) / (r.max - r.min) : v - r.min;
+  }
+
   private featurise(values: ArrayLike<number>, time: number): Float64Array {
     const o = this.options;
     const c = this.columns;
     const p = this.point;
     for (let i = 0; i < c; i++) {
-      let v = values[i] as number;
-      const r = this.ranges?.[i];
-      if (o.normalise && r !== undefined) v = r.max > r.min ? (v - r.min) / (r.max - r.min) : 0;
+      const v = this.scaled(values[i] as number, i);
       p[i] = v;
       if (o.differences) p[c + i] = this.hasPrevious ? v - (this.previous[i] as number) : 0;
       this.previous[i] = v;
@@ -745,17 +817,20 @@ function squash(x: number): number {
   return x > 0 ? x / (1 + x) : 0;
 }
 
-/** The q-quantile of the last `capacity` values: a sorted copy beside the arrival ring. */
+/**
+ * The q-quantile of the last `capacity` values: a sorted copy beside the arrival ring. The ring
+ * grows as values come, so a large capacity costs memory only once it is used.
+ */
 export class RunningQuantile {
-  private readonly sorted: number[] = [];
-  private readonly ring: Float64Array;
+  private sorted: number[] = [];
+  private ring: Float64Array;
   private head = 0;
 
   constructor(
     readonly capacity: number,
     readonly q: number,
   ) {
-    this.ring = new Float64Array(capacity);
+    this.ring = new Float64Array(Math.min(capacity, 1024));
   }
 
   get size(): number {
@@ -768,7 +843,7 @@ export class RunningQuantile {
     return this.sorted[Math.min(n - 1, Math.floor(this.q * n))] as number;
   }
 
-  /** The values in arrival order's ring; the sorted copy is rebuilt from them. */
+  /** The values in the ring's order; the sorted copy is rebuilt from them. */
   writeState(w: ByteWriter): void {
     w.f64(this.head);
     writeNumbers(w, this.ring, 0, this.sorted.length);
@@ -779,17 +854,22 @@ export class RunningQuantile {
     const values = readNumbers(r, this.capacity, what);
     // Until the ring is full its next slot is its size.
     if (values.length < this.capacity && head !== values.length) throw corrupt(`${what}: position ${head} with ${values.length} values`);
-    if (values.some(Number.isNaN)) throw corrupt(`${what}: NaN`);
+    if (!values.every(Number.isFinite)) throw corrupt(`${what}: a value that is not finite`);
+    this.ring = new Float64Array(Math.max(values.length, Math.min(this.capacity, 1024)));
     this.ring.set(values);
     this.head = head;
-    this.sorted.length = 0;
-    this.sorted.push(...Array.from(values).sort((a, b) => a - b));
+    this.sorted = Array.from(values.sort());
   }
 
   add(v: number): void {
-    if (this.sorted.length === this.capacity) {
+    const n = this.sorted.length;
+    if (n === this.capacity) {
       const old = this.ring[this.head] as number;
       this.sorted.splice(lowerBound(this.sorted, old), 1);
+    } else if (n === this.ring.length) {
+      const grown = new Float64Array(Math.min(this.capacity, 2 * n));
+      grown.set(this.ring);
+      this.ring = grown;
     }
     this.ring[this.head] = v;
     this.head = (this.head + 1) % this.capacity;

@@ -40,6 +40,7 @@ export class LastRows {
     this.count = readCount(r, `${what} row count`);
     const ring = readNumbers(r, this.ring.length, what);
     if (ring.length !== this.ring.length) throw corrupt(`${what}: ${ring.length} values for ${this.ring.length}`);
+    if (!ring.every(Number.isFinite)) throw corrupt(`${what}: a value that is not finite`);
     this.ring.set(ring);
   }
 

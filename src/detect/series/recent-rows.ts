@@ -7,13 +7,18 @@ import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
  */
 export const MAX_KEPT_VALUES = 8 * 1024 * 1024;
 
+/** How much earlier than the last kept row a row may come and still be a late row rather than a restart. */
+export const LATE_ROW_MS = 6 * 3_600_000;
+
 /**
  * The timed rows of the last `horizonMs`, oldest first, for lookups by time (the same time a day
  * or a week ago). Values are flattened by column. At most `MAX_KEPT_VALUES` values are kept: on a
  * series too fast or too wide for that, the oldest rows go first and lookups that far back find
- * nothing. A row without a finite time, or at the last kept row's time, is not kept; a row earlier
- * than the last kept one means the clock went back (or rows are out of order), and the rows start
- * again from it (`restarts` counts those).
+ * nothing. A row without a finite time, or at the last kept row's time, is not kept. A row at most
+ * `LATE_ROW_MS` earlier than the last kept one came late (a live feed delivers some rows out of
+ * order): it is not kept either (`late` counts those), so one late row does not cost the week of
+ * rows the lookups need. A row further back means the clock went back, and the rows start again
+ * from it (`restarts` counts those).
  */
 export class RecentRows {
   private times: number[] = [];
@@ -21,8 +26,10 @@ export class RecentRows {
   /** Index of the oldest row still kept; rows before it are waiting to be compacted away. */
   private head = 0;
   private readonly maxRows: number;
-  /** Rows that came earlier than the last kept row (rows without a time or at its time are skipped), each dropping the kept rows. */
+  /** Rows that came more than `LATE_ROW_MS` earlier than the last kept row, each dropping the kept rows. */
   restarts = 0;
+  /** Rows that came earlier than the last kept row by at most `LATE_ROW_MS`, not kept. */
+  late = 0;
 
   constructor(
     readonly columns: number,
@@ -52,6 +59,10 @@ export class RecentRows {
   /** Keeps the row (see the class comment for the rows it does not keep); drops rows past the horizon or the cap. */
   keep(values: ArrayLike<number>, time: number): void {
     if (!Number.isFinite(time) || time === this.lastTime) return;
+    if (time < this.lastTime && this.lastTime - time <= LATE_ROW_MS) {
+      this.late++;
+      return;
+    }
     if (time < this.lastTime) {
       this.restarts++;
       this.times = [];
@@ -72,18 +83,21 @@ export class RecentRows {
   /** The kept rows only (rows waiting to be compacted away are not state). */
   writeState(w: ByteWriter): void {
     w.f64(this.restarts);
+    w.f64(this.late);
     writeNumbers(w, this.times, this.head);
     writeNumbers(w, this.values, this.head * this.columns);
   }
 
   readState(r: ByteReader): void {
     this.restarts = readCount(r, 'recent rows restarts');
+    this.late = readCount(r, 'late rows');
     const times = readNumbers(r, this.maxRows, 'recent row times');
     for (let i = 0; i < times.length; i++) {
       if (!Number.isFinite(times[i]) || (i > 0 && !((times[i] as number) > (times[i - 1] as number)))) throw corrupt('recent row times out of order');
     }
     const values = readNumbers(r, times.length * this.columns, 'recent row values');
     if (values.length !== times.length * this.columns) throw corrupt(`${values.length} recent values for ${times.length} rows`);
+    if (!values.every(Number.isFinite)) throw corrupt('a recent row value that is not finite');
     this.times = Array.from(times);
     this.values = Array.from(values);
     this.head = 0;

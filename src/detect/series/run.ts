@@ -7,8 +7,10 @@ export interface ScoredSeries {
   readonly values: readonly (readonly number[])[];
   readonly scores: readonly RowScore[];
   readonly bad: readonly BadRow[];
-  /** Rows whose timestamp came earlier than a row before them: the time lookups started again there. */
+  /** Rows whose timestamp came more than 6 hours earlier than a row before them: the time lookups started again there. */
   readonly timeRestarts: number;
+  /** Rows up to 6 hours late (see `SeriesDetector.lateRows`). */
+  readonly lateRows: number;
   /** Whether the rows were put in time order, and what kept them from it. */
   readonly order: TimeOrder;
   /** Whether the configuration reads the timestamps (time of day, daily recurrence, weekly view). */
@@ -122,10 +124,11 @@ export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorO
   const columns = parsed.columns.length;
   const { rows, times, order } = orderByTime(parsed.rows);
   const values = rows.map((r) => r.values);
-  const detector = new SeriesDetector(columns, options, columnRanges(values, columns), seriesProbation(values.length));
+  // An empty series has no ranges (nothing is scored).
+  const detector = new SeriesDetector(columns, options, values.length > 0 ? columnRanges(values, columns) : undefined, seriesProbation(values.length));
   const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0 || options.weekly;
   const scores = rows.map((r, i) => detector.process(r.values, needTime ? times[i]! : Number.NaN));
-  return { columns: parsed.columns, timestamps: rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts, order, timeUsed: needTime };
+  return { columns: parsed.columns, timestamps: rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts, lateRows: detector.lateRows, order, timeUsed: needTime };
 }
 
 export function scoreSeriesText(text: string, fileName: string, options: SeriesDetectorOptions): ScoredSeries {

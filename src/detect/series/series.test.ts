@@ -238,3 +238,63 @@ describe('helpers', () => {
     expect(run(900)).toBeGreaterThan(run(30));
   });
 });
+
+describe('series detector options, ranges and rows, as a library user gives them', () => {
+  const small = { numberOfTrees: 10, sampleSize: 64, minHistory: 20, history: 500 };
+
+  it('refuses option values of the wrong kind instead of reading them by truthiness', () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ mapping: 'Quantile' }, /mapping must be one of quantile, scaled, grade, got Quantile/],
+      [{ weekly: 'false' }, /weekly must be a boolean, got false/],
+      [{ differences: 1 }, /differences must be a boolean, got 1/],
+      [{ timeDecay: Number.POSITIVE_INFINITY }, /timeDecay must be a finite number, got Infinity/],
+      [{ recurrenceShare: Number.POSITIVE_INFINITY }, /recurrenceShare must be a finite number/],
+      [{ alarmMemoryPower: 100 }, /alarmMemoryPower must be in \[0, 16\], got 100/],
+      [{ shingleSizes: 4 }, /shingleSizes must be a list/],
+      [{ eventWindow: 100_000 }, /eventWindow must be an integer in \[0, 75000\]/],
+    ];
+    for (const [options, message] of bad) expect(() => new SeriesDetector(1, options as never), JSON.stringify(options)).toThrow(message);
+  });
+
+  it('takes an option given as undefined as its default, and keeps its own copy of the options', () => {
+    const shingles = [1, 4];
+    const d = new SeriesDetector(1, { ...small, seed: undefined, shingleSizes: shingles });
+    expect(d.options.seed).toBe(DEFAULT_SERIES_OPTIONS.seed);
+    shingles.push(8);
+    expect(d.options.shingleSizes).toEqual([1, 4]);
+    expect(Object.isFrozen(d.options) && Object.isFrozen(d.options.shingleSizes)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_SERIES_OPTIONS) && Object.isFrozen(DEFAULT_SERIES_OPTIONS.shingleSizes)).toBe(true);
+  });
+
+  it('refuses ranges that cannot scale a column, and measures a single-value range from its value', () => {
+    expect(() => new SeriesDetector(1, small, [{ min: 100, max: 0 }])).toThrow(/range 1 must have finite min <= max, got 100 to 0/);
+    expect(() => new SeriesDetector(1, small, [{ min: 0, max: Number.POSITIVE_INFINITY }])).toThrow(/range 1 must have finite min/);
+    expect(() => new SeriesDetector(1, small, [{ min: -1e308, max: 1e308 }])).toThrow(/range 1 must have finite min/);
+    // A column configured as always 50: a spike to 99 must still show.
+    const d = new SeriesDetector(1, { ...small, cooldown: 20, cooldownShare: 0 }, [{ min: 50, max: 50 }]);
+    const scores = Array.from({ length: 400 }, (_, i) => d.process([i === 350 ? 99 : 50 + ((i * 7919) % 5) / 10]).anomalyScore);
+    expect(scores[350]).toBeGreaterThan(0.5);
+    expect(Math.max(...scores)).toBe(scores[350]);
+  });
+
+  it('refuses a value the forests cannot hold before anything learns from it', () => {
+    const clean = new SeriesDetector(1, { ...small, differences: true });
+    const tried = new SeriesDetector(1, { ...small, differences: true });
+    const rows = Array.from({ length: 200 }, (_, i) => 10 + Math.sin(i / 5));
+    const expected = rows.map((v) => clean.process([v]));
+    const got = rows.map((v, i) => {
+      if (i === 150) expect(() => tried.process([1e308])).toThrow(/value 1 \(1e\+308\) is outside what the forests hold: \|value\| <= 1\.7e\+38/);
+      return tried.process([v]);
+    });
+    expect(got).toEqual(expected);
+    const narrow = new SeriesDetector(1, small, [{ min: 0, max: 1e-40 }]);
+    expect(() => narrow.process([1])).toThrow(/once scaled by its range/);
+    expect(narrow.rowsSeen).toBe(0);
+    expect(() => new SeriesDetector(1).process(null as never)).toThrow(/values must be an array of numbers, one per column/);
+  });
+
+  it('refuses a probation period whose cool-down would look back further than it can', () => {
+    expect(() => new SeriesDetector(1, small, undefined, 200_000)).toThrow(/the cool-down \(cooldownShare 0.55 of 200000 probation rows\) must be at most 75000 rows, got 110000/);
+    expect(new SeriesDetector(1, small, undefined, 100_000).probationRows).toBe(100_000);
+  });
+});

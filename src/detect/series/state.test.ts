@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { seal, KIND_SERIES_DETECTOR } from '../../rcf/bytes.js';
+import { ByteReader, ByteWriter, KIND_SERIES_DETECTOR, seal } from '../../rcf/bytes.js';
 import { RcfStateError, ThresholdedForest } from '../../rcf/index.js';
-import { DEFAULT_SERIES_OPTIONS, type RowScore, SeriesDetector } from './detector.js';
+import { DEFAULT_SERIES_OPTIONS, type RowScore, RunningQuantile, SeriesDetector } from './detector.js';
 
 // Every part on (two forests, weekly view, daily recurrence, alarm memory, cool-down as a share
 // of probation), with small forests so the test stays quick.
@@ -85,6 +85,7 @@ describe('series detector state', () => {
   });
 
   it('refuses a sealed state whose contents are wrong', () => {
+    // Room for three of the smallest forests (one tree, sample size 2), so the column count is what is judged.
     const optionsOf = (json: string, columns: number, version = 1) =>
       seal(KIND_SERIES_DETECTOR, (w) => {
         w.u16(version);
@@ -92,12 +93,13 @@ describe('series detector state', () => {
         w.u32(text.length);
         w.array(text);
         w.u32(columns);
+        w.array(new Uint8Array(300));
       });
     expect(() => SeriesDetector.fromState(optionsOf('{}', 1, 2))).toThrow(/series detector state version 2 is not this flowcut's \(1\)/);
     expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":', 1))).toThrow(RcfStateError);
     expect(() => SeriesDetector.fromState(optionsOf('{"trees":5}', 1))).toThrow(/corrupt \(unknown series detector option 'trees'\)/);
     // A column count the bytes cannot back is refused before anything is allocated.
-    expect(() => SeriesDetector.fromState(optionsOf('{}', 0xfffffff0))).toThrow(/corrupt \(4294967280 columns in 0 bytes\)/);
+    expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":1,"sampleSize":2}', 0xfffffff0))).toThrow(/corrupt \(4294967280 columns in 300 bytes\)/);
 
     // Options that build other forests than the ones stored.
     const d = new SeriesDetector(1, { numberOfTrees: 5, sampleSize: 32 });
@@ -120,5 +122,37 @@ describe('series detector state', () => {
   it('refuses an option that does not exist rather than ignoring it', () => {
     expect(() => new SeriesDetector(1, { sampelSize: 64 } as never)).toThrow(/unknown series detector option 'sampelSize'/);
     expect(new SeriesDetector(1, { sampleSize: 64 }).options.sampleSize).toBe(64);
+  });
+});
+
+describe('series detector state, at the edges', () => {
+  it('restores a quantile over more past scores than a call can spread (history 150,000)', () => {
+    const q = new RunningQuantile(150_000, 0.99);
+    for (let i = 0; i < 160_000; i++) q.add((i * 7919) % 100_003);
+    const w = new ByteWriter();
+    q.writeState(w);
+    const bytes = w.bytes();
+    const back = new RunningQuantile(150_000, 0.99);
+    back.readState(new ByteReader(bytes, 0, bytes.length), 'scores');
+    expect(back.size).toBe(150_000);
+    for (let i = 0; i < 1000; i++) {
+      q.add(i * 31);
+      back.add(i * 31);
+    }
+    expect(back.value()).toBe(q.value());
+  });
+
+  it('refuses options that claim forests its bytes cannot hold, before building them', () => {
+    const claim = seal(KIND_SERIES_DETECTOR, (w) => {
+      w.u16(1);
+      const text = new TextEncoder().encode(JSON.stringify({ numberOfTrees: 1000, sampleSize: 32767 }));
+      w.u32(text.length);
+      w.array(text);
+      w.u32(1);
+      w.array(new Uint8Array(40));
+    });
+    expect(() => SeriesDetector.fromState(claim)).toThrow(
+      /corrupt \(its options claim 3 forests of 1000 trees of sample size 32767, which take at least 1966146000 bytes; 44 remain\)/,
+    );
   });
 });

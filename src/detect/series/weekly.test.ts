@@ -50,6 +50,20 @@ describe('recent rows', () => {
     expect(rows.end - rows.start).toBe(5);
   });
 
+  it('skips a row that comes up to 6 hours late instead of dropping the rows kept', () => {
+    const rows = new RecentRows(1, 1000 * HOUR);
+    for (let h = 0; h < 200; h++) rows.keep([h], T0 + h * HOUR);
+    rows.keep([-1], T0 + 193.5 * HOUR); // 5.5 hours before the last kept row
+    rows.keep([-1], T0 + 193 * HOUR);
+    expect(rows.late).toBe(2);
+    expect(rows.restarts).toBe(0);
+    expect(rows.end - rows.start).toBe(200);
+    expect(rows.value(rows.nearest(T0 + 193 * HOUR, 0), 0)).toBe(193);
+    rows.keep([-1], T0 + 192.5 * HOUR);
+    expect(rows.restarts).toBe(1);
+    expect(rows.end - rows.start).toBe(1);
+  });
+
   it('keeps at most its value budget, oldest rows first out', () => {
     const rows = new RecentRows(4, 1000 * HOUR, 40);
     for (let h = 0; h < 30; h++) rows.keep([h, h, h, h], T0 + h * HOUR);
