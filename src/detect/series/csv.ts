@@ -1,3 +1,5 @@
+import { MAX_POINT_VALUE } from './limits.js';
+
 /** A row of a `timestamp,value[,...]` series; `values` has one number per value column. */
 export interface SeriesRow {
   readonly timestamp: string;
@@ -110,9 +112,9 @@ export function parseSeriesCsv(text: string, fileName: string): ParsedSeries {
         error = `column ${quoteCell(header[c] as string)} is not a finite number: ${quoteCell(cell)}`;
         break;
       }
-      // The forest works in float32, where this value would be an infinity.
-      if (!Number.isFinite(Math.fround(v))) {
-        error = `column ${quoteCell(header[c] as string)} is beyond the float32 range (|x| <= 3.4e38) the forest works in: ${quoteCell(cell)}`;
+      // The forests work in float32; half its range leaves room for differences of two values.
+      if (!(Math.abs(v) <= MAX_POINT_VALUE)) {
+        error = `column ${quoteCell(header[c] as string)} is beyond what the forests hold (|x| <= ${MAX_POINT_VALUE}): ${quoteCell(cell)}`;
         break;
       }
       values.push(v);

@@ -5,6 +5,7 @@ import { MAX_SAMPLE_SIZE } from '../../rcf/tree.js';
 import { AlarmMemory, validateAlarmMemory } from './alarm-memory.js';
 import { RecentRows } from './recent-rows.js';
 import { DailyRecurrence, recurrenceHorizonMs, validateRecurrence } from './recurrence.js';
+import { MAX_POINT_VALUE } from './limits.js';
 import { corrupt, readCount, readFlag, readNumbers, writeNumbers } from './state-io.js';
 import { WeeklyResidual, validateWeekly, weeklyHorizonMs } from './weekly.js';
 
@@ -258,8 +259,6 @@ export interface RowScore {
 const MAPPINGS: readonly SeriesDetectorOptions['mapping'][] = ['quantile', 'scaled', 'grade'];
 /** Rows the cool-down and the event window look back at most: each row is compared with every one of them. */
 export const MAX_LOOKBACK_ROWS = 75_000;
-/** The largest value a forest is given from a row: half of float32's range (see `SeriesDetector.check`). */
-const MAX_POINT_VALUE = 1.7e38;
 /** Powers above this only turn a discount into 0 or 1, and 0 ** Infinity into NaN. */
 const MAX_POWER = 16;
 
@@ -304,6 +303,9 @@ export function validateOptions(o: SeriesDetectorOptions): void {
   num('eventPower', o.eventPower, 0, MAX_POWER);
   int('minEvents', o.minEvents, 1);
   int('eventHistory', o.eventHistory, 1);
+  // Otherwise the yardsticks never have enough and every score stays 0.
+  if (o.minHistory > o.history) throw new RangeError(`minHistory (${o.minHistory}) must be at most history (${o.history})`);
+  if (o.minEvents > o.eventHistory) throw new RangeError(`minEvents (${o.minEvents}) must be at most eventHistory (${o.eventHistory})`);
   num('rangeWeight', o.rangeWeight, 0, 1e6);
   int('recurrenceDays', o.recurrenceDays, 0);
   num('recurrencePower', o.recurrencePower, 0, MAX_POWER);
@@ -364,6 +366,22 @@ export function resolveSeriesOptions(options: Partial<SeriesDetectorOptions>): S
   if (Array.isArray(shingles)) resolved['shingleSizes'] = Object.freeze([...(shingles as number[])]);
   validateOptions(resolved as unknown as SeriesDetectorOptions);
   return Object.freeze(resolved) as unknown as SeriesDetectorOptions;
+}
+
+/**
+ * The fewest bytes each column adds to a state: its previous, smallest and largest value, its
+ * share of each forest's shingle (float32), and of the rows kept for the recurrence's level and
+ * the alarm memory's shapes, which are written whole.
+ */
+function leastBytesPerColumn(o: SeriesDetectorOptions): number {
+  const quantile = o.mapping === 'quantile';
+  const perRow = o.differences ? 2 : 1;
+  let bytes = 24;
+  for (const shingle of o.shingleSizes) bytes += 4 * shingle * perRow;
+  if (o.weekly && quantile) bytes += 4;
+  if (o.recurrenceDays > 0 && quantile) bytes += 8 * o.recurrenceLevelRows;
+  if (o.alarmMemory > 0 && quantile) bytes += 8 * (o.alarmMemoryRows + o.alarmMemoryLevelRows);
+  return bytes;
 }
 
 /**
@@ -530,8 +548,9 @@ export class SeriesDetector {
       throw corrupt(`its options claim ${forests} forests of ${options.numberOfTrees} trees of sample size ${options.sampleSize}, which take at least ${least} bytes; ${r.remaining} remain`);
     }
     const columns = r.u32('columns');
-    // Each column holds at least three numbers below: refuse a count the bytes cannot back.
-    if (columns * 24 > r.remaining) throw corrupt(`${columns} columns in ${r.remaining} bytes`);
+    // Refuse a column count the bytes cannot back, before anything sized by it is allocated.
+    const leastPerColumn = leastBytesPerColumn(options);
+    if (columns * leastPerColumn > r.remaining) throw corrupt(`${columns} columns in ${r.remaining} bytes`);
     let ranges: ColumnRange[] | undefined;
     if (readFlag(r, 'ranges')) {
       ranges = [];

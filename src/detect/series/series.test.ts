@@ -55,11 +55,11 @@ describe('series CSV', () => {
     expect(p.bad[0]?.text).toBe(`t1,${cell}`);
   });
 
-  it('reports a value beyond float32 (an infinity to the forest) as a bad row', () => {
-    const p = parseSeriesCsv('timestamp,value\nt1,1\nt2,1e40\nt3,-3.4e38\n', 'in.csv');
-    expect(p.rows.map((r) => r.values)).toEqual([[1], [-3.4e38]]);
-    expect(p.bad.map((b) => b.line)).toEqual([3]);
-    expect(p.bad[0]?.message).toMatch(/^in\.csv:3: column "value" is beyond the float32 range/);
+  it('reports a value beyond what the forests hold (half of float32) as a bad row', () => {
+    const p = parseSeriesCsv('timestamp,value\nt1,1\nt2,1e40\nt3,-1.7e38\nt4,3e38\n', 'in.csv');
+    expect(p.rows.map((r) => r.values)).toEqual([[1], [-1.7e38]]);
+    expect(p.bad.map((b) => b.line)).toEqual([3, 5]);
+    expect(p.bad[1]?.message).toMatch(/^in\.csv:5: column "value" is beyond what the forests hold \(\|x\| <= 1\.7e\+38\): "3e38"$/);
   });
 
   it('refuses a file without a header', () => {
@@ -252,6 +252,8 @@ describe('series detector options, ranges and rows, as a library user gives them
       [{ alarmMemoryPower: 100 }, /alarmMemoryPower must be in \[0, 16\], got 100/],
       [{ shingleSizes: 4 }, /shingleSizes must be a list/],
       [{ eventWindow: 100_000 }, /eventWindow must be an integer in \[0, 75000\]/],
+      [{ history: 50 }, /minHistory \(100\) must be at most history \(50\)/],
+      [{ eventHistory: 4 }, /minEvents \(5\) must be at most eventHistory \(4\)/],
     ];
     for (const [options, message] of bad) expect(() => new SeriesDetector(1, options as never), JSON.stringify(options)).toThrow(message);
   });

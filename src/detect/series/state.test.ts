@@ -100,6 +100,8 @@ describe('series detector state', () => {
     expect(() => SeriesDetector.fromState(optionsOf('{"trees":5}', 1))).toThrow(/corrupt \(unknown series detector option 'trees'\)/);
     // A column count the bytes cannot back is refused before anything is allocated.
     expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":1,"sampleSize":2}', 0xfffffff0))).toThrow(/corrupt \(4294967280 columns in 300 bytes\)/);
+    // Ten columns take 176 bytes each here (values, shingles, the recurrence's and the alarm memory's rows).
+    expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":1,"sampleSize":2}', 10))).toThrow(/corrupt \(10 columns in 300 bytes\)/);
 
     // Options that build other forests than the ones stored.
     const d = new SeriesDetector(1, { numberOfTrees: 5, sampleSize: 32 });
