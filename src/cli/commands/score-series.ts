@@ -151,7 +151,7 @@ export function registerScoreSeries(program: Command): void {
         'count as routine, and a weekly series be compared with the week before (--recurrence-*, --weekly-*); an alarm ' +
         'whose shape earlier alarms already had is discounted (--alarm-memory-*). ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).\n\n' +
-        'The whole file is read before scoring (at most 256 MiB) and held in memory: with the defaults, about 800 MB and 100 s of one core per million rows. --out is written ' +
+        'The whole file is read before scoring (at most 256 MiB) and held in memory: with the defaults, about 830 MB and 170 s of one core per million rows. --out is written ' +
         'under a temporary name beside it and renamed when complete, so a failure leaves any earlier file there as it was.',
     )
     .argument('<file>', 'input CSV; "-" for standard input')
