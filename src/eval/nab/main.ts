@@ -91,8 +91,37 @@ function fmt(v: number): string {
   return v.toFixed(2).padStart(8);
 }
 
-function row(label: string, s: number, fp: number, fn: number): string {
-  return `| ${label.padEnd(50)} | ${fmt(s)} | ${fmt(fp)} | ${fmt(fn)} |`;
+type TableRow = readonly [label: string, standard: number, lowFp: number, lowFn: number];
+
+function table(rows: readonly TableRow[]): string {
+  const width = Math.max(50, ...rows.map((r) => r[0].length));
+  return [
+    `| ${'detector'.padEnd(width)} | standard | low FP   | low FN   |`,
+    `|${'-'.repeat(width + 2)}|----------|----------|----------|`,
+    ...rows.map(([label, s, fp, fn]) => `| ${label.padEnd(width)} | ${fmt(s)} | ${fmt(fp)} | ${fmt(fn)} |`),
+  ].join('\n');
+}
+
+/**
+ * Seeds from `1-5`, `1,3,7` or `1-3,10`: a single seed's figures move by about a point between
+ * seeds (src/eval/nab/README.md, "Trees"), so a claim needs several.
+ */
+export function parseSeeds(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (m === null) throw new InvalidArgumentError(`expected seeds such as 1-5 or 1,3,7, got ${JSON.stringify(text)}`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from || to > 0xffffffff) throw new InvalidArgumentError(`seed range ${part.trim()} must run upwards, up to 4294967295`);
+    if (seeds.length + (to - from + 1) > 1000) throw new InvalidArgumentError('at most 1000 seeds');
+    for (let v = from; v <= to; v++) if (!seeds.includes(v)) seeds.push(v);
+  }
+  return seeds;
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 function figures(r: readonly ProfileResult[]): [number, number, number] {
@@ -100,7 +129,7 @@ function figures(r: readonly ProfileResult[]): [number, number, number] {
   return [get('standard'), get('reward_low_FP_rate'), get('reward_low_FN_rate')];
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('eval:nab')
     .description('Numenta Anomaly Benchmark evaluation of flowcut\'s series scorer')
@@ -116,7 +145,7 @@ async function main(argv: string[]): Promise<void> {
       },
       Math.max(1, Math.min(availableParallelism(), 4)),
     )
-    .option('--detail', 'per-file scores (standard profile)', false)
+    .option('--detail', 'per-file scores (standard profile; with --seeds, of the first seed)', false)
     .option(
       '--seed <n>',
       'seed of every candidate (default: each configuration\'s own)',
@@ -126,9 +155,12 @@ async function main(argv: string[]): Promise<void> {
         return v;
       },
     )
+    .option('--seeds <list>', 'run every candidate with each of these seeds (1-5, 1,3,7) and report each seed and the mean', parseSeeds)
     .parse(argv);
-  const o = program.opts<{ root: string; out: string; jobs: number; detail: boolean; seed?: number }>();
-  const candidates = o.seed === undefined ? CANDIDATES : CANDIDATES.map((c) => ({ ...c, options: { ...c.options, seed: o.seed as number } }));
+  const o = program.opts<{ root: string; out: string; jobs: number; detail: boolean; seed?: number; seeds?: number[] }>();
+  if (o.seed !== undefined && o.seeds !== undefined) program.error('eval:nab: give --seed or --seeds, not both');
+  const seeds: (number | undefined)[] = o.seeds ?? [o.seed];
+  const seeded = (seed: number | undefined) => (seed === undefined ? CANDIDATES : CANDIDATES.map((c) => ({ ...c, options: { ...c.options, seed } })));
 
   const started = performance.now();
   const corpus = loadCorpus(o.root);
@@ -138,15 +170,36 @@ async function main(argv: string[]): Promise<void> {
     `NAB corpus ${o.root}: ${corpus.files.length} files, ${corpus.windowCount} windows; results in ${o.out}; ${o.jobs} job(s)\n`,
   );
 
-  const scores = await runCandidates(corpus, candidates, o.out, o.jobs);
-  const evaluated = candidates.map((c, i) => ({ c, r: evaluateScores(corpus, scores[i] as Float64Array[], swept) }));
+  // One run per seed, each in its own results directory when there are several.
+  const runs: { seed: number | undefined; evaluated: { c: Candidate; r: ProfileResult[] }[] }[] = [];
+  for (const seed of seeds) {
+    const candidates = seeded(seed);
+    const outDir = o.seeds === undefined ? o.out : path.join(o.out, `seed-${seed}`);
+    const scores = await runCandidates(corpus, candidates, outDir, o.jobs);
+    runs.push({ seed, evaluated: candidates.map((c, i) => ({ c, r: evaluateScores(corpus, scores[i] as Float64Array[], swept) })) });
+  }
+  const evaluated = (runs[0] as (typeof runs)[number]).evaluated;
 
-  const lines: string[] = [];
-  lines.push(`| ${'detector'.padEnd(50)} | standard | low FP   | low FN   |`);
-  lines.push(`|${'-'.repeat(52)}|----------|----------|----------|`);
-  for (const { c, r } of evaluated) lines.push(row(`${c.label} [computed]`, ...figures(r)));
-  for (const p of PUBLISHED) lines.push(row(`${p.detector} [published]`, p.standard, p.reward_low_FP_rate, p.reward_low_FN_rate));
-  process.stdout.write(`\n${lines.join('\n')}\n`);
+  const lines: TableRow[] = [];
+  const perSeed: string[] = [];
+  for (const [ci, { c }] of evaluated.entries()) {
+    const each = runs.map((run) => figures((run.evaluated[ci] as (typeof evaluated)[number]).r));
+    if (o.seeds === undefined) {
+      lines.push([`${c.label} [computed]`, ...(each[0] as [number, number, number])]);
+      continue;
+    }
+    const means = [0, 1, 2].map((k) => mean(each.map((f) => f[k] as number))) as [number, number, number];
+    lines.push([`${c.label}, mean of ${seeds.length} seeds [computed]`, ...means]);
+    const standard = each.map((f) => f[0]);
+    perSeed.push(
+      `${c.label}, per seed (standard / low FP / low FN): ` +
+        runs.map((run, i) => `${run.seed}: ${(each[i] as number[]).map((v) => v.toFixed(2)).join(' / ')}`).join('; ') +
+        `; standard from ${Math.min(...standard).toFixed(2)} to ${Math.max(...standard).toFixed(2)}`,
+    );
+  }
+  for (const p of PUBLISHED) lines.push([`${p.detector} [published]`, p.standard, p.reward_low_FP_rate, p.reward_low_FN_rate]);
+  process.stdout.write(`\n${table(lines)}\n`);
+  if (perSeed.length > 0) process.stdout.write(`\n${perSeed.join('\n')}\n`);
 
   // Re-scoring the published outputs that ship with the corpus checks the scorer on every run.
   const resultsDir = path.join(o.root, 'results');
@@ -166,13 +219,15 @@ async function main(argv: string[]): Promise<void> {
   if (checks.length > 0) process.stdout.write(`\n${checks.join('\n')}\n`);
 
   const summary: Record<string, unknown> = {};
-  for (const { c, r } of evaluated) {
-    summary[c.detector] = {
-      options: c.options,
-      profiles: r.map((p) => ({ profile: p.profile, threshold: p.threshold, raw: p.raw, normalised: p.normalised, files: p.files })),
-    };
+  const profilesOf = (r: readonly ProfileResult[]) =>
+    r.map((p) => ({ profile: p.profile, threshold: p.threshold, raw: p.raw, normalised: p.normalised, files: p.files }));
+  for (const [ci, { c, r }] of evaluated.entries()) {
+    summary[c.detector] =
+      o.seeds === undefined
+        ? { options: c.options, profiles: profilesOf(r) }
+        : { options: { ...c.options, seed: undefined }, seeds: runs.map((run) => ({ seed: run.seed, profiles: profilesOf((run.evaluated[ci] as (typeof evaluated)[number]).r) })) };
     process.stdout.write(
-      `\n${c.label}: thresholds ${r.map((p) => `${p.profile} ${p.threshold.toPrecision(6)}`).join(', ')}\n`,
+      `\n${c.label}${o.seeds === undefined ? '' : ` (seed ${runs[0]?.seed})`}: thresholds ${r.map((p) => `${p.profile} ${p.threshold.toPrecision(6)}`).join(', ')}\n`,
     );
     if (o.detail) {
       const std = r.find((p) => p.profile === 'standard');
