@@ -189,7 +189,7 @@ export async function main(argv: string[]): Promise<void> {
       continue;
     }
     const means = [0, 1, 2].map((k) => mean(each.map((f) => f[k] as number))) as [number, number, number];
-    lines.push([`${c.label}, mean of ${seeds.length} seeds [computed]`, ...means]);
+    lines.push([`${c.label}, mean of ${seeds.length} seed${seeds.length === 1 ? '' : 's'} [computed]`, ...means]);
     const standard = each.map((f) => f[0]);
     perSeed.push(
       `${c.label}, per seed (standard / low FP / low FN): ` +
