@@ -611,8 +611,8 @@ export class SeriesDetector {
    * Scores a row, then learns it. `values`: one finite number per column. `time`: epoch
    * milliseconds (not seconds), or NaN when unknown (the daily and weekly lookups then skip the
    * row); rows should come in time order (see `lateRows` and `timeRestarts`). A row that is
-   * refused (an error) changes nothing. Scores are 0 during the warm-up (with the defaults, about
-   * the first 230 rows), and after an alarm a row is reported only if it beats every score of
+   * refused (an error) changes nothing. Scores are 0 during the warm-up (with the defaults, some
+   * 230 to 300 rows), and after an alarm a row is reported only if it beats every score of
    * the cool-down's rows.
    */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
