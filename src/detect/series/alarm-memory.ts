@@ -1,5 +1,5 @@
 import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
-import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
+import { readCount, readNumbersInto, writeNumbers } from './state-io.js';
 import { LastRows, upperMedian } from './last-rows.js';
 
 /** Values the remembered shapes may hold at most (64 MiB). */
@@ -69,10 +69,7 @@ export class AlarmMemory {
   readState(r: ByteReader): void {
     this.recent.readState(r, 'alarm memory rows');
     this.stored = readCount(r, 'alarms remembered');
-    const shapes = readNumbers(r, this.shapes.length, 'alarm shapes');
-    const expected = Math.min(this.stored, this.capacity) * this.o.shapeRows * this.columns;
-    if (shapes.length !== expected) throw corrupt(`${shapes.length} alarm shape values for ${expected}`);
-    this.shapes.set(shapes);
+    readNumbersInto(r, this.shapes.subarray(0, Math.min(this.stored, this.capacity) * this.o.shapeRows * this.columns), 'alarm shapes');
   }
 
   /** Every row, in order, before `judge` is asked about it. */

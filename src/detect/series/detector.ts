@@ -6,7 +6,7 @@ import { AlarmMemory, validateAlarmMemory } from './alarm-memory.js';
 import { RecentRows } from './recent-rows.js';
 import { DailyRecurrence, recurrenceHorizonMs, validateRecurrence } from './recurrence.js';
 import { MAX_POINT_VALUE } from './limits.js';
-import { corrupt, readCount, readFlag, readNumbers, writeNumbers } from './state-io.js';
+import { corrupt, readCount, readFlag, readNumbers, readNumbersInto, writeNumbers } from './state-io.js';
 import { WeeklyResidual, validateWeekly, weeklyHorizonMs } from './weekly.js';
 
 export { seriesProbation } from './probation.js';
@@ -370,19 +370,35 @@ export function resolveSeriesOptions(options: Partial<SeriesDetectorOptions>): S
   return Object.freeze(resolved) as unknown as SeriesDetectorOptions;
 }
 
+/** Which of the detector's optional parts the options turn on: all but the forests need the quantile mapping. */
+function partsOn(o: SeriesDetectorOptions) {
+  const quantile = o.mapping === 'quantile';
+  return {
+    events: o.eventWindow > 0 && quantile,
+    recurrence: o.recurrenceDays > 0 && quantile,
+    weekly: o.weekly && quantile,
+    alarms: o.alarmMemory > 0 && quantile,
+  };
+}
+
+/** The forests the options build: one per shingle size, and the weekly view's. */
+function forestCount(o: SeriesDetectorOptions): number {
+  return o.shingleSizes.length + (partsOn(o).weekly ? 1 : 0);
+}
+
 /**
  * The fewest bytes each column adds to a state: its previous, smallest and largest value, its
  * share of each forest's shingle (float32), and of the rows kept for the recurrence's level and
  * the alarm memory's shapes, which are written whole.
  */
 function leastBytesPerColumn(o: SeriesDetectorOptions): number {
-  const quantile = o.mapping === 'quantile';
+  const on = partsOn(o);
   const perRow = o.differences ? 2 : 1;
   let bytes = 24;
   for (const shingle of o.shingleSizes) bytes += 4 * shingle * perRow;
-  if (o.weekly && quantile) bytes += 4;
-  if (o.recurrenceDays > 0 && quantile) bytes += 8 * o.recurrenceLevelRows;
-  if (o.alarmMemory > 0 && quantile) bytes += 8 * (o.alarmMemoryRows + o.alarmMemoryLevelRows);
+  if (on.weekly) bytes += 4;
+  if (on.recurrence) bytes += 8 * o.recurrenceLevelRows;
+  if (on.alarms) bytes += 8 * (o.alarmMemoryRows + o.alarmMemoryLevelRows);
   return bytes;
 }
 
@@ -455,22 +471,20 @@ export class SeriesDetector {
     this.members = options.shingleSizes.map((shingleSize, k) => new EnsembleMember(dims, shingleSize, options, memberSeed(options.seed, k)));
     this.coolDown = new CoolDown(lookback);
     this.refractory = new Refractory(options.refractoryRows, options.refractoryMargin);
-    this.events = options.eventWindow > 0 && options.mapping === 'quantile' ? new EventYardstick(options) : undefined;
-    const quantile = options.mapping === 'quantile';
-    const useRecurrence = options.recurrenceDays > 0 && quantile;
-    const useWeekly = options.weekly && quantile;
-    const horizon = Math.max(useRecurrence ? recurrenceHorizonMs(options.recurrenceDays) : 0, useWeekly ? weeklyHorizonMs(options.weeklyRows) : 0);
+    const on = partsOn(options);
+    this.events = on.events ? new EventYardstick(options) : undefined;
+    const horizon = Math.max(on.recurrence ? recurrenceHorizonMs(options.recurrenceDays) : 0, on.weekly ? weeklyHorizonMs(options.weeklyRows) : 0);
     this.recent = horizon > 0 ? new RecentRows(columns, horizon) : undefined;
-    this.recurrence = useRecurrence && this.recent ? new DailyRecurrence(this.recent, recurrenceOptions(options)) : undefined;
+    this.recurrence = on.recurrence && this.recent ? new DailyRecurrence(this.recent, recurrenceOptions(options)) : undefined;
     this.weekly =
-      useWeekly && this.recent
+      on.weekly && this.recent
         ? {
             view: new WeeklyResidual(this.recent, weeklyOptions(options)),
             forest: new EnsembleMember(columns, 1, options, memberSeed(options.seed, options.shingleSizes.length)),
             point: new Float64Array(columns),
           }
         : undefined;
-    this.alarms = options.alarmMemory > 0 && quantile ? new AlarmMemory(columns, alarmMemoryOptions(options)) : undefined;
+    this.alarms = on.alarms ? new AlarmMemory(columns, alarmMemoryOptions(options)) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
     this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
   }
@@ -544,7 +558,7 @@ export class SeriesDetector {
     }
     // The forests are allocated when the detector is built, before their bytes are read: hold the
     // options' claim against the bytes first, so that a few bytes cannot buy gigabytes.
-    const forests = options.shingleSizes.length + (options.weekly && options.mapping === 'quantile' ? 1 : 0);
+    const forests = forestCount(options);
     const least = forests * leastForestBytes(options.numberOfTrees, options.sampleSize);
     if (least > r.remaining) {
       throw corrupt(`its options claim ${forests} forests of ${options.numberOfTrees} trees of sample size ${options.sampleSize}, which take at least ${least} bytes; ${r.remaining} remain`);
@@ -925,9 +939,7 @@ export class CoolDown {
 
   readState(r: ByteReader, what: string): void {
     this.count = readCount(r, `${what} rows`);
-    const past = readNumbers(r, this.past.length, what);
-    if (past.length !== this.past.length) throw corrupt(`${what}: ${past.length} scores for ${this.past.length}`);
-    this.past.set(past);
+    readNumbersInto(r, this.past, what);
   }
 
   apply(score: number): number {

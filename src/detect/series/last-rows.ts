@@ -1,5 +1,5 @@
 import type { ByteReader, ByteWriter } from '../../rcf/bytes.js';
-import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
+import { corrupt, readCount, readNumbersInto, writeNumbers } from './state-io.js';
 
 /** Sorts `values` in place and returns its upper median (the element at n/2); NaN when empty. */
 export function upperMedian(values: number[]): number {
@@ -38,10 +38,8 @@ export class LastRows {
   /** Restores what `writeState` wrote into rows of the same shape. */
   readState(r: ByteReader, what: string): void {
     this.count = readCount(r, `${what} row count`);
-    const ring = readNumbers(r, this.ring.length, what);
-    if (ring.length !== this.ring.length) throw corrupt(`${what}: ${ring.length} values for ${this.ring.length}`);
-    if (!ring.every(Number.isFinite)) throw corrupt(`${what}: a value that is not finite`);
-    this.ring.set(ring);
+    readNumbersInto(r, this.ring, what);
+    if (!this.ring.every(Number.isFinite)) throw corrupt(`${what}: a value that is not finite`);
   }
 
   /** Column `col` of the row `back` rows before the newest; `back` < `size`. */

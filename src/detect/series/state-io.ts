@@ -27,6 +27,13 @@ export function readNumbers(r: ByteReader, max: number, what: string): Float64Ar
   return out;
 }
 
+/** Reads what `writeNumbers` wrote into `target`, which the count must fill exactly. */
+export function readNumbersInto(r: ByteReader, target: Float64Array, what: string): void {
+  const values = readNumbers(r, target.length, what);
+  if (values.length !== target.length) throw corrupt(`${what}: ${values.length} values for ${target.length}`);
+  target.set(values);
+}
+
 /** An integer count in [min, max] stored as f64 (counts of rows can pass 2^32). */
 export function readCount(r: ByteReader, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const v = r.f64(what);
