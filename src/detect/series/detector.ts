@@ -370,6 +370,17 @@ export function resolveSeriesOptions(options: Partial<SeriesDetectorOptions>): S
   return Object.freeze(resolved) as unknown as SeriesDetectorOptions;
 }
 
+/** A part of the detector that saves and restores its own state. */
+interface StatePart {
+  writeState(w: ByteWriter): void;
+  readState(r: ByteReader): void;
+}
+
+/** A part whose reader names what it reads, in messages about a corrupt state. */
+function named(part: { writeState(w: ByteWriter): void; readState(r: ByteReader, what: string): void }, what: string): StatePart {
+  return { writeState: (w) => part.writeState(w), readState: (r) => part.readState(r, what) };
+}
+
 /** Which of the detector's optional parts the options turn on: all but the forests need the quantile mapping. */
 function partsOn(o: SeriesDetectorOptions) {
   const quantile = o.mapping === 'quantile';
@@ -519,17 +530,7 @@ export class SeriesDetector {
       w.array(this.previous);
       w.array(this.seenMin);
       w.array(this.seenMax);
-      this.members.forEach((m) => m.writeState(w));
-      this.coolDown.writeState(w);
-      this.refractory.writeState(w);
-      this.events?.writeState(w);
-      this.recent?.writeState(w);
-      this.recurrence?.writeState(w);
-      if (this.weekly !== undefined) {
-        this.weekly.view.writeState(w);
-        this.weekly.forest.writeState(w);
-      }
-      this.alarms?.writeState(w);
+      for (const part of this.stateParts()) part.writeState(w);
     });
   }
 
@@ -595,17 +596,23 @@ export class SeriesDetector {
     if (!this.previous.every(Number.isFinite) || (this.rows > 0 && !(this.seenMin.every(Number.isFinite) && this.seenMax.every(Number.isFinite)))) {
       throw corrupt('a kept value that is not finite');
     }
-    this.members.forEach((m, k) => m.readState(r, `forest ${k + 1}`));
-    this.coolDown.readState(r, 'cool-down');
-    this.refractory.readState(r);
-    this.events?.readState(r);
-    this.recent?.readState(r);
-    this.recurrence?.readState(r);
-    if (this.weekly !== undefined) {
-      this.weekly.view.readState(r);
-      this.weekly.forest.readState(r, 'weekly forest');
-    }
-    this.alarms?.readState(r);
+    for (const part of this.stateParts()) part.readState(r);
+  }
+
+  /** The parts with a state of their own, in the one order `toState` writes and `readState` reads them. */
+  private stateParts(): StatePart[] {
+    const parts: (StatePart | undefined)[] = [
+      ...this.members.map((m, k) => named(m, `forest ${k + 1}`)),
+      named(this.coolDown, 'cool-down'),
+      this.refractory,
+      this.events,
+      this.recent,
+      this.recurrence,
+      this.weekly?.view,
+      this.weekly && named(this.weekly.forest, 'weekly forest'),
+      this.alarms,
+    ];
+    return parts.filter((p): p is StatePart => p !== undefined);
   }
 
   /**
