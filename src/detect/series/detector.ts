@@ -637,8 +637,8 @@ export class SeriesDetector {
    * the cool-down's rows.
    */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
-    this.check(values, time);
-    const p = this.featurise(values, time);
+    this.admit(values, time);
+    const p = this.featurise(time);
     let mapped = 0;
     let ratio = 0;
     let raw = 0;
@@ -676,8 +676,12 @@ export class SeriesDetector {
     return { anomalyScore: this.refractory.apply(alarm), rawScore: raw, grade };
   }
 
-  /** Refuses a row before anything learns from it, so a bad row cannot leave half of the detector updated. */
-  private check(values: ArrayLike<number>, time: number): void {
+  /**
+   * Refuses a row before anything learns from it, so a bad row cannot leave half of the detector
+   * updated; writes a good row's scaled values into the point's first columns (scratch, not state)
+   * for `featurise`.
+   */
+  private admit(values: ArrayLike<number>, time: number): void {
     if (values === null || typeof values !== 'object' || typeof values.length !== 'number') throw new TypeError('values must be an array of numbers, one per column');
     if (values.length !== this.columns) throw new RangeError(`expected ${this.columns} values, got ${values.length}`);
     for (let i = 0; i < this.columns; i++) {
@@ -685,9 +689,11 @@ export class SeriesDetector {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`value ${i + 1} is not a finite number: ${String(v)}`);
       // The forests hold float32 points; half of that range leaves room for a difference or a
       // weekly residual of two such values.
-      if (!(Math.abs(this.scaled(v, i)) <= MAX_POINT_VALUE)) {
+      const scaled = this.scaled(v, i);
+      if (!(Math.abs(scaled) <= MAX_POINT_VALUE)) {
         throw new RangeError(`value ${i + 1} (${v}) is outside what the forests hold: |value| <= ${MAX_POINT_VALUE}${this.ranges && this.options.normalise ? ' once scaled by its range' : ''}`);
       }
+      this.point[i] = scaled;
     }
     // A Date or a string would otherwise count as "no time" without a word.
     if (typeof time !== 'number') throw new TypeError(`time must be epoch milliseconds (a number) or NaN, got ${typeof time}`);
@@ -719,13 +725,13 @@ export class SeriesDetector {
     return r.max > r.min ? (v - r.min) / (r.max - r.min) : v - r.min;
   }
 
-  private featurise(values: ArrayLike<number>, time: number): Float64Array {
+  /** The point the forests see, from the scaled values `admit` wrote into it; then remembers them as the previous row. */
+  private featurise(time: number): Float64Array {
     const o = this.options;
     const c = this.columns;
     const p = this.point;
     for (let i = 0; i < c; i++) {
-      const v = this.scaled(values[i] as number, i);
-      p[i] = v;
+      const v = p[i] as number;
       if (o.differences) p[c + i] = this.hasPrevious ? v - (this.previous[i] as number) : 0;
       this.previous[i] = v;
     }
