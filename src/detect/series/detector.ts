@@ -6,7 +6,7 @@ import { AlarmMemory, validateAlarmMemory } from './alarm-memory.js';
 import { RecentRows } from './recent-rows.js';
 import { DailyRecurrence, recurrenceHorizonMs, validateRecurrence } from './recurrence.js';
 import { MAX_POINT_VALUE } from './limits.js';
-import { corrupt, readCount, readFlag, readNumbers, readNumbersInto, writeNumbers } from './state-io.js';
+import { corrupt, readBytes, readCount, readFlag, readNumbers, readNumbersInto, writeBytes, writeNumbers } from './state-io.js';
 import { WeeklyResidual, validateWeekly, weeklyHorizonMs } from './weekly.js';
 
 export { seriesProbation } from './probation.js';
@@ -514,9 +514,7 @@ export class SeriesDetector {
   toState(): Uint8Array {
     return seal(KIND_SERIES_DETECTOR, (w) => {
       w.u16(SERIES_STATE_VERSION);
-      const options = new TextEncoder().encode(JSON.stringify(this.options));
-      w.u32(options.length);
-      w.array(options);
+      writeBytes(w, new TextEncoder().encode(JSON.stringify(this.options)));
       w.u32(this.columns);
       w.u8(this.ranges === undefined ? 0 : 1);
       for (const r of this.ranges ?? []) {
@@ -547,10 +545,7 @@ export class SeriesDetector {
         `series detector state version ${version} is not this flowcut's (${SERIES_STATE_VERSION}); a detector's state is read only by the flowcut that wrote it, so rebuild the detector from its rows`,
       );
     }
-    const optionBytes = r.u32('options');
-    if (optionBytes > r.remaining) throw new RcfStateError('series detector state is truncated (while reading options)');
-    const text = new Uint8Array(optionBytes);
-    r.into(text, optionBytes, 'options');
+    const text = readBytes(r, 'options');
     let options: SeriesDetectorOptions;
     try {
       options = resolveSeriesOptions(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text)) as Partial<SeriesDetectorOptions>);
@@ -776,18 +771,12 @@ class EnsembleMember {
 
   /** The forest's own state (its configuration, sample and random generator), then the quantile's scores. */
   writeState(w: ByteWriter): void {
-    const forest = this.forest.toState();
-    w.u32(forest.length);
-    w.array(forest);
+    writeBytes(w, this.forest.toState());
     this.quantile.writeState(w);
   }
 
   readState(r: ByteReader, what: string): void {
-    const length = r.u32(what);
-    if (length > r.remaining) throw new RcfStateError(`series detector state is truncated (while reading ${what})`);
-    const bytes = new Uint8Array(length);
-    r.into(bytes, length, what);
-    const forest = ThresholdedForest.fromState(bytes);
+    const forest = ThresholdedForest.fromState(readBytes(r, what));
     // The forest must be the one these options build: its points are written by this detector.
     if (JSON.stringify(forest.forest.config) !== JSON.stringify(this.forest.forest.config) || JSON.stringify(forest.options) !== JSON.stringify(this.forest.options)) {
       throw corrupt(`${what} is not configured as the detector's options say`);

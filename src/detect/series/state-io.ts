@@ -34,6 +34,21 @@ export function readNumbersInto(r: ByteReader, target: Float64Array, what: strin
   target.set(values);
 }
 
+/** A length, then that many bytes (the options' text, a forest's own state). */
+export function writeBytes(w: ByteWriter, bytes: Uint8Array): void {
+  w.u32(bytes.length);
+  w.array(bytes);
+}
+
+/** Reads what `writeBytes` wrote, refusing a length the bytes left cannot hold before allocating. */
+export function readBytes(r: ByteReader, what: string): Uint8Array {
+  const n = r.u32(what);
+  if (n > r.remaining) throw new RcfStateError(`series detector state is truncated (while reading ${what})`);
+  const out = new Uint8Array(n);
+  r.into(out, n, what);
+  return out;
+}
+
 /** An integer count in [min, max] stored as f64 (counts of rows can pass 2^32). */
 export function readCount(r: ByteReader, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const v = r.f64(what);
