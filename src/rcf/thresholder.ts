@@ -84,7 +84,19 @@ export class ThresholdedForest {
     return Math.max(this.options.absoluteThreshold, this.mean + this.options.zFactor * Math.sqrt(this.variance));
   }
 
+  /** Judges `point` (see `assess`), then learns from it (see `learn`). */
   process(point: ArrayLike<number>): AnomalyDescriptor {
+    const d = this.assess(point);
+    this.learn(point, d.score);
+    return d;
+  }
+
+  /**
+   * Judges `point` under the current model and statistics without learning from it, so a caller
+   * can look further (an attribution, an expected value) at the model the point was judged by.
+   * `learn(point, score)` must follow, with the same point, before the next point is assessed.
+   */
+  assess(point: ArrayLike<number>): AnomalyDescriptor {
     const f = this.forest;
     const score = f.score(point);
     const threshold = this.threshold;
@@ -102,9 +114,13 @@ export class ThresholdedForest {
       directions = anomalousDims.map((d) => (attribution.high[d]! >= attribution.low[d]! ? 'high' : 'low'));
       expected = f.expectedValues(point, anomalousDims);
     }
-    if (score > 0) this.observe(score);
-    f.update(point);
     return { score, threshold, grade: isAnomaly ? 1 - threshold / score : 0, isAnomaly, attribution, anomalousDims, directions, expected };
+  }
+
+  /** Learns from the point `assess` just judged: its score joins the statistics and the point the forest. */
+  learn(point: ArrayLike<number>, score: number): void {
+    if (score > 0) this.observe(score);
+    this.forest.update(point);
   }
 
   /** Exponentially discounted mean/variance; early on the discount is 1/n so the estimate is an unbiased average. */

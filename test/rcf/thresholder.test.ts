@@ -66,4 +66,23 @@ describe('ThresholdedForest', () => {
     // normal points are flagged too (measured: 6 of 1999 with seed 1).
     expect(flagged.length - 11).toBeLessThan(20);
   });
+
+  test('assess judges without learning, and assess then learn is process', () => {
+    const a = new ThresholdedForest({ dimensions: 2, shingleSize: 4, numberOfTrees: 20, seed: 9 });
+    const b = new ThresholdedForest({ dimensions: 2, shingleSize: 4, numberOfTrees: 20, seed: 9 });
+    for (let t = 0; t < 1600; t++) {
+      const r = rows[t]!;
+      if (t % 97 === 0) {
+        // Judging twice, with the state written between, changes nothing.
+        const before = Buffer.from(a.toState());
+        const first = a.assess(r);
+        expect(before.equals(a.toState())).toBe(true);
+        expect(a.assess(r)).toEqual(first);
+      }
+      const d = a.assess(r);
+      a.learn(r, d.score);
+      expect(d).toEqual(b.process(r));
+    }
+    expect(Buffer.from(a.toState()).equals(b.toState())).toBe(true);
+  });
 });
