@@ -72,6 +72,29 @@ describe('flowcut score-series', () => {
     }
   });
 
+  it('--explain adds a reason column, filled exactly on the rows with an anomaly_score above 0', async () => {
+    const file = path.join(dir, 'explain.csv');
+    const out = path.join(dir, 'explain.out.csv');
+    writeFileSync(file, input(300));
+    await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', out, '--trees', '10', '--sample-size', '64', '--explain']);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('timestamp,value,anomaly_score,raw_score,grade,reason');
+    expect(lines).toHaveLength(301);
+    const rows = lines.slice(1).map((l) => {
+      const cells = l.split(',');
+      return { score: Number(cells[2]), reason: cells.slice(5).join(',') };
+    });
+    for (const r of rows) expect(r.reason !== '').toBe(r.score > 0);
+    // Row 250 is the one value of 90 in a series that waves between 9 and 11.
+    expect(rows[250]!.reason).toMatch(/^value 90 is high; about (9|10|11)(\.\d+)? was expected; beyond every earlier value by [\d.]+ times the range seen before$/);
+    // Without --explain the layout is the five columns, with the same scores.
+    const plain = path.join(dir, 'explain.plain.csv');
+    await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', plain, '--trees', '10', '--sample-size', '64']);
+    const plainLines = readFileSync(plain, 'utf8').trim().split('\n');
+    expect(plainLines[0]).toBe('timestamp,value,anomaly_score,raw_score,grade');
+    expect(plainLines.slice(1).map((l) => l.split(',').slice(0, 5).join(','))).toEqual(lines.slice(1).map((l) => l.split(',').slice(0, 5).join(',')));
+  });
+
   it('writes standard output with --out - and honours --kinesis', async () => {
     const file = path.join(dir, 'k.csv');
     writeFileSync(file, input(100));

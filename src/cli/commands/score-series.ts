@@ -88,6 +88,7 @@ function shingles(text: string): number[] {
 interface ScoreSeriesFlags {
   out?: string;
   rejects?: string;
+  explain?: boolean;
   kinesis?: boolean;
   trees: number;
   sampleSize: number;
@@ -144,7 +145,9 @@ export function registerScoreSeries(program: Command): void {
         'that cannot be read are reported.\n\n' +
         'Output: `timestamp,<value columns>,anomaly_score,raw_score,grade`. anomaly_score is in [0,1] and is ' +
         'what an alert threshold goes on; raw_score is the forest score (about 1 or less for normal points); ' +
-        'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold).\n\n' +
+        'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold). With --explain, a ' +
+        '`reason` column says in a sentence why each row with an anomaly_score above 0 stands out, e.g. "value 654 is high; ' +
+        'about 11 was expected; beyond every earlier value by 1.006 times the range seen before".\n\n' +
         'Each column is scaled by its min and max over the file, and the cool-down is a share of the file\'s ' +
         'probation period (15% of its good rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
         'are the only things known about the future. Timestamps let a departure that recurs at the same time of day ' +
@@ -157,6 +160,7 @@ export function registerScoreSeries(program: Command): void {
     .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
     .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text); created even when there are none')
+    .option('--explain', 'add a `reason` column: on each row with anomaly_score above 0, which view found it unusual (its value, its shape over the last rows, or its change from a week earlier), in which column, which way, what was expected, and how far it lies beyond every earlier value')
     .option('--kinesis', 'Kinesis Analytics RANDOM_CUT_FOREST settings (100 trees, sample 256, time decay 100000, shingle 1, raw values, anomaly_score = score/8 clipped); other flags given explicitly still apply')
     .option('--trees <n>', 'trees per forest', integer(1), d.numberOfTrees)
     .option('--sample-size <n>', 'points sampled per tree', integer(2), d.sampleSize)
@@ -236,7 +240,7 @@ export function registerScoreSeries(program: Command): void {
     .option('--alarm-memory-power <p>', 'the score is multiplied by min(1, distance / (share × height)) ^ p', nonNegative, d.alarmMemoryPower)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
       const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
-      await scoreSeriesCommand(file, flags.out, options, flags.rejects);
+      await scoreSeriesCommand(file, flags.out, options, flags.rejects, flags.explain === true);
     });
 }
 
@@ -286,6 +290,8 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
     alarmMemoryRows: pick('alarmMemoryRows', f.alarmMemoryRows, base.alarmMemoryRows),
     alarmMemoryLevelRows: pick('alarmMemoryLevelRows', f.alarmMemoryLevelRows, base.alarmMemoryLevelRows),
     alarmMemoryPower: pick('alarmMemoryPower', f.alarmMemoryPower, base.alarmMemoryPower),
+    // Explanations cost time on every reported row: only when they are written.
+    explain: f.explain === true,
   };
   if (f.rejects === '-') throw new CliError('score-series: --rejects needs a file name (standard output carries the scores)');
   // Settings only the quantile mapping reads: with another mapping they would be ignored, so
@@ -319,21 +325,21 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
   return options;
 }
 
-export async function scoreSeriesCommand(file: string, out: string | undefined, options: SeriesDetectorOptions, rejects?: string): Promise<void> {
+export async function scoreSeriesCommand(file: string, out: string | undefined, options: SeriesDetectorOptions, rejects?: string, explain = false): Promise<void> {
   const toStdout = out === undefined || out === '-';
   // Opened before the input is read and scored, so a mistyped --out costs nothing; written under
   // a temporary name and renamed at the end, so a failure never leaves a cut-off file that looks
   // whole, and --out may name the input itself.
   const output = toStdout ? undefined : await OutputFile.open(out);
   try {
-    await scoreInto(file, output, options, rejects);
+    await scoreInto(file, output, options, rejects, explain);
     await output?.commit();
   } finally {
     await output?.discard();
   }
 }
 
-async function scoreInto(file: string, output: OutputFile | undefined, options: SeriesDetectorOptions, rejects: string | undefined): Promise<void> {
+async function scoreInto(file: string, output: OutputFile | undefined, options: SeriesDetectorOptions, rejects: string | undefined, explain: boolean): Promise<void> {
   const text = await readSeriesInput(file);
   // Bad rows are reported as name:line.
   const name = file === '-' ? 'stdin' : file;
@@ -361,7 +367,7 @@ async function scoreInto(file: string, output: OutputFile | undefined, options: 
 
   const scored = scoreParsedSeries(parsed, options);
   for (const line of timeNotes(scored, name)) process.stderr.write(`flowcut: ${name}: ${line}\n`);
-  await writeAll(output?.stream ?? process.stdout, formatScoredSeries(scored), output === undefined);
+  await writeAll(output?.stream ?? process.stdout, formatScoredSeries(scored, { explain }), output === undefined);
   if (parsed.bad.length > 0) {
     const kept = rejects !== undefined ? ` (kept in ${rejects})` : ' (use --rejects FILE to keep them)';
     process.stderr.write(`flowcut: scored ${parsed.rows.length} rows of ${name}, skipped ${parsed.bad.length} bad rows${kept}\n`);

@@ -7,6 +7,7 @@ import { RecentRows } from './recent-rows.js';
 import { DailyRecurrence, recurrenceHorizonMs, validateRecurrence } from './recurrence.js';
 import { MAX_POINT_VALUE } from './limits.js';
 import { corrupt, readBytes, readCount, readFlag, readNumbers, readNumbersInto, writeBytes, writeNumbers } from './state-io.js';
+import { type PointExplanation, type SeriesExplanation, explainPoint } from './explain.js';
 import { WeeklyResidual, validateWeekly, weeklyHorizonMs } from './weekly.js';
 
 export { seriesProbation } from './probation.js';
@@ -135,6 +136,12 @@ export interface SeriesDetectorOptions {
   readonly alarmMemoryRows: number;
   readonly alarmMemoryLevelRows: number;
   readonly alarmMemoryPower: number;
+  /**
+   * Give every reported row (`anomalyScore` above 0) an `explanation`. Costs an attribution and an
+   * expected value per reported row, nothing on the others; with a mapping that reports most rows
+   * (`scaled`), that is about a third more time.
+   */
+  readonly explain: boolean;
 }
 
 /**
@@ -195,6 +202,7 @@ export const DEFAULT_SERIES_OPTIONS: SeriesDetectorOptions = Object.freeze({
   alarmMemoryRows: 4,
   alarmMemoryLevelRows: 6,
   alarmMemoryPower: 2,
+  explain: true,
 });
 
 /** Kinesis Data Analytics' RANDOM_CUT_FOREST as NAB ran it (the published 52.00 baseline). */
@@ -236,6 +244,7 @@ export const KINESIS_OPTIONS: SeriesDetectorOptions = Object.freeze({
   alarmMemoryRows: 4,
   alarmMemoryLevelRows: 6,
   alarmMemoryPower: 2,
+  explain: true,
 });
 
 /** The cool-down in rows: a share of the probation period when both are known, else `cooldown`. */
@@ -252,6 +261,8 @@ export interface ColumnRange {
 export interface RowScore {
   /** In [0,1]; the value to put a threshold on. */
   readonly anomalyScore: number;
+  /** Why the row was reported: on every row whose `anomalyScore` is above 0 (and only on those), unless the `explain` option is off. */
+  readonly explanation?: SeriesExplanation;
   /** The forest score (the largest over the ensemble's forests). */
   readonly rawScore: number;
   /** The thresholded forest's grade in [0,1] (the largest over the ensemble). */
@@ -448,6 +459,10 @@ export class SeriesDetector {
   private readonly seenMin: Float64Array;
   private readonly seenMax: Float64Array;
   private rows = 0;
+  /** How unusual each view found the last row: each member, then the weekly view (scratch, not state). */
+  private readonly viewStrengths: Float64Array;
+  /** The views from the simplest: members by shingle size, then the weekly view. */
+  private readonly viewOrder: readonly number[];
 
   /**
    * `columns`: values per row. `options`: any of `SeriesDetectorOptions`, over
@@ -498,6 +513,9 @@ export class SeriesDetector {
     this.alarms = on.alarms ? new AlarmMemory(columns, alarmMemoryOptions(options)) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
     this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+    this.viewStrengths = new Float64Array(this.members.length + 1);
+    const shingles = options.shingleSizes;
+    this.viewOrder = [...shingles.keys()].sort((a, b) => (shingles[a] as number) - (shingles[b] as number) || a - b).concat(this.members.length);
   }
 
   /** Rows processed so far. */
@@ -629,38 +647,46 @@ export class SeriesDetector {
    * row); rows should come in time order (see `lateRows` and `timeRestarts`). A row that is
    * refused (an error) changes nothing. Scores are 0 during the warm-up (with the defaults, some
    * 230 to 300 rows), and after an alarm a row is reported only if it beats every score of
-   * the cool-down's rows.
+   * the cool-down's rows. A reported row comes with its `explanation` (see `SeriesExplanation`).
    */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
     this.admit(values, time);
     const p = this.featurise(time);
+    const byRatio = this.options.mapping === 'quantile';
     let mapped = 0;
     let ratio = 0;
     let raw = 0;
     let grade = 0;
-    for (const m of this.members) {
-      const r = m.process(p);
+    // How unusual each view found the row (members by index, then the weekly view), to explain it.
+    const strengths = this.viewStrengths;
+    strengths.fill(0);
+    const members = this.members;
+    for (let k = 0; k < members.length; k++) {
+      const r = (members[k] as EnsembleMember).judge(p);
       if (r.anomalyScore > mapped) mapped = r.anomalyScore;
       if (r.ratio > ratio) ratio = r.ratio;
       if (r.rawScore > raw) raw = r.rawScore;
       if (r.grade > grade) grade = r.grade;
+      strengths[k] = byRatio ? r.ratio : r.anomalyScore;
     }
     // The point's first columns are the values as the forests see them: normalised when ranges are
     // known (distances then weigh columns alike), else in their own units.
     const weekly = this.weekly;
-    if (weekly !== undefined && weekly.view.residual(p, time, weekly.point)) {
+    const weeklyJudged = weekly !== undefined && weekly.view.residual(p, time, weekly.point);
+    if (weeklyJudged) {
       // The forest learns the residual from its first week on; it is heard only once the series is weekly.
-      const r = weekly.forest.process(weekly.point);
+      const r = weekly.forest.judge(weekly.point);
       if (weekly.view.counts) {
         if (r.ratio > ratio) ratio = r.ratio;
         if (r.rawScore > raw) raw = r.rawScore;
         if (r.grade > grade) grade = r.grade;
+        strengths[members.length] = r.ratio;
       }
     }
     const excess = this.rangeExcess(values);
     const routine = this.recurrence === undefined ? 1 : this.recurrence.factor(p, time);
     this.recent?.keep(p, time);
-    if (this.options.mapping === 'quantile') {
+    if (byRatio) {
       // squash is increasing, so with no adjustment this equals the members' largest mapped score.
       const yardstick = this.events === undefined ? ratio : this.events.apply(ratio);
       mapped = squash(yardstick * (1 + this.options.rangeWeight * excess) * routine);
@@ -668,7 +694,43 @@ export class SeriesDetector {
     this.alarms?.observe(p);
     let alarm = this.coolDown.apply(mapped);
     if (alarm > 0 && this.alarms !== undefined) alarm *= this.alarms.judge();
-    return { anomalyScore: this.refractory.apply(alarm), rawScore: raw, grade };
+    const anomalyScore = this.refractory.apply(alarm);
+    // Explained before the forests learn the row, by the model that judged it.
+    const explanation = anomalyScore > 0 && this.options.explain ? this.explain(excess) : undefined;
+    for (const m of members) m.learn(p);
+    if (weeklyJudged) weekly.forest.learn(weekly.point);
+    return explanation === undefined ? { anomalyScore, rawScore: raw, grade } : { anomalyScore, rawScore: raw, grade, explanation };
+  }
+
+  /**
+   * Why the row just judged was reported, by the simplest view that found it at least half as
+   * unusual as the view that found it most unusual: a spike is unusual to every view, and "its
+   * value" says it more plainly than "its shape". Simplest: shingle 1, then longer shingles, then
+   * the weekly view.
+   */
+  private explain(excess: number): SeriesExplanation {
+    const strengths = this.viewStrengths;
+    const order = this.viewOrder;
+    let strongest = 0;
+    for (let k = 0; k < strengths.length; k++) strongest = Math.max(strongest, strengths[k] as number);
+    let view = order[0] as number;
+    for (const k of order) {
+      if ((strengths[k] as number) >= 0.5 * strongest) {
+        view = k;
+        break;
+      }
+    }
+    const weekly = this.weekly;
+    if (view === this.members.length && weekly !== undefined) {
+      const e = weekly.forest.explain(weekly.point, this.columns, false);
+      // The forest expects a change from a week earlier; the value it implies is this row's less the surprise.
+      const value = this.point[e.column] as number;
+      const expected = value - ((weekly.point[e.column] as number) - e.expected);
+      return { view: 'week', rows: 1, column: e.column, direction: e.direction, expected: this.unscaled(expected, e.column), beyondRange: excess };
+    }
+    const rows = this.options.shingleSizes[view] as number;
+    const e = (this.members[view] as EnsembleMember).explain(this.point, this.columns, this.options.differences);
+    return { view: rows > 1 ? 'shape' : 'value', rows, column: e.column, direction: e.direction, expected: this.unscaled(e.expected, e.column), beyondRange: excess };
   }
 
   /**
@@ -720,6 +782,13 @@ export class SeriesDetector {
     return r.max > r.min ? (v - r.min) / (r.max - r.min) : v - r.min;
   }
 
+  /** `scaled`'s inverse: a value as the forests see it, back in the input's units. */
+  private unscaled(v: number, column: number): number {
+    const r = this.options.normalise ? this.ranges?.[column] : undefined;
+    if (r === undefined) return v;
+    return r.max > r.min ? r.min + v * (r.max - r.min) : v + r.min;
+  }
+
   /** The point the forests see, from the scaled values `admit` wrote into it; then remembers them as the previous row. */
   private featurise(time: number): Float64Array {
     const o = this.options;
@@ -750,6 +819,8 @@ class EnsembleMember {
   private readonly rawScale: number;
   private readonly quantile: RunningQuantile;
   private readonly minHistory: number;
+  private pendingRaw = 0;
+  private pendingQuantile = false;
 
   constructor(dims: number, shingleSize: number, o: SeriesDetectorOptions, seed: number) {
     this.forest = new ThresholdedForest({
@@ -785,10 +856,16 @@ class EnsembleMember {
     this.quantile.readState(r, `${what} past scores`);
   }
 
-  process(p: Float64Array): RowScore & { ratio: number } {
+  /**
+   * Scores `p` without learning from it; `learn(p)` must follow before the next row. Split so the
+   * detector can explain a reported row by the forest it was judged by, before the row joins it.
+   */
+  judge(p: Float64Array): RowScore & { ratio: number } {
     const ready = this.forest.forest.isReady;
-    const d = this.forest.process(p);
+    const d = this.forest.assess(p);
     const raw = d.score;
+    this.pendingRaw = raw;
+    this.pendingQuantile = false;
     if (!ready) return { anomalyScore: 0, rawScore: raw, grade: 0, ratio: 0 };
     let mapped: number;
     let ratio = 0;
@@ -805,12 +882,24 @@ class EnsembleMember {
         // threshold sweep depends on.
         ratio = Number.isNaN(q) ? 0 : raw / Math.max(q, 1e-9);
         mapped = squash(ratio);
-        // Learn after judging, so a row never vouches for itself.
-        this.quantile.add(raw);
+        // Learned after judging, so a row never vouches for itself.
+        this.pendingQuantile = true;
         break;
       }
     }
     return { anomalyScore: mapped, rawScore: raw, grade: d.grade, ratio };
+  }
+
+  /** Learns the row `judge` just scored. */
+  learn(p: Float64Array): void {
+    if (this.pendingQuantile) this.quantile.add(this.pendingRaw);
+    this.pendingQuantile = false;
+    this.forest.learn(p, this.pendingRaw);
+  }
+
+  /** What the forest makes of `p` before learning it: see `explainPoint`. */
+  explain(p: Float64Array, columns: number, differences: boolean): PointExplanation {
+    return explainPoint(this.forest.forest, p, columns, differences);
   }
 }
 

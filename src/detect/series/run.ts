@@ -1,4 +1,5 @@
 import { type ParsedSeries, type BadRow, type SeriesRow, parseSeriesCsv } from './csv.js';
+import { describeExplanation } from './explain.js';
 import { type ColumnRange, type RowScore, type SeriesDetectorOptions, SeriesDetector, seriesProbation } from './detector.js';
 
 export interface ScoredSeries {
@@ -135,14 +136,25 @@ export function scoreSeriesText(text: string, fileName: string, options: SeriesD
   return scoreParsedSeries(parseSeriesCsv(text, fileName), options);
 }
 
-/** `timestamp,<value columns>,anomaly_score,raw_score,grade`; with one `value` column, NAB's layout plus two. */
-export function* formatScoredSeries(s: ScoredSeries): Generator<string> {
-  yield `timestamp,${s.columns.map(csvCell).join(',')},anomaly_score,raw_score,grade\n`;
+/**
+ * `timestamp,<value columns>,anomaly_score,raw_score,grade`; with one `value` column, NAB's layout
+ * plus two. With `explain`, a last column, `reason`: why a reported row stands out (empty on the
+ * others).
+ */
+export function* formatScoredSeries(s: ScoredSeries, how: { readonly explain?: boolean } = {}): Generator<string> {
+  const explain = how.explain === true;
+  yield `timestamp,${s.columns.map(csvCell).join(',')},anomaly_score,raw_score,grade${explain ? ',reason' : ''}\n`;
   for (let i = 0; i < s.scores.length; i++) {
     const r = s.scores[i] as RowScore;
-    const vals = (s.values[i] as readonly number[]).map(String).join(',');
+    const row = s.values[i] as readonly number[];
+    const vals = row.map(String).join(',');
+    let reason = '';
+    if (explain && r.explanation !== undefined) {
+      const e = r.explanation;
+      reason = `,${csvCell(describeExplanation(e, s.columns[e.column] as string, row[e.column] as number))}`;
+    } else if (explain) reason = ',';
     // Full precision: rounding would tie scores, and NAB ranks every distinct score.
-    yield `${csvCell(s.timestamps[i] as string)},${vals},${r.anomalyScore},${r.rawScore},${r.grade}\n`;
+    yield `${csvCell(s.timestamps[i] as string)},${vals},${r.anomalyScore},${r.rawScore},${r.grade}${reason}\n`;
   }
 }
 
