@@ -120,6 +120,9 @@ export function parseSeeds(text: string): number[] {
   return seeds;
 }
 
+/** The seeds `eval:nab` reports the mean of when told neither --seed nor --seeds. */
+export const DEFAULT_SEEDS: readonly number[] = [1, 2, 3, 4, 5];
+
 function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
@@ -148,17 +151,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--detail', 'per-file scores (standard profile; with --seeds, of the first seed)', false)
     .option(
       '--seed <n>',
-      'seed of every candidate (default: each configuration\'s own)',
+      'one run, with this seed for every candidate, instead of the mean over --seeds',
       (t: string) => {
         const v = Number(t);
         if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError('expected an integer >= 0');
         return v;
       },
     )
-    .option('--seeds <list>', 'run every candidate with each of these seeds (1-5, 1,3,7) and report each seed and the mean', parseSeeds)
+    .option('--seeds <list>', `run every candidate with each of these seeds (1-5, 1,3,7) and report each seed and the mean (default without --seed: ${DEFAULT_SEEDS[0]}-${DEFAULT_SEEDS[DEFAULT_SEEDS.length - 1]})`, parseSeeds)
     .parse(argv);
-  const o = program.opts<{ root: string; out: string; jobs: number; detail: boolean; seed?: number; seeds?: number[] }>();
-  if (o.seed !== undefined && o.seeds !== undefined) program.error('eval:nab: give --seed or --seeds, not both');
+  const given = program.opts<{ root: string; out: string; jobs: number; detail: boolean; seed?: number; seeds?: number[] }>();
+  if (given.seed !== undefined && given.seeds !== undefined) program.error('eval:nab: give --seed or --seeds, not both');
+  // One seed's figures move by about a point, so without --seed the figures are a mean over seeds.
+  const o = { ...given, seeds: given.seeds ?? (given.seed === undefined ? [...DEFAULT_SEEDS] : undefined) };
   const seeds: (number | undefined)[] = o.seeds ?? [o.seed];
   const seeded = (seed: number | undefined) => (seed === undefined ? CANDIDATES : CANDIDATES.map((c) => ({ ...c, options: { ...c.options, seed } })));
 
