@@ -64,4 +64,12 @@ describe('eval:nab over several seeds', () => {
       expect(figures(line)).toEqual(f);
     }
   });
+
+  it('reports the mean over seeds 1-5 when told neither --seed nor --seeds', async () => {
+    const root = smallCorpus();
+    const text = await printed(['--root', root, '--out', path.join(root, 'out'), '--jobs', '2']);
+    expect(text).toContain('| flowcut (default configuration), mean of 5 seeds [computed]');
+    const perSeed = text.split('\n').find((l) => l.startsWith('flowcut (default configuration), per seed'));
+    expect([...(perSeed ?? '').matchAll(/(\d+): [\d.]+ \//g)].map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5]);
+  });
 });
