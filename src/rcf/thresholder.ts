@@ -119,6 +119,8 @@ export class ThresholdedForest {
 
   /** Learns from the point `assess` just judged: its score joins the statistics and the point the forest. */
   learn(point: ArrayLike<number>, score: number): void {
+    // The statistics would take a NaN or an infinity for good and never flag again.
+    if (!(score >= 0 && score < Number.POSITIVE_INFINITY)) throw new RangeError(`learn: score must be the finite, non-negative score assess gave, got ${score}`);
     if (score > 0) this.observe(score);
     this.forest.update(point);
   }

@@ -86,7 +86,7 @@ describe('flowcut score-series', () => {
     });
     for (const r of rows) expect(r.reason !== '').toBe(r.score > 0);
     // Row 250 is the one value of 90 in a series that waves between 9 and 11.
-    expect(rows[250]!.reason).toMatch(/^value 90 is high; about (9|10|11)(\.\d+)? was expected; beyond every earlier value by [\d.]+ times the range seen before$/);
+    expect(rows[250]!.reason).toMatch(/^value 90 is high; about (9|10|11)(\.\d+)? was expected; beyond every earlier value of value by [\d.]+ times its range seen before$/);
     // Without --explain the layout is the five columns, with the same scores.
     const plain = path.join(dir, 'explain.plain.csv');
     await program().parseAsync(['node', 'flowcut', 'score-series', file, '--out', plain, '--trees', '10', '--sample-size', '64']);

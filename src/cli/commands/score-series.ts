@@ -147,7 +147,7 @@ export function registerScoreSeries(program: Command): void {
         'what an alert threshold goes on; raw_score is the forest score (about 1 or less for normal points); ' +
         'grade is the thresholded forest grade (0 normal, towards 1 far over its adaptive threshold). With --explain, a ' +
         '`reason` column says in a sentence why each row with an anomaly_score above 0 stands out, e.g. "value 654 is high; ' +
-        'about 11 was expected; beyond every earlier value by 1.006 times the range seen before".\n\n' +
+        'about 11 was expected; beyond every earlier value of value by 1.006 times its range seen before".\n\n' +
         'Each column is scaled by its min and max over the file, and the cool-down is a share of the file\'s ' +
         'probation period (15% of its good rows, at most 750, as the Numenta Anomaly Benchmark defines it): those ' +
         'are the only things known about the future. Timestamps let a departure that recurs at the same time of day ' +

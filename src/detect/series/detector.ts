@@ -138,8 +138,8 @@ export interface SeriesDetectorOptions {
   readonly alarmMemoryPower: number;
   /**
    * Give every reported row (`anomalyScore` above 0) an `explanation`. Costs an attribution and an
-   * expected value per reported row, nothing on the others; with a mapping that reports most rows
-   * (`scaled`), that is about a third more time.
+   * expected value per reported row, nothing on the others; with a mapping that reports nearly
+   * every row (`scaled` without a cool-down, as in the Kinesis settings), that doubles the time.
    */
   readonly explain: boolean;
 }
@@ -358,7 +358,13 @@ function recurrenceOptions(o: SeriesDetectorOptions) {
  * The layout of a series detector's state, inside the forests' container (whose own version
  * covers the forests). Any change to what the detector keeps changes it.
  */
-const SERIES_STATE_VERSION = 1;
+const SERIES_STATE_VERSION = 2;
+/**
+ * Layouts this flowcut still reads: 1 is 2's bytes with options that predate `explain` (which
+ * then takes its default), so an older flowcut's state still loads, while an older flowcut
+ * meets version 2 with the version message rather than an unknown option.
+ */
+const READABLE_SERIES_STATE_VERSIONS: readonly number[] = [1, 2];
 
 const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_SERIES_OPTIONS), 'outputAfter']);
 
@@ -459,6 +465,8 @@ export class SeriesDetector {
   private readonly seenMin: Float64Array;
   private readonly seenMax: Float64Array;
   private rows = 0;
+  /** How far the last row lay beyond each column's earlier values (scratch, not state). */
+  private readonly columnExcess: Float64Array;
   /** How unusual each view found the last row: each member, then the weekly view (scratch, not state). */
   private readonly viewStrengths: Float64Array;
   /** The views from the simplest: members by shingle size, then the weekly view. */
@@ -513,6 +521,7 @@ export class SeriesDetector {
     this.alarms = on.alarms ? new AlarmMemory(columns, alarmMemoryOptions(options)) : undefined;
     this.seenMin = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
     this.seenMax = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+    this.columnExcess = new Float64Array(columns);
     this.viewStrengths = new Float64Array(this.members.length + 1);
     const shingles = options.shingleSizes;
     this.viewOrder = [...shingles.keys()].sort((a, b) => (shingles[a] as number) - (shingles[b] as number) || a - b).concat(this.members.length);
@@ -558,7 +567,7 @@ export class SeriesDetector {
   static fromState(bytes: Uint8Array): SeriesDetector {
     const r = open(bytes, KIND_SERIES_DETECTOR);
     const version = r.u16('version');
-    if (version !== SERIES_STATE_VERSION) {
+    if (!READABLE_SERIES_STATE_VERSIONS.includes(version)) {
       throw new RcfStateError(
         `series detector state version ${version} is not this flowcut's (${SERIES_STATE_VERSION}); a detector's state is read only by the flowcut that wrote it, so rebuild the detector from its rows`,
       );
@@ -695,10 +704,15 @@ export class SeriesDetector {
     let alarm = this.coolDown.apply(mapped);
     if (alarm > 0 && this.alarms !== undefined) alarm *= this.alarms.judge();
     const anomalyScore = this.refractory.apply(alarm);
-    // Explained before the forests learn the row, by the model that judged it.
-    const explanation = anomalyScore > 0 && this.options.explain ? this.explain(excess) : undefined;
-    for (const m of members) m.learn(p);
-    if (weeklyJudged) weekly.forest.learn(weekly.point);
+    // Explained before the forests learn the row, by the model that judged it; and learnt whatever
+    // happens while explaining, so the forests never miss a row the rest of the detector took.
+    let explanation: SeriesExplanation | undefined;
+    try {
+      if (anomalyScore > 0 && this.options.explain) explanation = this.explain();
+    } finally {
+      for (const m of members) m.learn(p);
+      if (weeklyJudged) weekly.forest.learn(weekly.point);
+    }
     return explanation === undefined ? { anomalyScore, rawScore: raw, grade } : { anomalyScore, rawScore: raw, grade, explanation };
   }
 
@@ -708,7 +722,7 @@ export class SeriesDetector {
    * value" says it more plainly than "its shape". Simplest: shingle 1, then longer shingles, then
    * the weekly view.
    */
-  private explain(excess: number): SeriesExplanation {
+  private explain(): SeriesExplanation {
     const strengths = this.viewStrengths;
     const order = this.viewOrder;
     let strongest = 0;
@@ -726,11 +740,11 @@ export class SeriesDetector {
       // The forest expects a change from a week earlier; the value it implies is this row's less the surprise.
       const value = this.point[e.column] as number;
       const expected = value - ((weekly.point[e.column] as number) - e.expected);
-      return { view: 'week', rows: 1, column: e.column, direction: e.direction, expected: this.unscaled(expected, e.column), beyondRange: excess };
+      return { view: 'week', rows: 1, column: e.column, direction: e.direction, expected: this.unscaled(expected, e.column), beyondRange: this.columnExcess[e.column] as number };
     }
     const rows = this.options.shingleSizes[view] as number;
     const e = (this.members[view] as EnsembleMember).explain(this.point, this.columns, this.options.differences);
-    return { view: rows > 1 ? 'shape' : 'value', rows, column: e.column, direction: e.direction, expected: this.unscaled(e.expected, e.column), beyondRange: excess };
+    return { view: rows > 1 ? 'shape' : 'value', rows, column: e.column, direction: e.direction, expected: this.unscaled(e.expected, e.column), beyondRange: this.columnExcess[e.column] as number };
   }
 
   /**
@@ -756,15 +770,20 @@ export class SeriesDetector {
     if (typeof time !== 'number') throw new TypeError(`time must be epoch milliseconds (a number) or NaN, got ${typeof time}`);
   }
 
-  /** How far beyond every earlier value (in units of the earlier range) the row lies; then learns it. */
+  /**
+   * How far beyond every earlier value (in units of the earlier range) the row lies, the largest
+   * over the columns (each column's in `columnExcess`); then learns it.
+   */
   private rangeExcess(values: ArrayLike<number>): number {
     let excess = 0;
+    const each = this.columnExcess;
     for (let i = 0; i < this.columns; i++) {
       const v = values[i] as number;
       const lo = this.seenMin[i] as number;
       const hi = this.seenMax[i] as number;
       const range = hi - lo;
-      if (this.rows > 0 && range > 0) excess = Math.max(excess, (v - hi) / range, (lo - v) / range);
+      each[i] = this.rows > 0 && range > 0 ? Math.max(0, (v - hi) / range, (lo - v) / range) : 0;
+      if ((each[i] as number) > excess) excess = each[i] as number;
       if (v < lo) this.seenMin[i] = v;
       if (v > hi) this.seenMax[i] = v;
     }

@@ -41,6 +41,19 @@ describe('series detector explanations', () => {
     expect(dip.beyondRange).toBeCloseTo(69.5 / 90.5, 1);
   });
 
+  it('gives how far beyond its own earlier values the named column lies, not another column\'s', () => {
+    // a: about 10, with one early 100, so a later 60 lies within its range but far from its level;
+    // b: 4.75 to 5.21, then 5.25, just beyond its range.
+    const rows = Array.from({ length: 2000 }, (_, i) => [i === 300 ? 100 : i === 1500 ? 60 : 10 + noise(i), i === 1500 ? 5.25 : 5 + 0.5 * noise(i + 3)]);
+    const scores = run(rows, [{ min: 9.5, max: 100 }, { min: 4.75, max: 5.25 }]);
+    expect(scores[1500]!.explanation).toMatchObject({ view: 'value', column: 0, direction: 'high', beyondRange: 0 });
+    // The detector did see b's excess: without a's jump, b's row is explained by it.
+    const alone = run(rows.map((r, i) => (i === 1500 ? [10 + noise(i), r[1]!] : r)), [{ min: 9.5, max: 100 }, { min: 4.75, max: 5.25 }]);
+    const b = alone[1500]!.explanation;
+    expect(b).toMatchObject({ view: 'value', column: 1, direction: 'high' });
+    expect(b!.beyondRange).toBeCloseTo((5.25 - (5 + 0.5 * (12 / 13 - 0.5))) / (0.5 * (12 / 13)), 6);
+  });
+
   it('names the column that carries the anomaly', () => {
     const rows = Array.from({ length: 2000 }, (_, i) => [10 + noise(i), i === 1500 ? 50 : 5 + noise(i + 3)]);
     const e = explained(run(rows, [{ min: 9.5, max: 10.5 }, { min: 4.5, max: 50 }]), 1500);
@@ -111,13 +124,18 @@ describe('series detector explanations', () => {
     const base = { rows: 1, column: 0, direction: 'high', expected: 11.004, beyondRange: 0 } as const;
     expect(describeExplanation({ ...base, view: 'value' }, 'requests', 654)).toBe('requests 654 is high; about 11 was expected');
     expect(describeExplanation({ ...base, view: 'value', beyondRange: 1.00613 }, 'requests', 654)).toBe(
-      'requests 654 is high; about 11 was expected; beyond every earlier value by 1.006 times the range seen before',
+      'requests 654 is high; about 11 was expected; beyond every earlier value of requests by 1.006 times its range seen before',
     );
     expect(describeExplanation({ ...base, view: 'week', direction: 'low', expected: 16470 }, 'rides', 5955)).toBe(
       'rides 5955 is low for the time of week; about 16470 was expected from the same time a week earlier',
     );
     expect(describeExplanation({ ...base, view: 'shape', rows: 4, expected: 2.5 }, 'cpu', 9)).toBe(
       'the last 4 rows of cpu form an unusual shape; 9 is high where about 2.5 was expected after the rows before',
+    );
+    // A value the view expected: the sentence must not call it high or low.
+    expect(describeExplanation({ ...base, view: 'value', expected: 0 }, 'bytes', 0)).toBe('bytes 0 is about what was expected; the row stands out as a whole');
+    expect(describeExplanation({ ...base, view: 'week', expected: 10.6004 }, 'rides', 10.6)).toBe(
+      'rides 10.6 is about what the same time a week earlier led to expect; the row stands out as a whole',
     );
     // A value the rows before lead to: the surprise is in those rows, so no expected value is given.
     expect(describeExplanation({ ...base, view: 'shape', rows: 4, expected: 9.0001 }, 'cpu', 9)).toBe('the last 4 rows of cpu form an unusual shape');

@@ -15,13 +15,16 @@ export interface SeriesExplanation {
   readonly rows: number;
   /** The column (0-based) that carries most of that view's attribution. */
   readonly column: number;
-  /** Whether that column lies above or below what the view expected (`expected`). */
+  /**
+   * Whether that column lies above or below what the view expected (`expected`); when it is what
+   * was expected, the side the view's attribution leans to.
+   */
   readonly direction: 'high' | 'low';
   /** What the view expected for that column on this row, in the input's units. */
   readonly expected: number;
   /**
-   * How far the row lies beyond every earlier value, in units of the range seen before it (the
-   * largest over the columns); 0 when it lies within that range.
+   * How far that column's value lies beyond every earlier value of the column, in units of the
+   * column's range seen before it; 0 when it lies within that range.
    */
   readonly beyondRange: number;
 }
@@ -83,20 +86,27 @@ function readable(v: number): string {
  */
 export function describeExplanation(e: SeriesExplanation, columnName: string, value: number): string {
   const side = e.direction === 'high' ? 'high' : 'low';
+  // A value the view expected: what sets the row apart lies elsewhere (another column, the change
+  // from the row before, the rows before), so the sentence must not call the value high or low.
+  const asExpected = readable(value) === readable(e.expected);
   let text: string;
   switch (e.view) {
     case 'value':
-      text = `${columnName} ${readable(value)} is ${side}; about ${readable(e.expected)} was expected`;
+      text = asExpected
+        ? `${columnName} ${readable(value)} is about what was expected; the row stands out as a whole`
+        : `${columnName} ${readable(value)} is ${side}; about ${readable(e.expected)} was expected`;
       break;
     case 'shape':
       text = `the last ${e.rows} rows of ${columnName} form an unusual shape`;
       // When the row's own value is what the rows before lead to, the surprise lies in those rows.
-      if (readable(value) !== readable(e.expected)) text += `; ${readable(value)} is ${side} where about ${readable(e.expected)} was expected after the rows before`;
+      if (!asExpected) text += `; ${readable(value)} is ${side} where about ${readable(e.expected)} was expected after the rows before`;
       break;
     case 'week':
-      text = `${columnName} ${readable(value)} is ${side} for the time of week; about ${readable(e.expected)} was expected from the same time a week earlier`;
+      text = asExpected
+        ? `${columnName} ${readable(value)} is about what the same time a week earlier led to expect; the row stands out as a whole`
+        : `${columnName} ${readable(value)} is ${side} for the time of week; about ${readable(e.expected)} was expected from the same time a week earlier`;
       break;
   }
-  if (e.beyondRange > 0) text += `; beyond every earlier value by ${readable(e.beyondRange)} times the range seen before`;
+  if (e.beyondRange > 0) text += `; beyond every earlier value of ${columnName} by ${readable(e.beyondRange)} times its range seen before`;
   return text;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteReader, ByteWriter, KIND_SERIES_DETECTOR, seal } from '../../rcf/bytes.js';
+import { ByteReader, ByteWriter, KIND_SERIES_DETECTOR, open, seal } from '../../rcf/bytes.js';
 import { RcfStateError, ThresholdedForest } from '../../rcf/index.js';
 import { DEFAULT_SERIES_OPTIONS, type RowScore, RunningQuantile, SeriesDetector } from './detector.js';
 
@@ -84,6 +84,34 @@ describe('series detector state', () => {
     expect(() => ThresholdedForest.fromState(saved)).toThrow(/holds a SeriesDetector, expected a ThresholdedForest/);
   });
 
+  it('reads a version-1 state (options from before `explain`) and carries on as the detector that wrote it', () => {
+    const o = { numberOfTrees: 10, sampleSize: 64 };
+    const rows = Array.from({ length: 700 }, (_, i) => [i % 97 === 96 ? 40 : 10 + ((i * 7919) % 13) / 13]);
+    const whole = new SeriesDetector(1, o, [{ min: 10, max: 40 }], 100);
+    rows.slice(0, 400).forEach((v) => whole.process(v));
+    // The same bytes as version 1 wrote them: the layout is 2's, the options without `explain`.
+    const r = open(whole.toState(), KIND_SERIES_DETECTOR);
+    expect(r.u16()).toBe(2);
+    const text = new Uint8Array(r.u32());
+    r.into(text);
+    const options = JSON.parse(new TextDecoder().decode(text)) as Record<string, unknown>;
+    expect(options.explain).toBe(true);
+    delete options.explain;
+    const rest = new Uint8Array(r.remaining);
+    r.into(rest);
+    const v1 = seal(KIND_SERIES_DETECTOR, (w) => {
+      w.u16(1);
+      const t = new TextEncoder().encode(JSON.stringify(options));
+      w.u32(t.length);
+      w.array(t);
+      w.array(rest);
+    });
+    const restored = SeriesDetector.fromState(v1);
+    expect(restored.options.explain).toBe(true);
+    const later = rows.slice(400);
+    expect(later.map((v) => restored.process(v))).toEqual(later.map((v) => whole.process(v)));
+  });
+
   it('refuses a sealed state whose contents are wrong', () => {
     // Room for three of the smallest forests (one tree, sample size 2), so the column count is what is judged.
     const optionsOf = (json: string, columns: number, version = 1) =>
@@ -95,7 +123,7 @@ describe('series detector state', () => {
         w.u32(columns);
         w.array(new Uint8Array(300));
       });
-    expect(() => SeriesDetector.fromState(optionsOf('{}', 1, 2))).toThrow(/series detector state version 2 is not this flowcut's \(1\)/);
+    expect(() => SeriesDetector.fromState(optionsOf('{}', 1, 3))).toThrow(/series detector state version 3 is not this flowcut's \(2\)/);
     expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":', 1))).toThrow(RcfStateError);
     expect(() => SeriesDetector.fromState(optionsOf('{"trees":5}', 1))).toThrow(/corrupt \(unknown series detector option 'trees'\)/);
     // A column count the bytes cannot back is refused before anything is allocated.

@@ -22,7 +22,8 @@ export interface DetectorTask {
 export function runDetectorTask(task: DetectorTask): Float64Array {
   const parsed = parseSeriesCsv(readFileSync(task.dataPath, 'utf8'), task.dataPath);
   if (parsed.bad.length > 0) throw new Error(`${task.dataPath}: ${parsed.bad.length} bad rows, first: ${parsed.bad[0]?.message}`);
-  const scored = scoreParsedSeries(parsed, task.options);
+  // As score-series without --explain: the results hold no reasons, so none are worked out.
+  const scored = scoreParsedSeries(parsed, { ...task.options, explain: false });
   const [category, base] = task.dataName.split('/') as [string, string];
   const dir = path.join(task.outDir, task.detector, category);
   mkdirSync(dir, { recursive: true });
