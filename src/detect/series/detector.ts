@@ -720,31 +720,49 @@ export class SeriesDetector {
    * Why the row just judged was reported, by the simplest view that found it at least half as
    * unusual as the view that found it most unusual: a spike is unusual to every view, and "its
    * value" says it more plainly than "its shape". Simplest: shingle 1, then longer shingles, then
-   * the weekly view.
+   * the weekly view. A view that expected the row's value as it is says little, so the next such
+   * view is asked; if every one did, the one that found the row most unusual speaks.
    */
   private explain(): SeriesExplanation {
     const strengths = this.viewStrengths;
-    const order = this.viewOrder;
     let strongest = 0;
-    for (let k = 0; k < strengths.length; k++) strongest = Math.max(strongest, strengths[k] as number);
-    let view = order[0] as number;
-    for (const k of order) {
-      if ((strengths[k] as number) >= 0.5 * strongest) {
-        view = k;
-        break;
+    let mostSurprised = 0;
+    for (let k = 0; k < strengths.length; k++) {
+      if ((strengths[k] as number) > strongest) {
+        strongest = strengths[k] as number;
+        mostSurprised = k;
       }
     }
+    for (const k of this.viewOrder) {
+      if ((strengths[k] as number) < 0.5 * strongest) continue;
+      const e = this.explainBy(k);
+      if (e !== undefined && !this.asExpected(e)) return e;
+    }
+    return this.explainBy(mostSurprised) ?? (this.explainBy(0) as SeriesExplanation);
+  }
+
+  /** The explanation view `k` gives (a member's index, or the weekly view after them); undefined for a weekly view that did not judge the row. */
+  private explainBy(k: number): SeriesExplanation | undefined {
     const weekly = this.weekly;
-    if (view === this.members.length && weekly !== undefined) {
+    if (k === this.members.length) {
+      if (weekly === undefined || !weekly.view.counts) return undefined;
       const e = weekly.forest.explain(weekly.point, this.columns, false);
       // The forest expects a change from a week earlier; the value it implies is this row's less the surprise.
       const value = this.point[e.column] as number;
       const expected = value - ((weekly.point[e.column] as number) - e.expected);
       return { view: 'week', rows: 1, column: e.column, direction: e.direction, expected: this.unscaled(expected, e.column), beyondRange: this.columnExcess[e.column] as number };
     }
-    const rows = this.options.shingleSizes[view] as number;
-    const e = (this.members[view] as EnsembleMember).explain(this.point, this.columns, this.options.differences);
+    const rows = this.options.shingleSizes[k] as number;
+    const e = (this.members[k] as EnsembleMember).explain(this.point, this.columns, this.options.differences);
     return { view: rows > 1 ? 'shape' : 'value', rows, column: e.column, direction: e.direction, expected: this.unscaled(e.expected, e.column), beyondRange: this.columnExcess[e.column] as number };
+  }
+
+  /** Whether an explanation's expected value is the row's value itself (the forests hold float32 values). */
+  private asExpected(e: SeriesExplanation): boolean {
+    const v = this.unscaled(this.point[e.column] as number, e.column);
+    const r = this.ranges?.[e.column];
+    const span = r === undefined ? 0 : r.max - r.min;
+    return Math.abs(v - e.expected) <= 1e-6 * Math.max(Math.abs(v), Math.abs(e.expected), span);
   }
 
   /**

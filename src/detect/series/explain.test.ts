@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type ColumnRange, type RowScore, SeriesDetector } from './detector.js';
+import { parseSeriesCsv } from './csv.js';
+import { type ColumnRange, DEFAULT_SERIES_OPTIONS, type RowScore, SeriesDetector } from './detector.js';
+import { scoreParsedSeries } from './run.js';
 import { type SeriesExplanation, describeExplanation } from './explain.js';
 
 const HOUR = 3_600_000;
@@ -15,9 +19,9 @@ function run(rows: readonly (readonly number[])[], ranges: readonly ColumnRange[
   return rows.map((v, i) => d.process(v, times?.[i] ?? Number.NaN));
 }
 
-function explained(scores: readonly RowScore[], row: number): SeriesExplanation {
+function explained(scores: readonly RowScore[], row: number, atLeast = 0.9): SeriesExplanation {
   const s = scores[row]!;
-  expect(s.anomalyScore).toBeGreaterThan(0.9);
+  expect(s.anomalyScore).toBeGreaterThan(atLeast);
   expect(s.explanation).toBeDefined();
   return s.explanation!;
 }
@@ -69,6 +73,24 @@ describe('series detector explanations', () => {
     const reported = scores.slice(1500, 1510).filter((s) => s.anomalyScore > 0.6);
     expect(reported.length).toBeGreaterThan(0);
     expect(reported[0]!.explanation).toMatchObject({ view: 'shape', rows: 4, beyondRange: 0 });
+  });
+
+  it('asks the next view when the simplest expected the value as it is', () => {
+    // NAB's rogue_agent_key_updown, with first differences: at 16:20 on 7 July the series drops
+    // from 1.52 to 0. The value forest sees 0 (its commonest value) with a rare change, and
+    // expects 0 for both; "0 is about what was expected" would say nothing, so the shape speaks.
+    const file = fileURLToPath(new URL('../../../../shared/data/nab/data/realKnownCause/rogue_agent_key_updown.csv', import.meta.url));
+    const options = { ...DEFAULT_SERIES_OPTIONS, differences: true, shingleSizes: [1, 4, 8] };
+    const scored = scoreParsedSeries(parseSeriesCsv(readFileSync(file, 'utf8'), file), options);
+    const row = scored.timestamps.indexOf('2014-07-07 16:20:00');
+    expect(scored.values[row]).toEqual([0]);
+    expect(scored.values[row - 1]![0]).toBeGreaterThan(1);
+    const s = scored.scores[row]!;
+    expect(s.anomalyScore).toBeGreaterThan(0.8);
+    expect(s.explanation).toMatchObject({ view: 'shape', column: 0 });
+    // Every view expected 0 here, so the one that found the row most unusual speaks, and the
+    // sentence gives no expected value.
+    expect(describeExplanation(s.explanation!, 'value', 0)).toMatch(/^the last \d rows of value form an unusual shape$/);
   });
 
   it('explains a weekday that looks like a Sunday by the week before, and expects that week\'s level', () => {
@@ -133,9 +155,9 @@ describe('series detector explanations', () => {
       'the last 4 rows of cpu form an unusual shape; 9 is high where about 2.5 was expected after the rows before',
     );
     // A value the view expected: the sentence must not call it high or low.
-    expect(describeExplanation({ ...base, view: 'value', expected: 0 }, 'bytes', 0)).toBe('bytes 0 is about what was expected; the row stands out as a whole');
+    expect(describeExplanation({ ...base, view: 'value', expected: 0 }, 'bytes', 0)).toBe('bytes 0 is about what was expected; no single value stands out');
     expect(describeExplanation({ ...base, view: 'week', expected: 10.6004 }, 'rides', 10.6)).toBe(
-      'rides 10.6 is about what the same time a week earlier led to expect; the row stands out as a whole',
+      'rides 10.6 is about what the same time a week earlier led to expect; no single value stands out',
     );
     // A value the rows before lead to: the surprise is in those rows, so no expected value is given.
     expect(describeExplanation({ ...base, view: 'shape', rows: 4, expected: 9.0001 }, 'cpu', 9)).toBe('the last 4 rows of cpu form an unusual shape');

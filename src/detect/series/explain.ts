@@ -86,14 +86,15 @@ function readable(v: number): string {
  */
 export function describeExplanation(e: SeriesExplanation, columnName: string, value: number): string {
   const side = e.direction === 'high' ? 'high' : 'low';
-  // A value the view expected: what sets the row apart lies elsewhere (another column, the change
-  // from the row before, the rows before), so the sentence must not call the value high or low.
+  // A value the view expected (the detector asks the other views first): what sets the row apart
+  // lies elsewhere (another column, the change from the row before), or the row is only mildly
+  // unusual, so the sentence must not call the value high or low.
   const asExpected = readable(value) === readable(e.expected);
   let text: string;
   switch (e.view) {
     case 'value':
       text = asExpected
-        ? `${columnName} ${readable(value)} is about what was expected; the row stands out as a whole`
+        ? `${columnName} ${readable(value)} is about what was expected; no single value stands out`
         : `${columnName} ${readable(value)} is ${side}; about ${readable(e.expected)} was expected`;
       break;
     case 'shape':
@@ -103,7 +104,7 @@ export function describeExplanation(e: SeriesExplanation, columnName: string, va
       break;
     case 'week':
       text = asExpected
-        ? `${columnName} ${readable(value)} is about what the same time a week earlier led to expect; the row stands out as a whole`
+        ? `${columnName} ${readable(value)} is about what the same time a week earlier led to expect; no single value stands out`
         : `${columnName} ${readable(value)} is ${side} for the time of week; about ${readable(e.expected)} was expected from the same time a week earlier`;
       break;
   }
