@@ -155,6 +155,8 @@ describe('flowcut setup --emit cloudformation', () => {
     ]);
     expect(r.FlowStream!.Properties).toMatchObject({ Name: 'vpc-flows', ShardCount: 2, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
     expect(r.FindingsStream!.Properties).not.toHaveProperty('ShardCount');
+    // Both streams encrypted at rest with the AWS-managed key, which needs no KMS permission in the roles.
+    for (const id of ['FlowStream', 'FindingsStream']) expect(r[id]!.Properties).toMatchObject({ StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });
     expect(r.FlowLog!.Properties).toMatchObject({ ResourceType: 'Subnet', MaxAggregationInterval: 60, DeliverLogsPermissionArn: { 'Fn::GetAtt': ['FlowLogDeliveryRole', 'Arn'] } });
   });
 

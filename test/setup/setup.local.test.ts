@@ -2,7 +2,7 @@
  * `flowcut setup` and `teardown` end to end: Kinesis against kinesis-local, DynamoDB against
  * dynalite, IAM / CloudWatch Logs / EC2 / S3 against recording fakes (no local server exists).
  */
-import { ListTagsForStreamCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, ListTagsForStreamCommand } from '@aws-sdk/client-kinesis';
 import { DescribeTableCommand, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
 import { CreateFlowLogsCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
@@ -57,10 +57,16 @@ describe('flowcut setup (all resources)', () => {
       ['Subscription filter', 'create'],
     ]);
 
-    // Kinesis (kinesis-local): created, tagged at creation.
+    // Kinesis (kinesis-local): created, tagged at creation, encrypted at rest with the AWS-managed key.
     expect(h.kinesisCalls.filter((c) => c === 'CreateStream')).toHaveLength(2);
     const tags = await h.kinesis.send(new ListTagsForStreamCommand({ StreamName: 'flows-a' }));
     expect(tags.Tags).toEqual(expect.arrayContaining(TAGS));
+    expect(h.kinesisCalls.filter((c) => c === 'StartStreamEncryption')).toHaveLength(2);
+    for (const name of ['flows-a', 'findings-a']) {
+      const s = (await h.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
+      expect([s.StreamStatus, s.EncryptionType, s.KeyId]).toEqual(['ACTIVE', 'KMS', 'alias/aws/kinesis']);
+    }
+    expect(applied[0]!.done).toMatch(/^created ACTIVE, encrypted at rest with alias\/aws\/kinesis/);
 
     // DynamoDB (dynalite): KCL lease schema, on-demand, tagged.
     const t = (await h.dynamodb.send(new DescribeTableCommand({ TableName: 'flowcut-flows-a' }))).Table!;
@@ -253,8 +259,14 @@ describe('flowcut setup (checks before changing anything)', () => {
     await new Promise((r) => setTimeout(r, 100));
     const plan = await inspectAll(ctx, setupSteps(ctx.spec));
     expect(plan[0]!.finding.detail).toMatch(/2 open shards \(asked for 1 shard: left as is/);
+    // Someone else's stream is not encrypted behind their back: the plan says how to.
+    expect(plan[0]!.finding.detail).toContain(
+      '(not encrypted at rest: left as is; aws kinesis start-stream-encryption --stream-name flows-e --encryption-type KMS --key-id alias/aws/kinesis turns it on',
+    );
     const { applied } = await setup({ stream: 'flows-e', logGroup: '/vpc/flows-e' });
     expect(applied[0]!.done).toBeUndefined();
+    expect(h.kinesisCalls).not.toContain('StartStreamEncryption');
+    expect((await h.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'flows-e' }))).StreamDescriptionSummary!.EncryptionType).not.toBe('KMS');
     expect(h.logs.filters.get('/vpc/flows-e')![0]!.filterPattern).toBe('[version, srcaddr, dstaddr, action]');
   });
 
@@ -281,6 +293,7 @@ describe('flowcut setup --dry-run', () => {
       "  aws kinesis create-stream --stream-name flows-f --stream-mode-details StreamMode=ON_DEMAND --tags flowcut:managed=true,flowcut:pipeline=flows-f --region us-east-1",
     );
     expect(text).toContain('  aws kinesis wait stream-exists --stream-name flows-f --region us-east-1');
+    expect(text).toContain('  aws kinesis start-stream-encryption --stream-name flows-f --encryption-type KMS --key-id alias/aws/kinesis --region us-east-1');
     expect(text).toContain(
       `  aws iam put-role-policy --role-name flowcut-cwl-flows-f --policy-name flowcut-put-records --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kinesis:PutRecord","kinesis:PutRecords"],"Resource":"arn:aws:kinesis:us-east-1:<ACCOUNT_ID>:stream/flows-f"}]}'`,
     );

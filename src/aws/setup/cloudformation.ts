@@ -19,6 +19,7 @@ import { tagList } from './shell.js';
 import { filterPatternFor, type Capacity, type SetupSpec } from './spec.js';
 import { AGGREGATION_SECONDS } from './steps/flow-log.js';
 import { leaseTableDefinition } from './steps/lease-table.js';
+import { STREAM_KEY } from './steps/stream.js';
 
 const PSEUDO: Place = { partition: '${AWS::Partition}', region: '${AWS::Region}', account: '${AWS::AccountId}' };
 
@@ -43,6 +44,8 @@ function streamProperties(name: string, c: Capacity, tags: Json): Json {
     Name: name,
     ...(c.mode === 'PROVISIONED' ? { ShardCount: c.shards } : {}),
     StreamModeDetails: { StreamMode: c.mode },
+    // Encrypted at rest with Kinesis' AWS-managed key, as `flowcut setup` creates it (steps/stream.ts).
+    StreamEncryption: { EncryptionType: 'KMS', KeyId: STREAM_KEY },
     Tags: tags,
   };
 }

@@ -1,8 +1,15 @@
 /** A Kinesis data stream: the flow-log input stream, or the output stream for findings. */
-import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, StartStreamEncryptionCommand } from '@aws-sdk/client-kinesis';
 import { SetupError, isAwsError, waitUntil, type Finding, type SetupContext, type Step } from '../engine.js';
 import { awsCli, managedTags } from '../shell.js';
 import type { Capacity } from '../spec.js';
+
+/**
+ * Streams setup creates are encrypted at rest with Kinesis' AWS-managed key: no key to manage, and
+ * (unlike a customer key) no KMS permission for CloudWatch Logs or the consumer, so the roles stay
+ * as they are. A stream that already exists is reported, never changed.
+ */
+export const STREAM_KEY = 'alias/aws/kinesis';
 
 function describeCapacity(c: Capacity): string {
   return c.mode === 'ON_DEMAND' ? 'on-demand' : `${c.shards} shard${c.shards === 1 ? '' : 's'}`;
@@ -40,7 +47,10 @@ export function streamStep(name: string, capacity: Capacity, purpose: 'input' | 
       // Capacity is a running cost decision: report a difference, never reshard behind someone's back.
       const differs =
         (capacity.mode === 'ON_DEMAND') !== (mode === 'ON_DEMAND') || (capacity.mode === 'PROVISIONED' && s.OpenShardCount !== capacity.shards);
-      const note = differs ? ` (asked for ${describeCapacity(capacity)}: left as is; change it with aws kinesis update-shard-count or update-stream-mode)` : '';
+      let note = differs ? ` (asked for ${describeCapacity(capacity)}: left as is; change it with aws kinesis update-shard-count or update-stream-mode)` : '';
+      if (s.EncryptionType !== 'KMS') {
+        note += ` (not encrypted at rest: left as is; aws kinesis start-stream-encryption --stream-name ${name} --encryption-type KMS --key-id ${STREAM_KEY} turns it on, with no change to who may read or write)`;
+      }
       if (s.StreamStatus === 'CREATING' || s.StreamStatus === 'UPDATING') return { status: 'pending', detail: `exists, ${s.StreamStatus}, ${have}${note}` };
       return { status: 'ok', detail: `exists: ${s.StreamStatus}, ${have}${note}` };
     },
@@ -57,15 +67,23 @@ export function streamStep(name: string, capacity: Capacity, purpose: 'input' | 
         );
       }
       let arn: string | undefined;
-      const ms = await waitUntil(ctx.env, title, async () => {
+      const active = (encrypted: boolean) => async () => {
         const s = await streamSummary(ctx, name);
         if (s === undefined) return { done: false, state: 'not visible yet' };
         arn = s.StreamARN;
-        return { done: s.StreamStatus === 'ACTIVE', state: s.StreamStatus ?? 'unknown' };
-      });
+        const state = s.StreamStatus ?? 'unknown';
+        // Until the stream reports its key, the update may not have begun.
+        if (encrypted && s.EncryptionType !== 'KMS') return { done: false, state: `${state}, not yet encrypted` };
+        return { done: s.StreamStatus === 'ACTIVE', state };
+      };
+      let ms = await waitUntil(ctx.env, title, active(false));
       if (arn === undefined) throw new SetupError(`${title}: no ARN returned`);
       remember(ctx, arn);
-      return `${finding.status === 'create' ? 'created' : 'now'} ACTIVE (${Math.round(ms / 1000)} s)`;
+      if (finding.status !== 'create') return `now ACTIVE (${Math.round(ms / 1000)} s)`;
+      // Encryption can start only on an ACTIVE stream, and puts it in UPDATING for a moment.
+      await ctx.clients.kinesis.send(new StartStreamEncryptionCommand({ StreamName: name, EncryptionType: 'KMS', KeyId: STREAM_KEY }));
+      ms += await waitUntil(ctx.env, `${title} (encryption)`, active(true));
+      return `created ACTIVE, encrypted at rest with ${STREAM_KEY} (${Math.round(ms / 1000)} s)`;
     },
     commands(ctx, finding) {
       const wait = awsCli('kinesis', 'wait stream-exists', { 'stream-name': name }, ctx.region);
@@ -83,6 +101,8 @@ export function streamStep(name: string, capacity: Capacity, purpose: 'input' | 
           },
           ctx.region,
         ),
+        wait,
+        awsCli('kinesis', 'start-stream-encryption', { 'stream-name': name, 'encryption-type': 'KMS', 'key-id': STREAM_KEY }, ctx.region),
         wait,
       ];
     },
