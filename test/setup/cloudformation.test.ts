@@ -21,6 +21,7 @@ const REQUIRED: Record<string, { required: string[]; rules?: (p: Props) => strin
     rules: (p) => ((p.Policies as Props[] | undefined) ?? []).flatMap((x, i) => ['PolicyName', 'PolicyDocument'].filter((k) => x[k] === undefined).map((k) => `Policies[${i}].${k}`)),
   },
   'AWS::Logs::LogGroup': { required: [] },
+  'AWS::S3::BucketPolicy': { required: ['Bucket', 'PolicyDocument'] },
   'AWS::Logs::SubscriptionFilter': {
     required: ['DestinationArn', 'FilterPattern', 'LogGroupName'],
     // A Kinesis destination needs the role CloudWatch Logs assumes.
@@ -111,6 +112,7 @@ describe('flowcut setup --emit cloudformation', () => {
       FindingsStream: 'AWS::Kinesis::Stream',
       LeaseTable: 'AWS::DynamoDB::Table',
       ArchiveBucket: 'AWS::S3::Bucket',
+      ArchiveBucketPolicy: 'AWS::S3::BucketPolicy',
       FlowLogGroup: 'AWS::Logs::LogGroup',
       FlowLogDeliveryRole: 'AWS::IAM::Role',
       FlowLog: 'AWS::EC2::FlowLog',
@@ -155,6 +157,23 @@ describe('flowcut setup --emit cloudformation', () => {
     ]);
     expect(r.FlowStream!.Properties).toMatchObject({ Name: 'vpc-flows', ShardCount: 2, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
     expect(r.FindingsStream!.Properties).not.toHaveProperty('ShardCount');
+    // The archive answers over TLS only.
+    expect(r.ArchiveBucketPolicy!.Properties).toEqual({
+      Bucket: { Ref: 'ArchiveBucket' },
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:s3:::my-flow-archive' }, { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::my-flow-archive/*' }],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    });
     // Both streams encrypted at rest with the AWS-managed key, which needs no KMS permission in the roles.
     for (const id of ['FlowStream', 'FindingsStream']) expect(r[id]!.Properties).toMatchObject({ StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });
     expect(r.FlowLog!.Properties).toMatchObject({ ResourceType: 'Subnet', MaxAggregationInterval: 60, DeliverLogsPermissionArn: { 'Fn::GetAtt': ['FlowLogDeliveryRole', 'Arn'] } });

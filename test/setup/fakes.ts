@@ -37,6 +37,7 @@ import {
   GetBucketTaggingCommand,
   HeadBucketCommand,
   ListObjectsV2Command,
+  PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutPublicAccessBlockCommand,
   S3Client,
@@ -236,6 +237,10 @@ export function fakeS3(region = 'us-east-1') {
   });
   mock.on(PutPublicAccessBlockCommand).callsFake(({ Bucket }) => {
     bucket(Bucket).publicAccessBlocked = true;
+    return {};
+  });
+  mock.on(PutBucketPolicyCommand).callsFake(({ Bucket }) => {
+    bucket(Bucket);
     return {};
   });
   mock.on(PutBucketTaggingCommand).callsFake(({ Bucket, Tagging }) => {

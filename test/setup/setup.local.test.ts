@@ -7,7 +7,7 @@ import { DescribeTableCommand, ListTagsOfResourceCommand } from '@aws-sdk/client
 import { CreateFlowLogsCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateLogGroupCommand, PutRetentionPolicyCommand, PutSubscriptionFilterCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateBucketCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { applyAll, inspectAll, SetupError } from '../../src/aws/setup/engine.js';
@@ -171,6 +171,22 @@ describe('flowcut setup (all resources)', () => {
       RestrictPublicBuckets: true,
     });
     expect(h.s3.mock.commandCalls(PutBucketTaggingCommand)[0]!.args[0].input.Tagging).toEqual({ TagSet: TAGS });
+    // Reachable over TLS only, whoever asks.
+    const bucketPolicy = h.s3.mock.commandCalls(PutBucketPolicyCommand).map((c) => c.args[0].input);
+    expect(bucketPolicy.map((p) => p.Bucket)).toEqual(['flowcut-test-archive-a']);
+    expect(JSON.parse(bucketPolicy[0]!.Policy!)).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Resource: ['arn:aws:s3:::flowcut-test-archive-a', 'arn:aws:s3:::flowcut-test-archive-a/*'],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ],
+    });
     expect(h.progress.some((l) => /creating/.test(l))).toBe(true);
   });
 
@@ -306,6 +322,15 @@ describe('flowcut setup --dry-run', () => {
     const text2 = formatPlan(exact, await inspectAll(exact, setupSteps(exact.spec)));
     expect(text2).toContain('arn:aws:kinesis:us-east-1:123456789012:stream/flows-f');
     expect(text2).not.toContain('<ACCOUNT_ID>');
+  });
+
+  it('lists the archive bucket\'s TLS-only policy among the commands', async () => {
+    const ctx = h.context({ stream: 'flows-t', logGroup: '/vpc/flows-t', archiveBucket: 'flowcut-test-archive-t' });
+    const text = formatPlan(ctx, await inspectAll(ctx, setupSteps(ctx.spec)));
+    expect(text).toContain('  + S3 archive bucket: flowcut-test-archive-t missing: will create (private, TLS only, archive under s3://flowcut-test-archive-t/flowcut/)');
+    expect(text).toContain(
+      `  aws s3api put-bucket-policy --bucket flowcut-test-archive-t --policy '{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::flowcut-test-archive-t","arn:aws:s3:::flowcut-test-archive-t/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}' --region us-east-1`,
+    );
   });
 
   it('after setup, reports that nothing would change', async () => {

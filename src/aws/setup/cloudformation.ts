@@ -8,6 +8,7 @@ import { FlowFormat } from '../../flowlog/format.js';
 import type { Place } from './arn.js';
 import {
   cwlPermissionsPolicy,
+  tlsOnlyBucketPolicy,
   cwlTrustPolicy,
   CWL_POLICY_NAME,
   flowLogPermissionsPolicy,
@@ -56,6 +57,7 @@ export const LOGICAL = {
   outputStream: 'FindingsStream',
   leaseTable: 'LeaseTable',
   bucket: 'ArchiveBucket',
+  bucketPolicy: 'ArchiveBucketPolicy',
   logGroup: 'FlowLogGroup',
   flowLogRole: 'FlowLogDeliveryRole',
   flowLog: 'FlowLog',
@@ -93,6 +95,10 @@ export function cloudFormationTemplate(spec: SetupSpec): { [k: string]: Json } {
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
         Tags: tags,
       },
+    };
+    R[LOGICAL.bucketPolicy] = {
+      Type: 'AWS::S3::BucketPolicy',
+      Properties: { Bucket: { Ref: LOGICAL.bucket }, PolicyDocument: policy(tlsOnlyBucketPolicy(PSEUDO, spec.archive.bucket)) },
     };
   }
   let logGroupName: Json = spec.logGroup;

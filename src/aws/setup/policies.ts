@@ -7,8 +7,8 @@ import type { SetupSpec } from './spec.js';
 
 export interface PolicyStatement {
   Sid?: string;
-  Effect: 'Allow';
-  Principal?: { Service: string };
+  Effect: 'Allow' | 'Deny';
+  Principal?: { Service: string } | '*';
   Action: string | string[];
   Resource?: string | string[];
   Condition?: Record<string, Record<string, string | string[]>>;
@@ -50,6 +50,21 @@ export function cwlTrustPolicy(p: Place): PolicyDocument {
  */
 export function cwlPermissionsPolicy(p: Place, stream: string): PolicyDocument {
   return doc({ Effect: 'Allow', Action: ['kinesis:PutRecord', 'kinesis:PutRecords'], Resource: arns.stream(p, stream) });
+}
+
+/**
+ * The archive bucket's own policy: refuse every request that does not come over TLS, whoever
+ * sends it. A Deny names no one, so it is not "public" and Block Public Access lets it stand.
+ */
+export function tlsOnlyBucketPolicy(p: Place, bucket: string): PolicyDocument {
+  return doc({
+    Sid: 'DenyInsecureTransport',
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 's3:*',
+    Resource: [arns.bucket(p, bucket), `${arns.bucket(p, bucket)}/*`],
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+  });
 }
 
 /** VPC Flow Logs assumes the delivery role; scoped to flow logs of this account and region. */

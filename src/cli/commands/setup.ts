@@ -32,7 +32,7 @@ export function addPipelineOptions(cmd: Command): Command {
 export function registerSetup(program: Command): void {
   const cmd = program
     .command('setup')
-    .description('Create or verify the AWS side of a pipeline: Kinesis stream, CloudWatch Logs subscription (role + filter), optionally the VPC flow log, the lease table, a findings stream and the archive bucket. Streams it creates are encrypted at rest with the AWS-managed key alias/aws/kinesis (no KMS permission needed by writers or readers); existing ones are reported, not changed. Idempotent.');
+    .description('Create or verify the AWS side of a pipeline: Kinesis stream, CloudWatch Logs subscription (role + filter), optionally the VPC flow log, the lease table, a findings stream and the archive bucket. Streams it creates are encrypted at rest with the AWS-managed key alias/aws/kinesis (no KMS permission needed by writers or readers); existing ones are reported, not changed. An archive bucket it creates blocks public access and refuses requests not made over TLS. Idempotent.');
   addPipelineOptions(cmd)
     .option('--shards <n|on-demand>', "input stream capacity: a shard count or 'on-demand'", '1')
     .addOption(new Option('--distribution <kind>', 'how CloudWatch Logs spreads events over shards: ByLogStream keeps each ENI on one shard (per-ENI models need that)').choices(DISTRIBUTIONS).default('ByLogStream'))

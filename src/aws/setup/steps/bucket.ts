@@ -1,5 +1,6 @@
-/** The S3 archive bucket: private, tagged, in the pipeline's region. */
-import { CreateBucketCommand, HeadBucketCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint } from '@aws-sdk/client-s3';
+/** The S3 archive bucket: private, reachable over TLS only, tagged, in the pipeline's region. */
+import { CreateBucketCommand, HeadBucketCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint } from '@aws-sdk/client-s3';
+import { tlsOnlyBucketPolicy } from '../policies.js';
 import { httpStatus, isAwsError, type Finding, type SetupContext, type Step } from '../engine.js';
 import { awsCli, tagList } from '../shell.js';
 
@@ -31,7 +32,7 @@ export function bucketStep(): Step {
     async inspect(ctx): Promise<Finding> {
       const { bucket, prefix } = ctx.spec.archive!;
       const h = await headBucket(ctx, bucket);
-      if (h.state === 'missing') return { status: 'create', detail: `${bucket} missing: will create (private, archive under s3://${bucket}/${prefix})` };
+      if (h.state === 'missing') return { status: 'create', detail: `${bucket} missing: will create (private, TLS only, archive under s3://${bucket}/${prefix})` };
       if (h.state === 'foreign') {
         return { status: 'blocked', detail: `${bucket} exists and this account cannot access it (bucket names are global)`, fix: 'choose another --archive-bucket' };
       }
@@ -48,8 +49,9 @@ export function bucketStep(): Step {
         }),
       );
       await ctx.clients.s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: PUBLIC_ACCESS_BLOCK }));
+      await ctx.clients.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(tlsOnlyBucketPolicy(ctx.place, bucket)) }));
       await ctx.clients.s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: tagList(ctx.spec.stream) } }));
-      return `created ${bucket} (public access blocked)`;
+      return `created ${bucket} (public access blocked, TLS only)`;
     },
     commands(ctx, f) {
       if (f.status !== 'create') return [];
@@ -60,6 +62,7 @@ export function bucketStep(): Step {
           bucket,
           'public-access-block-configuration': Object.entries(PUBLIC_ACCESS_BLOCK).map(([k, v]) => `${k}=${v}`).join(','),
         }, ctx.region),
+        awsCli('s3api', 'put-bucket-policy', { bucket, policy: JSON.stringify(tlsOnlyBucketPolicy(ctx.place, bucket)) }, ctx.region),
         awsCli('s3api', 'put-bucket-tagging', { bucket, tagging: `TagSet=[${tagList(ctx.spec.stream).map((t) => `{Key=${t.Key},Value=${t.Value}}`).join(',')}]` }, ctx.region),
       ];
     },
