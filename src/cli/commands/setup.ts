@@ -64,13 +64,13 @@ changes nothing and says so. Existing resources are verified, never resharded or
 same-named IAM role that flowcut did not create stops the run before anything changes.
 
 The account id comes from the stream's ARN (no STS call). The credentials running setup need:
-kinesis:CreateStream/DescribeStreamSummary/AddTagsToStream, iam:GetRole/CreateRole/TagRole/
+kinesis:CreateStream/DescribeStreamSummary/AddTagsToStream/StartStreamEncryption, iam:GetRole/CreateRole/TagRole/
 GetRolePolicy/PutRolePolicy/UpdateAssumeRolePolicy, iam:PassRole on the roles it creates (to hand
 them to CloudWatch Logs and VPC Flow Logs), logs:DescribeLogGroups/DescribeSubscriptionFilters/
 PutSubscriptionFilter (and CreateLogGroup/PutRetentionPolicy/TagResource with --flow-log),
 ec2:DescribeFlowLogs (+ CreateFlowLogs, CreateTags), dynamodb:DescribeTable/CreateTable/
 TagResource/ListTagsOfResource, and with --archive-bucket s3:CreateBucket/PutBucketTagging/
-PutBucketPublicAccessBlock and s3:ListBucket.`,
+PutBucketPublicAccessBlock/PutBucketPolicy and s3:ListBucket.`,
     )
     .action(async (opts: SetupOptions) => runSetup(opts));
 }
