@@ -139,7 +139,7 @@ export interface SeriesDetectorOptions {
   /**
    * Give every reported row (`anomalyScore` above 0) an `explanation`. Costs an attribution and an
    * expected value per reported row, nothing on the others; with a mapping that reports nearly
-   * every row (`scaled` without a cool-down, as in the Kinesis settings), that doubles the time.
+   * every row (`scaled` without a cool-down, as in the Kinesis settings), that adds half to all of the time again.
    */
   readonly explain: boolean;
 }
