@@ -1,6 +1,6 @@
 /** `flowcut doctor` against kinesis-local + dynalite (records, lag) and the fakes (filter, role, flow log). */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand, StopStreamEncryptionCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { runDoctor, formatChecks, type Check } from '../../src/aws/setup/doctor.js';
@@ -53,6 +53,7 @@ describe('flowcut doctor', () => {
     expect(checks.map((c) => [c.name, c.status])).toEqual([
       ['credentials', 'pass'],
       ['stream', 'pass'],
+      ['encryption at rest', 'pass'],
       ['flow log', 'pass'],
       ['log events', 'pass'],
       ['subscription filter', 'pass'],
@@ -62,6 +63,7 @@ describe('flowcut doctor', () => {
       ['consumer lag', 'pass'],
     ]);
     const c = byName(checks);
+    expect(c['encryption at rest']!.detail).toBe('doc-a encrypted with alias/aws/kinesis');
     expect(c.records!.detail).toMatch(/^3 record\(s\) in the last 10 min/);
     expect(c['consumer lag']!.detail).toMatch(/behind over 1 lease\(s\)$/);
     expect(formatChecks(checks)).toContain('All checks passed.');
@@ -78,6 +80,12 @@ describe('flowcut doctor', () => {
     fl.DeliverLogsStatus = 'FAILED';
     fl.DeliverLogsErrorMessage = 'Access error';
     h.logs.groups.get('/vpc/doc-b')!.lastIngestionTime = Date.now() - 3 * 3600_000;
+    await h.kinesis.send(new StopStreamEncryptionCommand({ StreamName: 'doc-b', EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }));
+    for (let i = 0; i < 100; i++) {
+      const s = (await h.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'doc-b' }))).StreamDescriptionSummary!;
+      if (s.StreamStatus === 'ACTIVE' && s.EncryptionType !== 'KMS') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     const checks = await runDoctor(h.context({ stream: 'doc-b', logGroup: '/vpc/doc-b' }), OPTS);
     const c = byName(checks);
@@ -88,6 +96,11 @@ describe('flowcut doctor', () => {
     expect(c['role permissions']).toMatchObject({ status: 'fail', detail: 'flowcut-cwl-doc-b may not kinesis:PutRecord, kinesis:PutRecords on the stream' });
     expect(c.records).toMatchObject({ status: 'fail', detail: 'no record arrived on any of 1 shard(s) in the last 10 min' });
     expect(c.consumer).toMatchObject({ status: 'warn', detail: expect.stringContaining('holds no leases') });
+    expect(c['encryption at rest']).toMatchObject({
+      status: 'warn',
+      detail: 'doc-b is not encrypted at rest',
+      fix: `aws kinesis start-stream-encryption --stream-name doc-b --encryption-type KMS --key-id alias/aws/kinesis --region ${REGION} (the AWS-managed key asks no KMS permission of writers or readers)`,
+    });
     for (const x of checks.filter((k) => k.status === 'fail')) expect(x.fix, x.name).toBeTruthy();
     const text = formatChecks(checks);
     expect(text).toContain('FAIL role trust: flowcut-cwl-doc-b does not trust logs.us-east-1.amazonaws.com\n     fix: run flowcut setup again');

@@ -17,7 +17,7 @@ import { flowLogsFor } from './steps/flow-log.js';
 import { describeTable } from './steps/lease-table.js';
 import { findLogGroup, subscriptionFilters } from './steps/logs.js';
 import { getRole } from './steps/role.js';
-import { streamSummary } from './steps/stream.js';
+import { STREAM_KEY, streamSummary } from './steps/stream.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -74,6 +74,17 @@ export async function runDoctor(ctx: SetupContext, opts: DoctorOptions): Promise
   } else {
     const mode = summary.StreamModeDetails?.StreamMode === 'ON_DEMAND' ? 'on-demand' : 'provisioned';
     add({ name: 'stream', status: 'pass', detail: `${spec.stream} ACTIVE, ${mode}, ${summary.OpenShardCount} open shard(s), retention ${summary.RetentionPeriodHours} h` });
+    // Flow records name hosts, ports and volumes: they belong encrypted at rest, as setup creates them.
+    if (summary.EncryptionType === 'KMS') {
+      add({ name: 'encryption at rest', status: 'pass', detail: `${spec.stream} encrypted with ${summary.KeyId ?? 'a KMS key'}` });
+    } else {
+      add({
+        name: 'encryption at rest',
+        status: 'warn',
+        detail: `${spec.stream} is not encrypted at rest`,
+        fix: `aws kinesis start-stream-encryption --stream-name ${spec.stream} --encryption-type KMS --key-id ${STREAM_KEY} --region ${ctx.region} (the AWS-managed key asks no KMS permission of writers or readers)`,
+      });
+    }
   }
 
   // 2. Log group and the flow log feeding it.

@@ -14,7 +14,7 @@ interface DoctorCliOptions extends SetupInput {
 export function registerDoctor(program: Command): void {
   const cmd = program
     .command('doctor')
-    .description('Check a running pipeline end to end (credentials, stream, flow log, log group, subscription filter, role, records arriving, consumer lag) and explain each failure with its fix.');
+    .description('Check a running pipeline end to end (credentials, stream and its encryption at rest, flow log, log group, subscription filter, role, records arriving, consumer lag) and explain each failure with its fix.');
   addPipelineOptions(cmd)
     .option('--window <minutes>', 'how far back to look for records on each shard', '10')
     .option('--lag-warn <seconds>', 'warn when the consumer is further behind than this (MillisBehindLatest after its checkpoint)', '60')
