@@ -17,7 +17,7 @@ import { flowLogsFor } from './steps/flow-log.js';
 import { describeTable } from './steps/lease-table.js';
 import { findLogGroup, subscriptionFilters } from './steps/logs.js';
 import { getRole } from './steps/role.js';
-import { STREAM_KEY, streamSummary } from './steps/stream.js';
+import { encryptStreamCommand, streamSummary } from './steps/stream.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -82,7 +82,7 @@ export async function runDoctor(ctx: SetupContext, opts: DoctorOptions): Promise
         name: 'encryption at rest',
         status: 'warn',
         detail: `${spec.stream} is not encrypted at rest`,
-        fix: `aws kinesis start-stream-encryption --stream-name ${spec.stream} --encryption-type KMS --key-id ${STREAM_KEY} --region ${ctx.region} (the AWS-managed key asks no KMS permission of writers or readers)`,
+        fix: `${encryptStreamCommand(spec.stream, ctx.region)} (the AWS-managed key asks no KMS permission of writers or readers)`,
       });
     }
   }

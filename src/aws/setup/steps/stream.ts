@@ -11,6 +11,11 @@ import type { Capacity } from '../spec.js';
  */
 export const STREAM_KEY = 'alias/aws/kinesis';
 
+/** The CLI command that encrypts a stream with `STREAM_KEY`: for the dry run, and as the fix where one is not. */
+export function encryptStreamCommand(name: string, region?: string): string {
+  return awsCli('kinesis', 'start-stream-encryption', { 'stream-name': name, 'encryption-type': 'KMS', 'key-id': STREAM_KEY }, region);
+}
+
 function describeCapacity(c: Capacity): string {
   return c.mode === 'ON_DEMAND' ? 'on-demand' : `${c.shards} shard${c.shards === 1 ? '' : 's'}`;
 }
@@ -49,7 +54,7 @@ export function streamStep(name: string, capacity: Capacity, purpose: 'input' | 
         (capacity.mode === 'ON_DEMAND') !== (mode === 'ON_DEMAND') || (capacity.mode === 'PROVISIONED' && s.OpenShardCount !== capacity.shards);
       let note = differs ? ` (asked for ${describeCapacity(capacity)}: left as is; change it with aws kinesis update-shard-count or update-stream-mode)` : '';
       if (s.EncryptionType !== 'KMS') {
-        note += ` (not encrypted at rest: left as is; aws kinesis start-stream-encryption --stream-name ${name} --encryption-type KMS --key-id ${STREAM_KEY} turns it on, with no change to who may read or write)`;
+        note += ` (not encrypted at rest: left as is; ${encryptStreamCommand(name)} turns it on, with no change to who may read or write)`;
       }
       if (s.StreamStatus === 'CREATING' || s.StreamStatus === 'UPDATING') return { status: 'pending', detail: `exists, ${s.StreamStatus}, ${have}${note}` };
       return { status: 'ok', detail: `exists: ${s.StreamStatus}, ${have}${note}` };
@@ -102,7 +107,7 @@ export function streamStep(name: string, capacity: Capacity, purpose: 'input' | 
           ctx.region,
         ),
         wait,
-        awsCli('kinesis', 'start-stream-encryption', { 'stream-name': name, 'encryption-type': 'KMS', 'key-id': STREAM_KEY }, ctx.region),
+        encryptStreamCommand(name, ctx.region),
         wait,
       ];
     },
