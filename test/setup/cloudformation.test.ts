@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cloudFormationTemplate, toYaml, type Json } from '../../src/aws/setup/cloudformation.js';
+import { tlsOnlyPolicyDocument } from './expected.js';
 import { resolveSpec } from '../../src/aws/setup/spec.js';
 
 type Props = Record<string, Json>;
@@ -160,19 +161,7 @@ describe('flowcut setup --emit cloudformation', () => {
     // The archive answers over TLS only.
     expect(r.ArchiveBucketPolicy!.Properties).toEqual({
       Bucket: { Ref: 'ArchiveBucket' },
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 's3:*',
-            Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:s3:::my-flow-archive' }, { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::my-flow-archive/*' }],
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
-        ],
-      },
+      PolicyDocument: tlsOnlyPolicyDocument({ 'Fn::Sub': 'arn:${AWS::Partition}:s3:::my-flow-archive' }, { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::my-flow-archive/*' }),
     });
     // Both streams encrypted at rest with the AWS-managed key, which needs no KMS permission in the roles.
     for (const id of ['FlowStream', 'FindingsStream']) expect(r[id]!.Properties).toMatchObject({ StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });

@@ -16,6 +16,7 @@ import { DEFAULT_FLOW_LOG_FORMAT, type SetupInput } from '../../src/aws/setup/sp
 import { setupSteps } from '../../src/aws/setup/steps/index.js';
 import { formatTeardown, planTeardown, runTeardown } from '../../src/aws/setup/teardown.js';
 import { commandNames } from './fakes.js';
+import { tlsOnlyPolicyDocument } from './expected.js';
 import { ACCOUNT, MUTATING, REGION, useHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -174,19 +175,7 @@ describe('flowcut setup (all resources)', () => {
     // Reachable over TLS only, whoever asks.
     const bucketPolicy = h.s3.mock.commandCalls(PutBucketPolicyCommand).map((c) => c.args[0].input);
     expect(bucketPolicy.map((p) => p.Bucket)).toEqual(['flowcut-test-archive-a']);
-    expect(JSON.parse(bucketPolicy[0]!.Policy!)).toEqual({
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'DenyInsecureTransport',
-          Effect: 'Deny',
-          Principal: '*',
-          Action: 's3:*',
-          Resource: ['arn:aws:s3:::flowcut-test-archive-a', 'arn:aws:s3:::flowcut-test-archive-a/*'],
-          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-        },
-      ],
-    });
+    expect(JSON.parse(bucketPolicy[0]!.Policy!)).toEqual(tlsOnlyPolicyDocument('arn:aws:s3:::flowcut-test-archive-a', 'arn:aws:s3:::flowcut-test-archive-a/*'));
     expect(h.progress.some((l) => /creating/.test(l))).toBe(true);
   });
 
