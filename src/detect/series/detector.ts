@@ -733,12 +733,16 @@ export class SeriesDetector {
         mostSurprised = k;
       }
     }
+    // The most surprised view always passes the bar below, so its explanation is at hand if needed.
+    let fallback: SeriesExplanation | undefined;
     for (const k of this.viewOrder) {
       if ((strengths[k] as number) < 0.5 * strongest) continue;
       const e = this.explainBy(k);
-      if (e !== undefined && !this.asExpected(e)) return e;
+      if (e === undefined) continue;
+      if (!this.asExpected(e)) return e;
+      if (k === mostSurprised) fallback = e;
     }
-    return this.explainBy(mostSurprised) ?? (this.explainBy(0) as SeriesExplanation);
+    return fallback ?? (this.explainBy(0) as SeriesExplanation);
   }
 
   /** The explanation view `k` gives (a member's index, or the weekly view after them); undefined for a weekly view that did not judge the row. */
