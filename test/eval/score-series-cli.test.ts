@@ -276,16 +276,19 @@ describe('flowcut score-series', () => {
     expect(await said(back)).toContain(`flowcut: ${back}: the rows were not in time order (1 came earlier than the row before them); they were scored, and are written, in time order`);
     const written = readFileSync(`${back}.out`, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
     expect(written).toEqual([...lines.slice(1, 101), ...lines.slice(102), lines[101]].map((l) => l!.split(',')[0]));
-    // With a time that cannot be read, the file's order stays; the time lookups restart where time
-    // goes back by a day, and pass over a row that comes a minute late.
+    // With a time that cannot be read, the file's order stays; the time lookups pass over the row
+    // stamped a day ahead, restart where the rows go back a day, and pass over a row that comes a
+    // minute late.
     const mixed = path.join(dir, 'mixed.csv');
     lines[50] = `soon,${lines[50]?.split(',')[1]}`;
+    for (let k = 150; k < lines.length; k++) lines[k] = lines[k]!.replace('2024-01-01', '2023-12-31');
     [lines[200], lines[201]] = [lines[201]!, lines[200]!];
     writeFileSync(mixed, `${lines.join('\n')}\n`);
     const told = await said(mixed);
     expect(told).toContain(`flowcut: ${mixed}: 1 of 300 timestamps could not be read as times (the first at ${mixed}:51: "soon"), so the rows were kept in the file's order; the daily recurrence, weekly view and time of day pass over those rows.`);
     expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp more than 6 hours earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
     expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp up to 6 hours earlier than a row before them; each was scored, but not kept for the day- and week-ago lookups`);
+    expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp more than 6 hours after the row before them and the row after them; each was scored, but not kept for the day- and week-ago lookups`);
   });
 
   it('scores a newest-first export in time order, exactly as the same rows oldest-first', async () => {

@@ -358,13 +358,14 @@ function recurrenceOptions(o: SeriesDetectorOptions) {
  * The layout of a series detector's state, inside the forests' container (whose own version
  * covers the forests). Any change to what the detector keeps changes it.
  */
-const SERIES_STATE_VERSION = 2;
+const SERIES_STATE_VERSION = 3;
 /**
  * Layouts this flowcut still reads: 1 is 2's bytes with options that predate `explain` (which
  * then takes its default), so an older flowcut's state still loads, while an older flowcut
- * meets version 2 with the version message rather than an unknown option.
+ * meets version 2 with the version message rather than an unknown option; 2 is 3's bytes without
+ * the recent rows' held row and count of rows stamped ahead (none held, none counted).
  */
-const READABLE_SERIES_STATE_VERSIONS: readonly number[] = [1, 2];
+const READABLE_SERIES_STATE_VERSIONS: readonly number[] = [1, 2, 3];
 
 const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_SERIES_OPTIONS), 'outputAfter']);
 
@@ -390,7 +391,8 @@ export function resolveSeriesOptions(options: Partial<SeriesDetectorOptions>): S
 /** A part of the detector that saves and restores its own state. */
 interface StatePart {
   writeState(w: ByteWriter): void;
-  readState(r: ByteReader): void;
+  /** `layout`: the series state layout version the bytes were written in. */
+  readState(r: ByteReader, layout: number): void;
 }
 
 /** A part whose reader names what it reads, in messages about a corrupt state. */
@@ -603,12 +605,12 @@ export class SeriesDetector {
     } catch (e) {
       throw corrupt((e as Error).message);
     }
-    d.readState(r);
+    d.readState(r, version);
     if (r.offset !== r.end) throw corrupt('unexpected bytes after the detector');
     return d;
   }
 
-  private readState(r: ByteReader): void {
+  private readState(r: ByteReader, layout: number): void {
     this.rows = readCount(r, 'rows');
     this.hasPrevious = readFlag(r, 'previous row');
     r.into(this.previous, this.columns, 'previous row');
@@ -618,17 +620,18 @@ export class SeriesDetector {
     if (!this.previous.every(Number.isFinite) || (this.rows > 0 && !(this.seenMin.every(Number.isFinite) && this.seenMax.every(Number.isFinite)))) {
       throw corrupt('a kept value that is not finite');
     }
-    for (const part of this.stateParts()) part.readState(r);
+    for (const part of this.stateParts()) part.readState(r, layout);
   }
 
   /** The parts with a state of their own, in the one order `toState` writes and `readState` reads them. */
   private stateParts(): StatePart[] {
+    const recent = this.recent;
     const parts: (StatePart | undefined)[] = [
       ...this.members.map((m, k) => named(m, `forest ${k + 1}`)),
       named(this.coolDown, 'cool-down'),
       this.refractory,
       this.events,
-      this.recent,
+      recent && { writeState: (w) => recent.writeState(w), readState: (r, layout) => recent.readState(r, layout >= 3) },
       this.recurrence,
       this.weekly?.view,
       this.weekly && named(this.weekly.forest, 'weekly forest'),
@@ -651,15 +654,26 @@ export class SeriesDetector {
   }
 
   /**
+   * Rows stamped ahead: more than 6 hours after the row before them, and followed by a row more
+   * than 6 hours before them. Scored, but not kept for the daily and weekly lookups (kept, such a
+   * row would have cost them the week of rows before it).
+   */
+  get aheadRows(): number {
+    return this.recent?.ahead ?? 0;
+  }
+
+  /**
    * Scores a row, then learns it. `values`: one finite number per column. `time`: epoch
    * milliseconds (not seconds), or NaN when unknown (the daily and weekly lookups then skip the
-   * row); rows should come in time order (see `lateRows` and `timeRestarts`). A row that is
+   * row); rows should come in time order (see `lateRows`, `aheadRows` and `timeRestarts`). A row that is
    * refused (an error) changes nothing. Scores are 0 during the warm-up (with the defaults, some
    * 230 to 300 rows), and after an alarm a row is reported only if it beats every score of
    * the cool-down's rows. A reported row comes with its `explanation` (see `SeriesExplanation`).
    */
   process(values: ArrayLike<number>, time = Number.NaN): RowScore {
     this.admit(values, time);
+    // Before the day and week lookups: a held row that this row shows to be a gap is kept by then.
+    this.recent?.settle(time);
     const p = this.featurise(time);
     const byRatio = this.options.mapping === 'quantile';
     let mapped = 0;

@@ -7,7 +7,10 @@ import { corrupt, readCount, readNumbers, writeNumbers } from './state-io.js';
  */
 export const MAX_KEPT_VALUES = 8 * 1024 * 1024;
 
-/** How much earlier than the last kept row a row may come and still be a late row rather than a restart. */
+/**
+ * How much earlier than the last kept row a row may come and still be a late row rather than a
+ * restart; also how far after it a row may come before it is held (see `RecentRows`).
+ */
 export const LATE_ROW_MS = 6 * 3_600_000;
 
 /**
@@ -19,6 +22,14 @@ export const LATE_ROW_MS = 6 * 3_600_000;
  * order): it is not kept either (`late` counts those), so one late row does not cost the week of
  * rows the lookups need. A row further back means the clock went back, and the rows start again
  * from it (`restarts` counts those).
+ *
+ * A row more than `LATE_ROW_MS` after the last kept one is held, not kept, until the next timed
+ * row says which it was: a gap in the series (the next row comes at most `LATE_ROW_MS` before it
+ * or after it: the held row is kept, as it would have been at once) or a row stamped ahead (the
+ * next row comes earlier than that: the held row is dropped, `ahead` counts it). Kept at once, a
+ * row stamped a day ahead would push the week's rows past the horizon, and the next row, a day
+ * before it, would start the rows again: one wrong timestamp would cost the lookups a week.
+ * `settle` must see each row's time before its lookups, so that a gap's held row is kept by then.
  */
 export class RecentRows {
   private times: number[] = [];
@@ -30,6 +41,11 @@ export class RecentRows {
   restarts = 0;
   /** Rows that came earlier than the last kept row by at most `LATE_ROW_MS`, not kept. */
   late = 0;
+  /** Held rows dropped because the next row came more than `LATE_ROW_MS` before them: stamped ahead. */
+  ahead = 0;
+  /** Time of the held row (NaN: none) and its values. */
+  private heldTime = Number.NaN;
+  private readonly heldValues: Float64Array;
 
   constructor(
     readonly columns: number,
@@ -39,6 +55,7 @@ export class RecentRows {
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
     if (!(horizonMs > 0)) throw new RangeError(`horizon must be > 0 ms, got ${horizonMs}`);
     this.maxRows = Math.max(1, Math.floor(maxValues / columns));
+    this.heldValues = new Float64Array(columns);
   }
 
   /** Refuses to serve `user` when this store forgets rows it needs (`needMs` back). */
@@ -56,19 +73,42 @@ export class RecentRows {
     return Number.isFinite(time) && !(time <= this.lastTime);
   }
 
+  /**
+   * Settles the held row, if any, by the time of the row that follows it (see the class comment).
+   * Call with each row's time before its lookups; a row without a finite time settles nothing.
+   */
+  settle(time: number): void {
+    if (Number.isNaN(this.heldTime) || !Number.isFinite(time)) return;
+    const held = this.heldTime;
+    this.heldTime = Number.NaN;
+    if (time >= held - LATE_ROW_MS) this.append(this.heldValues, held);
+    else this.ahead++;
+  }
+
   /** Keeps the row (see the class comment for the rows it does not keep); drops rows past the horizon or the cap. */
   keep(values: ArrayLike<number>, time: number): void {
-    if (!Number.isFinite(time) || time === this.lastTime) return;
-    if (time < this.lastTime && this.lastTime - time <= LATE_ROW_MS) {
+    if (!Number.isFinite(time)) return;
+    this.settle(time);
+    const last = this.lastTime;
+    if (time === last) return;
+    if (time < last && last - time <= LATE_ROW_MS) {
       this.late++;
       return;
     }
-    if (time < this.lastTime) {
+    if (time < last) {
       this.restarts++;
       this.times = [];
       this.values = [];
       this.head = 0;
+    } else if (time - last > LATE_ROW_MS) {
+      this.heldTime = time;
+      for (let col = 0; col < this.columns; col++) this.heldValues[col] = values[col] as number;
+      return;
     }
+    this.append(values, time);
+  }
+
+  private append(values: ArrayLike<number>, time: number): void {
     this.times.push(time);
     for (let col = 0; col < this.columns; col++) this.values.push(values[col] as number);
     const oldest = time - this.horizonMs;
@@ -80,15 +120,19 @@ export class RecentRows {
     }
   }
 
-  /** The kept rows only (rows waiting to be compacted away are not state). */
+  /** The kept rows only (rows waiting to be compacted away are not state), then the held row. */
   writeState(w: ByteWriter): void {
     w.f64(this.restarts);
     w.f64(this.late);
     writeNumbers(w, this.times, this.head);
     writeNumbers(w, this.values, this.head * this.columns);
+    w.f64(this.ahead);
+    w.f64(this.heldTime);
+    w.array(this.heldValues);
   }
 
-  readState(r: ByteReader): void {
+  /** `withHeld`: whether the state has the held row and `ahead` (series state layout 3 on). */
+  readState(r: ByteReader, withHeld: boolean): void {
     this.restarts = readCount(r, 'recent rows restarts');
     this.late = readCount(r, 'late rows');
     const times = readNumbers(r, this.maxRows, 'recent row times');
@@ -101,6 +145,18 @@ export class RecentRows {
     this.times = Array.from(times);
     this.values = Array.from(values);
     this.head = 0;
+    this.ahead = 0;
+    this.heldTime = Number.NaN;
+    this.heldValues.fill(0);
+    if (!withHeld) return;
+    this.ahead = readCount(r, 'rows stamped ahead');
+    const held = r.f64('held row time');
+    r.into(this.heldValues, this.columns, 'held row values');
+    if (!Number.isNaN(held)) {
+      if (!Number.isFinite(held) || !this.heldValues.every(Number.isFinite)) throw corrupt('a held row that is not finite');
+      if (!(times.length > 0 && held - (times[times.length - 1] as number) > LATE_ROW_MS)) throw corrupt('a held row that does not come more than 6 hours after the kept rows');
+    }
+    this.heldTime = held;
   }
 
   /** Index range of the kept rows: [start, end). */

@@ -12,6 +12,8 @@ export interface ScoredSeries {
   readonly timeRestarts: number;
   /** Rows up to 6 hours late (see `SeriesDetector.lateRows`). */
   readonly lateRows: number;
+  /** Rows stamped more than 6 hours ahead of the rows around them (see `SeriesDetector.aheadRows`). */
+  readonly aheadRows: number;
   /** Whether the rows were put in time order, and what kept them from it. */
   readonly order: TimeOrder;
   /** Whether the configuration reads the timestamps (time of day, daily recurrence, weekly view). */
@@ -129,7 +131,7 @@ export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorO
   const detector = new SeriesDetector(columns, options, values.length > 0 ? columnRanges(values, columns) : undefined, seriesProbation(values.length));
   const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0 || options.weekly;
   const scores = rows.map((r, i) => detector.process(r.values, needTime ? times[i]! : Number.NaN));
-  return { columns: parsed.columns, timestamps: rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts, lateRows: detector.lateRows, order, timeUsed: needTime };
+  return { columns: parsed.columns, timestamps: rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts, lateRows: detector.lateRows, aheadRows: detector.aheadRows, order, timeUsed: needTime };
 }
 
 export function scoreSeriesText(text: string, fileName: string, options: SeriesDetectorOptions): ScoredSeries {

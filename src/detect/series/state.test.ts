@@ -84,32 +84,68 @@ describe('series detector state', () => {
     expect(() => ThresholdedForest.fromState(saved)).toThrow(/holds a SeriesDetector, expected a ThresholdedForest/);
   });
 
-  it('reads a version-1 state (options from before `explain`) and carries on as the detector that wrote it', () => {
-    const o = { numberOfTrees: 10, sampleSize: 64 };
-    const rows = Array.from({ length: 700 }, (_, i) => [i % 97 === 96 ? 40 : 10 + ((i * 7919) % 13) / 13]);
-    const whole = new SeriesDetector(1, o, [{ min: 10, max: 40 }], 100);
-    rows.slice(0, 400).forEach((v) => whole.process(v));
-    // The same bytes as version 1 wrote them: the layout is 2's, the options without `explain`.
+  it('reads version-1 and version-2 states (before the held row; before `explain`) and carries on as the detector that wrote them', () => {
+    const series = rows();
+    const whole = new SeriesDetector(2, options);
+    series.slice(0, 400).forEach((p) => whole.process(p.values, p.time));
     const r = open(whole.toState(), KIND_SERIES_DETECTOR);
-    expect(r.u16()).toBe(2);
+    expect(r.u16()).toBe(3);
     const text = new Uint8Array(r.u32());
     r.into(text);
-    const options = JSON.parse(new TextDecoder().decode(text)) as Record<string, unknown>;
-    expect(options.explain).toBe(true);
-    delete options.explain;
     const rest = new Uint8Array(r.remaining);
     r.into(rest);
-    const v1 = seal(KIND_SERIES_DETECTOR, (w) => {
-      w.u16(1);
-      const t = new TextEncoder().encode(JSON.stringify(options));
-      w.u32(t.length);
-      w.array(t);
-      w.array(rest);
-    });
-    const restored = SeriesDetector.fromState(v1);
-    expect(restored.options.explain).toBe(true);
-    const later = rows.slice(400);
-    expect(later.map((v) => restored.process(v))).toEqual(later.map((v) => whole.process(v)));
+    // Version 2's bytes are 3's without the recent rows' trailer: no row stamped ahead, no row
+    // held (time NaN), the held row's two values 0. It comes once in these bytes, or the test says so.
+    const trailer = new ByteWriter();
+    trailer.f64(0);
+    trailer.f64(Number.NaN);
+    trailer.f64(0);
+    trailer.f64(0);
+    const pattern = trailer.bytes();
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const at = hex(rest).indexOf(hex(pattern));
+    expect(at % 2).toBe(0);
+    expect(hex(rest).indexOf(hex(pattern), at + 1)).toBe(-1);
+    const restV2 = new Uint8Array([...rest.subarray(0, at / 2), ...rest.subarray(at / 2 + pattern.length)]);
+    const options2 = JSON.parse(new TextDecoder().decode(text)) as Record<string, unknown>;
+    expect(options2.explain).toBe(true);
+    const options1 = { ...options2 };
+    delete options1.explain;
+    const legacy = (version: number, o: Record<string, unknown>) =>
+      seal(KIND_SERIES_DETECTOR, (w) => {
+        w.u16(version);
+        const t = new TextEncoder().encode(JSON.stringify(o));
+        w.u32(t.length);
+        w.array(t);
+        w.array(restV2);
+      });
+    const v1 = SeriesDetector.fromState(legacy(1, options1));
+    const v2 = SeriesDetector.fromState(legacy(2, options2));
+    expect(v1.options.explain).toBe(true);
+    const later = series.slice(400);
+    const expected = later.map((p) => whole.process(p.values, p.time));
+    expect(later.map((p) => v1.process(p.values, p.time))).toEqual(expected);
+    expect(later.map((p) => v2.process(p.values, p.time))).toEqual(expected);
+    // Version 2's bytes read as version 3 run out where the trailer should be.
+    expect(() => SeriesDetector.fromState(legacy(3, options2))).toThrow(RcfStateError);
+  });
+
+  it('carries a held row and the rows stamped ahead across a restore', () => {
+    const series = rows().slice(0, 500);
+    // Row 300 stamped two days ahead; row 450 starts a gap of a day.
+    const timed = series.map((p, i) => ({ ...p, time: i === 300 ? p.time + 48 * HOUR : i >= 450 ? p.time + 24 * HOUR : p.time }));
+    const whole = new SeriesDetector(2, options);
+    const cut = [301, 451];
+    const restored: RowScore[] = [];
+    let d = new SeriesDetector(2, options);
+    for (const [i, p] of timed.entries()) {
+      if (cut.includes(i)) d = SeriesDetector.fromState(d.toState());
+      restored.push(d.process(p.values, p.time));
+    }
+    expect(timed.map((p) => whole.process(p.values, p.time))).toEqual(restored);
+    expect(d.aheadRows).toBe(1);
+    expect(whole.aheadRows).toBe(1);
+    expect(d.timeRestarts).toBe(0);
   });
 
   it('refuses a sealed state whose contents are wrong', () => {
@@ -123,7 +159,7 @@ describe('series detector state', () => {
         w.u32(columns);
         w.array(new Uint8Array(300));
       });
-    expect(() => SeriesDetector.fromState(optionsOf('{}', 1, 3))).toThrow(/series detector state version 3 is not this flowcut's \(2\)/);
+    expect(() => SeriesDetector.fromState(optionsOf('{}', 1, 4))).toThrow(/series detector state version 4 is not this flowcut's \(3\)/);
     expect(() => SeriesDetector.fromState(optionsOf('{"numberOfTrees":', 1))).toThrow(RcfStateError);
     expect(() => SeriesDetector.fromState(optionsOf('{"trees":5}', 1))).toThrow(/corrupt \(unknown series detector option 'trees'\)/);
     // A column count the bytes cannot back is refused before anything is allocated.

@@ -64,6 +64,42 @@ describe('recent rows', () => {
     expect(rows.end - rows.start).toBe(1);
   });
 
+  it('holds a row more than 6 hours after the last, and drops it when the next row shows it was stamped ahead', () => {
+    const rows = new RecentRows(1, 1000 * HOUR);
+    for (let h = 0; h < 200; h++) rows.keep([h], T0 + h * HOUR);
+    // A row stamped 30 days ahead, then the series carries on where it was.
+    rows.settle(T0 + 720 * HOUR);
+    rows.keep([-1], T0 + 720 * HOUR);
+    expect(rows.lastTime).toBe(T0 + 199 * HOUR);
+    for (let h = 200; h < 210; h++) {
+      rows.settle(T0 + h * HOUR);
+      rows.keep([h], T0 + h * HOUR);
+    }
+    expect(rows.ahead).toBe(1);
+    expect(rows.restarts).toBe(0);
+    expect(rows.late).toBe(0);
+    // Kept at once, the row would have pushed every earlier row past the horizon.
+    expect(rows.end - rows.start).toBe(210);
+    expect(rows.value(rows.start, 0)).toBe(0);
+    expect(rows.nearest(T0 + 720 * HOUR, 100 * HOUR)).toBe(-1);
+  });
+
+  it('keeps a held row once the next row shows a gap in the series, as if it had been kept at once', () => {
+    const rows = new RecentRows(1, 100 * HOUR);
+    const kept = () => Array.from({ length: rows.end - rows.start }, (_, k) => [(rows.time(rows.start + k) - T0) / HOUR, rows.value(rows.start + k, 0)]);
+    const hours = [...Array.from({ length: 50 }, (_, h) => h), 80, 81, 82, 90, 130, 200, 200.5, 199.5];
+    for (const [i, h] of hours.entries()) {
+      rows.settle(T0 + h * HOUR);
+      rows.keep([i], T0 + h * HOUR);
+      if (h === 82) expect(kept().slice(-4)).toEqual([[49, 49], [80, 50], [81, 51], [82, 52]]);
+    }
+    // 200 was held until 200.5 came, then kept, and pushed 130's predecessors past the 100-hour horizon.
+    expect(kept()).toEqual([[130, 54], [200, 55], [200.5, 56]]);
+    expect(rows.ahead).toBe(0);
+    expect(rows.late).toBe(1); // 199.5, half an hour before the last kept row
+    expect(rows.restarts).toBe(0);
+  });
+
   it('keeps at most its value budget, oldest rows first out', () => {
     const rows = new RecentRows(4, 1000 * HOUR, 40);
     for (let h = 0; h < 30; h++) rows.keep([h, h, h, h], T0 + h * HOUR);
@@ -153,6 +189,20 @@ describe('series detector with the weekly view', () => {
     const withIt = peak(scores(series, true));
     expect(withIt).toBeGreaterThan(0.5);
     expect(withIt).toBeGreaterThan(without + 0.1);
+  });
+
+  it('still finds it after a row stamped days ahead, which it scores but does not let cost the weekly rows', () => {
+    const series = rides(5, true, new Set([23]));
+    // One row of day 20 carries a timestamp two days ahead (its value is its own hour's).
+    const wrong = series.map((p, i) => (i === 20 * 24 + 10 ? { ...p, time: p.time + 2 * DAY } : p));
+    const values = wrong.map((p) => p.value);
+    const detector = new SeriesDetector(1, { ...fast, weekly: true }, [{ min: Math.min(...values), max: Math.max(...values) }]);
+    const withIt = wrong.map((p) => detector.process([p.value], p.time).anomalyScore);
+    expect(detector.aheadRows).toBe(1);
+    expect(detector.timeRestarts).toBe(0);
+    const peak = Math.max(...withIt.slice(23 * 24, 24 * 24));
+    expect(peak).toBeGreaterThan(0.5);
+    expect(peak).toBeGreaterThan(Math.max(...scores(series, false).slice(23 * 24, 24 * 24)) + 0.1);
   });
 
   it('changes nothing in a series without a weekly rhythm', () => {
