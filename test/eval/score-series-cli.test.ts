@@ -288,7 +288,7 @@ describe('flowcut score-series', () => {
     expect(told).toContain(`flowcut: ${mixed}: 1 of 300 timestamps could not be read as times (the first at ${mixed}:51: "soon"), so the rows were kept in the file's order; the daily recurrence, weekly view and time of day pass over those rows.`);
     expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp more than 6 hours earlier than a row before them; the day- and week-ago lookups (daily recurrence, weekly view) started again from each`);
     expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp up to 6 hours earlier than a row before them; each was scored, but not kept for the day- and week-ago lookups`);
-    expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp more than 6 hours after the row before them and the row after them; each was scored, but not kept for the day- and week-ago lookups`);
+    expect(told).toContain(`flowcut: ${mixed}: 1 row(s) had a timestamp more than 6 hours later than the rows before them and the row after them; each was scored, but not kept for the day- and week-ago lookups`);
   });
 
   it('scores a newest-first export in time order, exactly as the same rows oldest-first', async () => {

@@ -396,7 +396,7 @@ function timeNotes(scored: ScoredSeries, name: string): string[] {
     notes.push(`${scored.lateRows} row(s) had a timestamp up to 6 hours earlier than a row before them; each was scored, but not kept for the day- and week-ago lookups`);
   }
   if (scored.aheadRows > 0) {
-    notes.push(`${scored.aheadRows} row(s) had a timestamp more than 6 hours after the row before them and the row after them; each was scored, but not kept for the day- and week-ago lookups`);
+    notes.push(`${scored.aheadRows} row(s) had a timestamp more than 6 hours later than the rows before them and the row after them; each was scored, but not kept for the day- and week-ago lookups`);
   }
   if (order.repeated > 0) notes.push(`${order.repeated} row(s) have the same time as the row before them; each is scored as a step of its own`);
   return notes;

@@ -654,9 +654,10 @@ export class SeriesDetector {
   }
 
   /**
-   * Rows stamped ahead: more than 6 hours after the row before them, and followed by a row more
-   * than 6 hours before them. Scored, but not kept for the daily and weekly lookups (kept, such a
-   * row would have cost them the week of rows before it).
+   * Rows stamped ahead: more than 6 hours after the last row kept for the daily and weekly
+   * lookups, and followed by a row more than 6 hours before them (but not more than 6 hours before
+   * the rows kept). Scored, but not kept for those lookups (kept, such a row would have cost them
+   * the week of rows before it).
    */
   get aheadRows(): number {
     return this.recent?.ahead ?? 0;

@@ -26,7 +26,9 @@ export const LATE_ROW_MS = 6 * 3_600_000;
  * A row more than `LATE_ROW_MS` after the last kept one is held, not kept, until the next timed
  * row says which it was: a gap in the series (the next row comes at most `LATE_ROW_MS` before it
  * or after it: the held row is kept, as it would have been at once) or a row stamped ahead (the
- * next row comes earlier than that: the held row is dropped, `ahead` counts it). Kept at once, a
+ * next row comes earlier than that: the held row is dropped, `ahead` counts it, and the next row
+ * carries on from the kept rows, unless it is more than `LATE_ROW_MS` before them too: then the
+ * clock went back, and the rows start again from it). Kept at once, a
  * row stamped a day ahead would push the week's rows past the horizon, and the next row, a day
  * before it, would start the rows again: one wrong timestamp would cost the lookups a week.
  * `settle` must see each row's time before its lookups, so that a gap's held row is kept by then.
@@ -82,7 +84,11 @@ export class RecentRows {
     const held = this.heldTime;
     this.heldTime = Number.NaN;
     if (time >= held - LATE_ROW_MS) this.append(this.heldValues, held);
-    else this.ahead++;
+    // Far before the kept rows too: the clock went back, and `keep` starts the rows again (as it
+    // did when the held row was kept at once).
+    else if (!(time < this.lastTime - LATE_ROW_MS)) this.ahead++;
+    // Nothing held is all zeros, so a state's bytes depend on what it holds only.
+    this.heldValues.fill(0);
   }
 
   /** Keeps the row (see the class comment for the rows it does not keep); drops rows past the horizon or the cap. */
@@ -152,7 +158,9 @@ export class RecentRows {
     this.ahead = readCount(r, 'rows stamped ahead');
     const held = r.f64('held row time');
     r.into(this.heldValues, this.columns, 'held row values');
-    if (!Number.isNaN(held)) {
+    if (Number.isNaN(held)) {
+      if (!this.heldValues.every((v) => v === 0)) throw corrupt('values for a held row when none is held');
+    } else {
       if (!Number.isFinite(held) || !this.heldValues.every(Number.isFinite)) throw corrupt('a held row that is not finite');
       if (!(times.length > 0 && held - (times[times.length - 1] as number) > LATE_ROW_MS)) throw corrupt('a held row that does not come more than 6 hours after the kept rows');
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SERIES_OPTIONS, SeriesDetector } from './detector.js';
+import { ByteReader, ByteWriter } from '../../rcf/bytes.js';
 import { RecentRows } from './recent-rows.js';
 import { WEEK_MS, WeeklyResidual, weeklyHorizonMs } from './weekly.js';
 
@@ -98,6 +99,54 @@ describe('recent rows', () => {
     expect(rows.ahead).toBe(0);
     expect(rows.late).toBe(1); // 199.5, half an hour before the last kept row
     expect(rows.restarts).toBe(0);
+  });
+
+  it('after a held row, tells a row stamped ahead from a clock that went back below the kept rows', () => {
+    const feed = (rows: RecentRows, hours: number[]) => hours.forEach((h, i) => (rows.settle(T0 + h * HOUR), rows.keep([i], T0 + h * HOUR)));
+    const series = Array.from({ length: 300 }, (_, h) => h);
+    // 330 after a 31-hour gap, then 323 on: 330 was stamped ahead, and the rows carry on from 299.
+    const ahead = new RecentRows(1, 1000 * HOUR);
+    feed(ahead, [...series, 330, 323, 324]);
+    expect([ahead.ahead, ahead.restarts, ahead.end - ahead.start]).toEqual([1, 0, 302]);
+    // 330, then 200: the clock went back below the kept rows too, and the rows start again.
+    const back = new RecentRows(1, 1000 * HOUR);
+    feed(back, [...series, 330, 200, 201]);
+    expect([back.ahead, back.restarts, back.end - back.start]).toEqual([0, 1, 2]);
+  });
+
+  it('saves a held row, and refuses a state whose held row is not one', () => {
+    const rows = new RecentRows(2, 1000 * HOUR);
+    for (let h = 0; h < 10; h++) rows.keep([h, -h], T0 + h * HOUR);
+    const saved = (r: RecentRows) => {
+      const w = new ByteWriter();
+      r.writeState(w);
+      return w.bytes();
+    };
+    const load = (bytes: Uint8Array) => {
+      const r = new RecentRows(2, 1000 * HOUR);
+      r.readState(new ByteReader(bytes, 0, bytes.length), true);
+      return r;
+    };
+    const quiet = saved(rows);
+    rows.keep([7, 7], T0 + 40 * HOUR);
+    const holding = saved(rows);
+    const restored = load(holding);
+    restored.settle(T0 + 41 * HOUR);
+    expect([restored.lastTime, restored.value(restored.end - 1, 0)]).toEqual([T0 + 40 * HOUR, 7]);
+    // Settled as stamped ahead, the held row leaves no trace: no time held, its values zeros again.
+    rows.settle(T0 + 11 * HOUR);
+    expect(rows.ahead).toBe(1);
+    expect(saved(rows).subarray(-24)).toEqual(quiet.subarray(-24));
+    // The state ends with the count stamped ahead, the held time and the held values (2 columns).
+    const tail = quiet.length - 24;
+    const tampered = (at: number, v: number) => {
+      const b = quiet.slice();
+      new DataView(b.buffer).setFloat64(at, v, true);
+      return b;
+    };
+    expect(() => load(tampered(tail + 8, 1))).toThrow(/values for a held row when none is held/);
+    expect(() => load(tampered(tail, T0 + 12 * HOUR))).toThrow(/does not come more than 6 hours after the kept rows/);
+    expect(() => load(tampered(tail, Number.POSITIVE_INFINITY))).toThrow(/held row that is not finite/);
   });
 
   it('keeps at most its value budget, oldest rows first out', () => {
