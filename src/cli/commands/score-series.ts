@@ -10,10 +10,13 @@ import { SeriesFormatError, parseSeriesCsv, quoteCell } from '../../detect/serie
 import {
   DEFAULT_SERIES_OPTIONS,
   KINESIS_OPTIONS,
+  SeriesDetector,
   type SeriesDetectorOptions,
   validateOptions,
 } from '../../detect/series/detector.js';
-import { type ScoredSeries, formatScoredSeries, scoreParsedSeries } from '../../detect/series/run.js';
+import { seriesProbation } from '../../detect/series/probation.js';
+import { type ScoredSeries, columnRanges, formatScoredSeries, orderByTime, scoreParsedSeries, scoreRowsWith } from '../../detect/series/run.js';
+import { type SeriesRun, encodeSeriesRun, readSeriesRun } from './series-state.js';
 
 const MAX_REPORTED_BAD_ROWS = 10;
 /**
@@ -89,6 +92,7 @@ interface ScoreSeriesFlags {
   out?: string;
   rejects?: string;
   explain?: boolean;
+  state?: string;
   kinesis?: boolean;
   trees: number;
   sampleSize: number;
@@ -155,11 +159,20 @@ export function registerScoreSeries(program: Command): void {
         'whose shape earlier alarms already had is discounted (--alarm-memory-*). ' +
         'The defaults are the configuration evaluated on the Numenta Anomaly Benchmark (npm run eval:nab).\n\n' +
         'The whole file is read before scoring (at most 256 MiB) and held in memory: with the defaults, about 830 MB and 170 s of one core per million rows. --out is written ' +
-        'under a temporary name beside it and renamed when complete, so a failure leaves any earlier file there as it was.',
+        'under a temporary name beside it and renamed when complete, so a failure leaves any earlier file there as it was.\n\n' +
+        'A series that grows (a metric exported every hour, say) is scored run after run with --state FILE: the first run ' +
+        'scores the whole file and saves the detector in FILE; each later run restores it, scores and writes only the rows ' +
+        'after the last one scored before, and saves it again. The scaling and probation period stay those of the first ' +
+        'run\'s rows (so give it history enough: a week shows the daily and weekly patterns), and so do the detector\'s ' +
+        'settings: detector flags are refused while FILE exists (delete it to start again).',
     )
     .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
     .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text); created even when there are none')
+    .option(
+      '--state <file>',
+      'carry the detector across runs: restore it from FILE when FILE exists and score only the rows after the last one it scored; save it to FILE afterwards (every timestamp must be readable)',
+    )
     .option('--explain', 'add a `reason` column: on each row with anomaly_score above 0, which view found it unusual (its value, its shape over the last rows, or its change from a week earlier), in which column, which way, what was expected, and how far it lies beyond every earlier value')
     .option('--kinesis', 'Kinesis Analytics RANDOM_CUT_FOREST settings (100 trees, sample 256, time decay 100000, shingle 1, raw values, anomaly_score = score/8 clipped); other flags given explicitly still apply')
     .option('--trees <n>', 'trees per forest', integer(1), d.numberOfTrees)
@@ -239,8 +252,16 @@ export function registerScoreSeries(program: Command): void {
     .option('--alarm-memory-level-rows <n>', 'rows before the shape whose median is its level', integer(1), d.alarmMemoryLevelRows)
     .option('--alarm-memory-power <p>', 'the score is multiplied by min(1, distance / (share × height)) ^ p', nonNegative, d.alarmMemoryPower)
     .action(async (file: string, flags: ScoreSeriesFlags, command: Command) => {
-      const options = resolveOptions(flags, (name) => command.getOptionValueSource(name) === 'cli');
-      await scoreSeriesCommand(file, flags.out, options, flags.rejects, flags.explain === true);
+      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      const options = resolveOptions(flags, given);
+      // The detector's settings: every flag but these.
+      const notDetector = new Set(['out', 'rejects', 'explain', 'state']);
+      const typed = new Set(command.options.map((o) => o.attributeName()).filter((a) => !notDetector.has(a) && given(a)));
+      // As typed: --no-weekly rather than --weekly when the value is off.
+      const kebab = (a: string) => a.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      const detectorFlags = [...typed].map((a) => ((flags as unknown as Record<string, unknown>)[a] === false ? `--no-${kebab(a)}` : `--${kebab(a)}`));
+      const state = flags.state === undefined ? undefined : { path: flags.state, detectorFlags };
+      await scoreSeriesCommand(file, flags.out, options, flags.rejects, flags.explain === true, state);
     });
 }
 
@@ -325,21 +346,60 @@ function resolveOptions(f: ScoreSeriesFlags, given: (name: string) => boolean): 
   return options;
 }
 
-export async function scoreSeriesCommand(file: string, out: string | undefined, options: SeriesDetectorOptions, rejects?: string, explain = false): Promise<void> {
+/** `--state`: where the detector is kept between runs, and the detector flags given on this one. */
+export interface SeriesStateOption {
+  readonly path: string;
+  readonly detectorFlags: readonly string[];
+}
+
+export async function scoreSeriesCommand(
+  file: string,
+  out: string | undefined,
+  options: SeriesDetectorOptions,
+  rejects?: string,
+  explain = false,
+  state?: SeriesStateOption,
+): Promise<void> {
   const toStdout = out === undefined || out === '-';
+  if (state?.path === '-') throw new CliError('score-series: --state needs a file name (standard output carries the scores)');
+  if (state !== undefined && !toStdout && state.path === out) throw new CliError('score-series: --state and --out name the same file');
   // Opened before the input is read and scored, so a mistyped --out costs nothing; written under
   // a temporary name and renamed at the end, so a failure never leaves a cut-off file that looks
   // whole, and --out may name the input itself.
   const output = toStdout ? undefined : await OutputFile.open(out);
+  let stateFile: OutputFile | undefined;
+  let nothingNew = false;
   try {
-    await scoreInto(file, output, options, rejects, explain);
+    // The state is read before its replacement is opened, and saved only once the scores are out:
+    // a failure before then leaves it as it was, so the next run scores the same rows again.
+    const previous = state === undefined ? undefined : await readSeriesRun(state.path);
+    if (previous !== undefined && state !== undefined && state.detectorFlags.length > 0) {
+      const verb = state.detectorFlags.length === 1 ? 'is a detector setting' : 'are detector settings';
+      throw new CliError(`score-series: ${state.detectorFlags.join(', ')} ${verb}, and the detector in ${state.path} keeps the settings it was built with; drop ${state.detectorFlags.length === 1 ? 'it' : 'them'}, or delete ${state.path} to start again`);
+    }
+    if (state !== undefined) stateFile = await OutputFile.open(state.path);
+    const run = await scoreInto(file, output, options, rejects, explain, state === undefined ? undefined : { path: state.path, previous });
     await output?.commit();
+    if (run !== undefined && stateFile !== undefined) {
+      await writeAll(stateFile.stream, [encodeSeriesRun(run)], false);
+      await stateFile.commit();
+    }
+    nothingNew = run === undefined;
   } finally {
     await output?.discard();
+    // Nothing new to save is not a failure: the state stays as it was, as already said.
+    await stateFile?.discard(nothingNew);
   }
 }
 
-async function scoreInto(file: string, output: OutputFile | undefined, options: SeriesDetectorOptions, rejects: string | undefined, explain: boolean): Promise<void> {
+async function scoreInto(
+  file: string,
+  output: OutputFile | undefined,
+  options: SeriesDetectorOptions,
+  rejects: string | undefined,
+  explain: boolean,
+  state: { readonly path: string; readonly previous: SeriesRun | undefined } | undefined,
+): Promise<SeriesRun | undefined> {
   const text = await readSeriesInput(file);
   // Bad rows are reported as name:line.
   const name = file === '-' ? 'stdin' : file;
@@ -365,13 +425,71 @@ async function scoreInto(file: string, output: OutputFile | undefined, options: 
   }
   if (parsed.rows.length === 0) throw new CliError(`${name}: no valid data rows (${parsed.bad.length} bad)`);
 
-  const scored = scoreParsedSeries(parsed, options);
+  let scored: ScoredSeries;
+  let run: SeriesRun | undefined;
+  if (state === undefined) scored = scoreParsedSeries(parsed, options);
+  else ({ scored, run } = scoreWithState(parsed, options, name, state.path, state.previous));
   for (const line of timeNotes(scored, name)) process.stderr.write(`flowcut: ${name}: ${line}\n`);
   await writeAll(output?.stream ?? process.stdout, formatScoredSeries(scored, { explain }), output === undefined);
   if (parsed.bad.length > 0) {
     const kept = rejects !== undefined ? ` (kept in ${rejects})` : ' (use --rejects FILE to keep them)';
-    process.stderr.write(`flowcut: scored ${parsed.rows.length} rows of ${name}, skipped ${parsed.bad.length} bad rows${kept}\n`);
+    process.stderr.write(`flowcut: scored ${scored.scores.length} rows of ${name}, skipped ${parsed.bad.length} bad rows${kept}\n`);
   }
+  return run;
+}
+
+/**
+ * `--state`: a new detector over the whole file (its ranges, its probation period), or the
+ * restored one over the rows after the last it scored. Returns the run to save, or undefined when
+ * there were no new rows (the state then stays as it was).
+ */
+function scoreWithState(
+  parsed: ReturnType<typeof parseSeriesCsv>,
+  options: SeriesDetectorOptions,
+  name: string,
+  statePath: string,
+  previous: SeriesRun | undefined,
+): { scored: ScoredSeries; run: SeriesRun | undefined } {
+  const ordered = orderByTime(parsed.rows);
+  const { order } = ordered;
+  if (order.unreadable > 0) {
+    const first = order.firstUnreadable!;
+    throw new CliError(
+      `${name}: with --state every timestamp must be readable, to tell the rows scored before from the new ones; ${order.unreadable} cannot be read (the first at ${name}:${first.line}: ${quoteCell(first.timestamp)})`,
+    );
+  }
+  let detector: SeriesDetector;
+  let from = 0;
+  if (previous === undefined) {
+    const values = ordered.rows.map((r) => r.values);
+    const columns = parsed.columns.length;
+    // Explanations are always kept possible: a later run may ask for them.
+    detector = new SeriesDetector(columns, { ...options, explain: true }, columnRanges(values, columns), seriesProbation(values.length));
+  } else {
+    if (previous.columns.length !== parsed.columns.length || previous.columns.some((c, i) => c !== parsed.columns[i])) {
+      throw new CliError(`${name}: its columns (${parsed.columns.join(', ')}) are not those of the series in ${statePath} (${previous.columns.join(', ')})`);
+    }
+    detector = previous.detector;
+    while (from < ordered.times.length && ordered.times[from]! <= previous.lastTime) from++;
+    if (from > 0) process.stderr.write(`flowcut: ${name}: ${from} row(s) at or before the last row scored before (${previous.lastTimestamp}) were scored in an earlier run and are left out\n`);
+  }
+  const fresh = { rows: ordered.rows.slice(from), times: ordered.times.subarray(from), order };
+  const scored = scoreRowsWith(detector, parsed, fresh);
+  const n = fresh.rows.length;
+  if (n === 0) {
+    process.stderr.write(`flowcut: ${name}: no rows after the last row scored before; ${statePath} is unchanged\n`);
+    return { scored, run: undefined };
+  }
+  const last = fresh.rows[n - 1]!;
+  const run: SeriesRun = {
+    detector,
+    columns: parsed.columns,
+    lastTime: fresh.times[n - 1]!,
+    lastTimestamp: last.timestamp,
+    rows: (previous?.rows ?? 0) + n,
+  };
+  process.stderr.write(`flowcut: ${name}: scored ${n} new row(s), up to ${last.timestamp}; the detector is saved in ${statePath} (${run.rows} rows in all)\n`);
+  return { scored, run };
 }
 
 /** What the user should know about the rows' timestamps: order, unreadable ones, repeats. */
@@ -464,7 +582,7 @@ class OutputFile {
   }
 
   /** After a failure: removes the partial file, leaving whatever was at the path untouched. */
-  async discard(): Promise<void> {
+  async discard(quiet = false): Promise<void> {
     if (this.done) return;
     this.done = true;
     this.detach();
@@ -475,7 +593,7 @@ class OutputFile {
     }
     if (this.temporary !== undefined) {
       await unlink(this.temporary).catch(() => {});
-      process.stderr.write(`flowcut: ${this.path} was not written (nothing there has changed)\n`);
+      if (!quiet) process.stderr.write(`flowcut: ${this.path} was not written (nothing there has changed)\n`);
     }
   }
 
@@ -493,7 +611,7 @@ function cannotWrite(path: string, e: unknown): CliError {
  * Writes with back-pressure. A closed standard output (`| head`) ends the output quietly, as other
  * command-line tools do; any other write failure is reported.
  */
-async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string>, stdout: boolean): Promise<void> {
+async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string | Uint8Array>, stdout: boolean): Promise<void> {
   let failure: NodeJS.ErrnoException | undefined;
   // Stays attached: an EPIPE can surface after the last write returned.
   sink.on('error', (e: NodeJS.ErrnoException) => {

@@ -125,13 +125,36 @@ export function columnRanges(values: readonly (readonly number[])[], columns: nu
  */
 export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorOptions): ScoredSeries {
   const columns = parsed.columns.length;
-  const { rows, times, order } = orderByTime(parsed.rows);
-  const values = rows.map((r) => r.values);
+  const ordered = orderByTime(parsed.rows);
+  const values = ordered.rows.map((r) => r.values);
   // An empty series has no ranges (nothing is scored).
   const detector = new SeriesDetector(columns, options, values.length > 0 ? columnRanges(values, columns) : undefined, seriesProbation(values.length));
-  const needTime = options.timeOfDayWeight > 0 || options.recurrenceDays > 0 || options.weekly;
+  return scoreRowsWith(detector, parsed, ordered);
+}
+
+/**
+ * Scores rows already in the order they are to be scored with a detector the caller built or
+ * restored (a detector restored from an earlier run's state carries on where it stopped). The
+ * counts of restarts, late rows and rows stamped ahead are those of these rows only.
+ */
+export function scoreRowsWith(detector: SeriesDetector, parsed: Pick<ParsedSeries, 'columns' | 'bad'>, ordered: { readonly rows: readonly SeriesRow[]; readonly times: Float64Array; readonly order: TimeOrder }): ScoredSeries {
+  const { rows, times, order } = ordered;
+  const o = detector.options;
+  const needTime = o.timeOfDayWeight > 0 || o.recurrenceDays > 0 || o.weekly;
+  const before = { restarts: detector.timeRestarts, late: detector.lateRows, ahead: detector.aheadRows };
   const scores = rows.map((r, i) => detector.process(r.values, needTime ? times[i]! : Number.NaN));
-  return { columns: parsed.columns, timestamps: rows.map((r) => r.timestamp), values, scores, bad: parsed.bad, timeRestarts: detector.timeRestarts, lateRows: detector.lateRows, aheadRows: detector.aheadRows, order, timeUsed: needTime };
+  return {
+    columns: parsed.columns,
+    timestamps: rows.map((r) => r.timestamp),
+    values: rows.map((r) => r.values),
+    scores,
+    bad: parsed.bad,
+    timeRestarts: detector.timeRestarts - before.restarts,
+    lateRows: detector.lateRows - before.late,
+    aheadRows: detector.aheadRows - before.ahead,
+    order,
+    timeUsed: needTime,
+  };
 }
 
 export function scoreSeriesText(text: string, fileName: string, options: SeriesDetectorOptions): ScoredSeries {
