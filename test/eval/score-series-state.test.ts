@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -14,13 +15,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const T0 = Date.UTC(2024, 0, 1);
 const STEP = 5 * 60_000;
-/** Five-minute rows over a week: a daily cycle, a nightly spike at 03:00, two incidents. */
-const ROWS = Array.from({ length: 2000 }, (_, i) => {
+/** Five-minute rows: a daily cycle, a nightly spike at 03:00, two incidents. */
+const series = (n: number) => Array.from({ length: n }, (_, i) => {
   const time = T0 + i * STEP;
   const hour = (i * 5) / 60 % 24;
   const value = 50 + 20 * Math.sin((2 * Math.PI * hour) / 24) + ((i * 7919) % 11) / 4 + (Math.floor(hour * 12) === 36 ? 30 : 0) + (i === 900 || i === 1700 ? 120 : 0);
   return { time, value };
 });
+const ROWS = series(2000);
 const cell = (t: number) => new Date(t).toISOString().replace('T', ' ').slice(0, 19);
 const csv = (rows: typeof ROWS, header = 'timestamp,value') => `${header}\n${rows.map((r) => `${cell(r.time)},${r.value}`).join('\n')}\n`;
 
@@ -48,9 +50,9 @@ describe('flowcut score-series --state', () => {
       return f;
     });
     const outs = files.map((f) => `${f}.out`);
-    expect(await cli(files[0]!, '--out', outs[0]!, '--state', state, ...small)).toContain(`scored 1200 new row(s), up to ${cell(ROWS[1199]!.time)}; the detector is saved in ${state} (1200 rows in all)`);
+    expect(await cli(files[0]!, '--out', outs[0]!, '--state', state, ...small)).toContain(`the detector is saved in ${state}: 1200 rows in all, the latest at ${cell(ROWS[1199]!.time)}`);
     // The second export repeats the first's rows: those are left out.
-    expect(await cli(files[1]!, '--out', outs[1]!, '--state', state)).toContain(`1200 row(s) at or before the last row scored before (${cell(ROWS[1199]!.time)}) were scored in an earlier run and are left out`);
+    expect(await cli(files[1]!, '--out', outs[1]!, '--state', state)).toContain(`1200 row(s) were scored in an earlier run and are left out`);
     // The third is newest-first: put in time order, and explained on request.
     await cli(files[2]!, '--out', outs[2]!, '--state', state, '--explain');
 
@@ -70,11 +72,56 @@ describe('flowcut score-series --state', () => {
 
     // Nothing new: the output has its header only, and the state is left as it was, byte for byte.
     const before = readFileSync(state);
-    expect(decodeSeriesRun(before, state)).toMatchObject({ columns: ['value'], lastTime: ROWS[1999]!.time, lastTimestamp: cell(ROWS[1999]!.time), rows: 2000 });
-    expect(await cli(files[1]!, '--out', outs[1]!, '--state', state)).toContain(`no rows after the last row scored before; ${state} is unchanged`);
+    expect(decodeSeriesRun(before, state)).toMatchObject({ columns: ['value'], lastTime: ROWS[1999]!.time, reference: ROWS[1999]!.time, lastTimestamp: cell(ROWS[1999]!.time), rows: 2000 });
+    expect(await cli(files[1]!, '--out', outs[1]!, '--state', state)).toContain(`no rows to score after those scored before; ${state} is unchanged`);
     expect(written(outs[1]!)).toEqual(['timestamp,value,anomaly_score,raw_score,grade']);
     expect(readFileSync(state).equals(before)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('scores a late or repeated-time row it had not scored, keeps one too late to score, and is not stopped by a row stamped ahead', async () => {
+    const state = path.join(dir, 'late.state');
+    const rejects = path.join(dir, 'late.jsonl');
+    const first = path.join(dir, 'late-1.csv');
+    // Row 500 is missing from the first export, and its last row is stamped a year ahead.
+    const ahead = { time: ROWS[599]!.time + 365 * 24 * 3_600_000, value: ROWS[599]!.value };
+    writeFileSync(first, csv([...ROWS.slice(0, 500), ...ROWS.slice(501, 599), ahead]));
+    await cli(first, '--out', `${first}.out`, '--state', state, ...small);
+    expect(decodeSeriesRun(readFileSync(state), state)).toMatchObject({ lastTime: ahead.time, reference: ROWS[598]!.time, rows: 599 });
+    // The second export has everything up to row 700, a second row at row 598's time, and row 500 again.
+    const second = path.join(dir, 'late-2.csv');
+    const extra = { time: ROWS[598]!.time, value: 77 };
+    const rows2 = [...ROWS.slice(0, 700), extra, ahead];
+    writeFileSync(second, csv(rows2));
+    const said = await cli(second, '--out', `${second}.out`, '--state', state, '--rejects', rejects);
+    // Row 500 is more than 6 hours before row 598: too late, kept with its line (501 + the header).
+    expect(said).toContain(`flowcut: ${second}: 1 row(s) not scored before, and more than 6 hours before the rows already scored (the latest at ${cell(ahead.time)}): too late to score in time order, left out (${second}:502; kept in ${rejects})`);
+    expect(readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; text: string })).toMatchObject([{ line: 502, text: `${cell(ROWS[500]!.time)},${ROWS[500]!.value}` }]);
+    expect(said).toContain(`599 row(s) were scored in an earlier run and are left out`);
+    // Scored: the second row at row 598's time, and rows 599 to 699 (not held up by the row a year ahead).
+    const scored = written(`${second}.out`).slice(1).map((l) => l.split(',').slice(0, 2).join(','));
+    expect(scored).toEqual([extra, ...ROWS.slice(599, 700)].map((r) => `${cell(r.time)},${r.value}`));
+  });
+
+  it('leaves the state as it was when standard output closes before every score is out', async () => {
+    const state = path.join(dir, 'pipe.state');
+    const file = path.join(dir, 'pipe.csv');
+    writeFileSync(file, csv(ROWS.slice(0, 1500)));
+    await cli(file, '--out', `${file}.out`, '--state', state, ...small);
+    const saved = readFileSync(state);
+    // Enough new rows that their scores outgrow the pipe's buffer.
+    writeFileSync(file, csv(series(12000)));
+    const main = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+    const stderr = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [main, 'score-series', file, '--state', state]);
+      let text = '';
+      child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      // Like `| head -1`: read the first bytes, then close the pipe.
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', () => resolve(text));
+    });
+    expect(stderr).toContain(`standard output closed before every score was written; ${state} is unchanged, so the next run scores these rows again`);
+    expect(readFileSync(state).equals(saved)).toBe(true);
   });
 
   it('refuses what it cannot carry on with, and then changes neither the state nor the output', async () => {
@@ -102,7 +149,11 @@ describe('flowcut score-series --state', () => {
     const renamed = path.join(dir, 'renamed.csv');
     writeFileSync(renamed, csv(ROWS.slice(0, 500), 'timestamp,cpu'));
     await expect(cli(renamed, '--out', out, '--state', state)).rejects.toThrow(`${renamed}: its columns (cpu) are not those of the series in ${state} (value)`);
-    await expect(cli(more, '--out', state, '--state', state)).rejects.toThrow('score-series: --state and --out name the same file');
+    await expect(cli(more, '--out', `./${path.relative('.', state)}`, '--state', state)).rejects.toThrow('score-series: --state and --out name the same file');
+    await expect(cli(more, '--out', out, '--rejects', state, '--state', state)).rejects.toThrow('score-series: --state and --rejects name the same file');
+    const link = path.join(dir, 'link.state');
+    symlinkSync(state, link);
+    await expect(cli(more, '--out', out, '--state', link)).rejects.toThrow(`score-series: --state ${link} is not a regular file (a symbolic link: name the file it points to)`);
     await expect(cli(more, '--out', out, '--state', '-')).rejects.toThrow('score-series: --state needs a file name (standard output carries the scores)');
     // Not a state, a cut-off one, and one whose detector's bytes were changed.
     const broken = path.join(dir, 'broken.state');
@@ -111,6 +162,7 @@ describe('flowcut score-series --state', () => {
     for (const [bytes, why] of [
       [Buffer.from('timestamp,value\n'), /it does not start as one \(was it written by score-series --state\?\)/],
       [saved.subarray(0, 40), /its description claims \d+ bytes, \d+ remain/],
+      [Buffer.from(saved).fill(0x20, 40, 41), /its description fails its checksum/],
       [saved.subarray(0, saved.length - 10), /truncated|length/],
       [flipped, /checksum mismatch/],
     ] as const) {

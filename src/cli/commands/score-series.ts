@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, rmSync, type WriteStream } from 'node:fs';
-import { access, appendFile, lstat, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, appendFile, lstat, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from '../errors.js';
 import { drainOrError } from '../output.js';
-import { SeriesFormatError, parseSeriesCsv, quoteCell } from '../../detect/series/csv.js';
+import { type SeriesRow, SeriesFormatError, parseSeriesCsv, quoteCell } from '../../detect/series/csv.js';
 import {
   DEFAULT_SERIES_OPTIONS,
   KINESIS_OPTIONS,
@@ -16,7 +16,7 @@ import {
 } from '../../detect/series/detector.js';
 import { seriesProbation } from '../../detect/series/probation.js';
 import { type ScoredSeries, columnRanges, formatScoredSeries, orderByTime, scoreParsedSeries, scoreRowsWith } from '../../detect/series/run.js';
-import { type SeriesRun, encodeSeriesRun, readSeriesRun } from './series-state.js';
+import { type SeriesRun, encodeSeriesRun, nextSeriesRun, readSeriesRun, rowsToScore } from './series-state.js';
 
 const MAX_REPORTED_BAD_ROWS = 10;
 /**
@@ -162,16 +162,18 @@ export function registerScoreSeries(program: Command): void {
         'under a temporary name beside it and renamed when complete, so a failure leaves any earlier file there as it was.\n\n' +
         'A series that grows (a metric exported every hour, say) is scored run after run with --state FILE: the first run ' +
         'scores the whole file and saves the detector in FILE; each later run restores it, scores and writes only the rows ' +
-        'after the last one scored before, and saves it again. The scaling and probation period stay those of the first ' +
-        'run\'s rows (so give it history enough: a week shows the daily and weekly patterns), and so do the detector\'s ' +
-        'settings: detector flags are refused while FILE exists (delete it to start again).',
+        'no earlier run scored (an export may repeat rows: the times scored over the last 7 days are kept; a missed row ' +
+        'more than 6 hours older than the rows scored since is too late, and is reported and kept with --rejects), and ' +
+        'saves it again once the scores are out. The scaling and probation period stay those of the first run\'s rows (so ' +
+        'give it history enough: a week shows the daily and weekly patterns), and so do the detector\'s settings: detector ' +
+        'flags are refused while FILE exists (delete it to start again). One run at a time per FILE.',
     )
     .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
     .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text); created even when there are none')
     .option(
       '--state <file>',
-      'carry the detector across runs: restore it from FILE when FILE exists and score only the rows after the last one it scored; save it to FILE afterwards (every timestamp must be readable)',
+      'carry the detector across runs: restore it from FILE when FILE exists and score only the rows no earlier run scored; save it to FILE afterwards (a regular file; every timestamp must be readable)',
     )
     .option('--explain', 'add a `reason` column: on each row with anomaly_score above 0, which view found it unusual (its value, its shape over the last rows, or its change from a week earlier), in which column, which way, what was expected, and how far it lies beyond every earlier value')
     .option('--kinesis', 'Kinesis Analytics RANDOM_CUT_FOREST settings (100 trees, sample 256, time decay 100000, shingle 1, raw values, anomaly_score = score/8 clipped); other flags given explicitly still apply')
@@ -361,14 +363,13 @@ export async function scoreSeriesCommand(
   state?: SeriesStateOption,
 ): Promise<void> {
   const toStdout = out === undefined || out === '-';
-  if (state?.path === '-') throw new CliError('score-series: --state needs a file name (standard output carries the scores)');
-  if (state !== undefined && !toStdout && state.path === out) throw new CliError('score-series: --state and --out name the same file');
+  if (state !== undefined) await checkStatePath(state.path, toStdout ? undefined : out, rejects);
   // Opened before the input is read and scored, so a mistyped --out costs nothing; written under
   // a temporary name and renamed at the end, so a failure never leaves a cut-off file that looks
   // whole, and --out may name the input itself.
   const output = toStdout ? undefined : await OutputFile.open(out);
   let stateFile: OutputFile | undefined;
-  let nothingNew = false;
+  let quietState = false;
   try {
     // The state is read before its replacement is opened, and saved only once the scores are out:
     // a failure before then leaves it as it was, so the next run scores the same rows again.
@@ -378,18 +379,56 @@ export async function scoreSeriesCommand(
       throw new CliError(`score-series: ${state.detectorFlags.join(', ')} ${verb}, and the detector in ${state.path} keeps the settings it was built with; drop ${state.detectorFlags.length === 1 ? 'it' : 'them'}, or delete ${state.path} to start again`);
     }
     if (state !== undefined) stateFile = await OutputFile.open(state.path);
-    const run = await scoreInto(file, output, options, rejects, explain, state === undefined ? undefined : { path: state.path, previous });
+    const { run, complete } = await scoreInto(file, output, options, rejects, explain, state === undefined ? undefined : { path: state.path, previous });
     await output?.commit();
-    if (run !== undefined && stateFile !== undefined) {
-      await writeAll(stateFile.stream, [encodeSeriesRun(run)], false);
-      await stateFile.commit();
+    if (state === undefined || stateFile === undefined) return;
+    quietState = true;
+    if (run === undefined) {
+      process.stderr.write(`flowcut: no rows to score after those scored before; ${state.path} is unchanged\n`);
+      return;
     }
-    nothingNew = run === undefined;
+    if (!complete) {
+      process.stderr.write(`flowcut: standard output closed before every score was written; ${state.path} is unchanged, so the next run scores these rows again\n`);
+      return;
+    }
+    try {
+      await writeAll(stateFile.stream, [encodeSeriesRun(run)], false, state.path);
+      await stateFile.commit();
+    } catch (e) {
+      quietState = false;
+      const where = toStdout ? 'standard output' : out;
+      process.stderr.write(`flowcut: the scores are in ${where}, but ${state.path} could not be saved; the next run scores these rows again\n`);
+      throw e;
+    }
+    process.stderr.write(`flowcut: the detector is saved in ${state.path}: ${run.rows} rows in all, the latest at ${run.lastTimestamp}\n`);
   } finally {
     await output?.discard();
-    // Nothing new to save is not a failure: the state stays as it was, as already said.
-    await stateFile?.discard(nothingNew);
+    await stateFile?.discard(quietState);
   }
+}
+
+/**
+ * The state is replaced by renaming a new file over it: it must be a regular file (or not exist
+ * yet), and neither the output nor the rejects file, which would overwrite or append to it.
+ */
+async function checkStatePath(path: string, out: string | undefined, rejects: string | undefined): Promise<void> {
+  if (path === '-') throw new CliError('score-series: --state needs a file name (standard output carries the scores)');
+  const found = await lstat(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw new CliError(`cannot read ${path}: ${e.code ?? e.message}`);
+  });
+  if (found !== undefined && !found.isFile()) {
+    throw new CliError(`score-series: --state ${path} is not a regular file${found.isSymbolicLink() ? ' (a symbolic link: name the file it points to)' : ''}`);
+  }
+  for (const [flag, other] of [['--out', out], ['--rejects', rejects]] as const) {
+    if (other !== undefined && (await sameFile(path, other))) throw new CliError(`score-series: --state and ${flag} name the same file`);
+  }
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  if (resolve(a) === resolve(b)) return true;
+  const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 async function scoreInto(
@@ -399,7 +438,7 @@ async function scoreInto(
   rejects: string | undefined,
   explain: boolean,
   state: { readonly path: string; readonly previous: SeriesRun | undefined } | undefined,
-): Promise<SeriesRun | undefined> {
+): Promise<{ run: SeriesRun | undefined; complete: boolean }> {
   const text = await readSeriesInput(file);
   // Bad rows are reported as name:line.
   const name = file === '-' ? 'stdin' : file;
@@ -428,20 +467,41 @@ async function scoreInto(
   let scored: ScoredSeries;
   let run: SeriesRun | undefined;
   if (state === undefined) scored = scoreParsedSeries(parsed, options);
-  else ({ scored, run } = scoreWithState(parsed, options, name, state.path, state.previous));
+  else {
+    let late: readonly SeriesRow[];
+    ({ scored, run, late } = scoreWithState(parsed, options, name, state.path, state.previous));
+    if (late.length > 0) await keepLateRows(late, name, rejects, state.previous);
+  }
   for (const line of timeNotes(scored, name)) process.stderr.write(`flowcut: ${name}: ${line}\n`);
-  await writeAll(output?.stream ?? process.stdout, formatScoredSeries(scored, { explain }), output === undefined);
+  const complete = await writeAll(output?.stream ?? process.stdout, formatScoredSeries(scored, { explain }), output === undefined);
   if (parsed.bad.length > 0) {
     const kept = rejects !== undefined ? ` (kept in ${rejects})` : ' (use --rejects FILE to keep them)';
     process.stderr.write(`flowcut: scored ${scored.scores.length} rows of ${name}, skipped ${parsed.bad.length} bad rows${kept}\n`);
   }
-  return run;
+  return { run, complete };
+}
+
+/** Rows that came too late to be scored in time order: reported with their lines, and kept with the rejects. */
+async function keepLateRows(late: readonly SeriesRow[], name: string, rejects: string | undefined, previous: SeriesRun | undefined): Promise<void> {
+  const reason = `not scored before, and more than 6 hours before the rows already scored (the latest at ${previous?.lastTimestamp ?? ''}): too late to score in time order`;
+  if (rejects !== undefined) {
+    const lines = late.map((r) => `${JSON.stringify({ location: name, line: r.line, reason, text: [r.timestamp, ...r.values].join(',') })}\n`);
+    try {
+      await appendFile(rejects, lines.join(''));
+    } catch (e) {
+      throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const lines = late.slice(0, MAX_REPORTED_BAD_ROWS).map((r) => `${name}:${r.line}`);
+  const more = late.length > MAX_REPORTED_BAD_ROWS ? ` and ${late.length - MAX_REPORTED_BAD_ROWS} more` : '';
+  const kept = rejects !== undefined ? `kept in ${rejects}` : 'use --rejects FILE to keep them';
+  process.stderr.write(`flowcut: ${name}: ${late.length} row(s) ${reason}, left out (${lines.join(', ')}${more}; ${kept})\n`);
 }
 
 /**
  * `--state`: a new detector over the whole file (its ranges, its probation period), or the
- * restored one over the rows after the last it scored. Returns the run to save, or undefined when
- * there were no new rows (the state then stays as it was).
+ * restored one over the rows earlier runs did not score (see `rowsToScore`). Returns the run to
+ * save (undefined when there was nothing to score) and the rows too late to score.
  */
 function scoreWithState(
   parsed: ReturnType<typeof parseSeriesCsv>,
@@ -449,7 +509,7 @@ function scoreWithState(
   name: string,
   statePath: string,
   previous: SeriesRun | undefined,
-): { scored: ScoredSeries; run: SeriesRun | undefined } {
+): { scored: ScoredSeries; run: SeriesRun | undefined; late: readonly SeriesRow[] } {
   const ordered = orderByTime(parsed.rows);
   const { order } = ordered;
   if (order.unreadable > 0) {
@@ -459,7 +519,6 @@ function scoreWithState(
     );
   }
   let detector: SeriesDetector;
-  let from = 0;
   if (previous === undefined) {
     const values = ordered.rows.map((r) => r.values);
     const columns = parsed.columns.length;
@@ -470,26 +529,16 @@ function scoreWithState(
       throw new CliError(`${name}: its columns (${parsed.columns.join(', ')}) are not those of the series in ${statePath} (${previous.columns.join(', ')})`);
     }
     detector = previous.detector;
-    while (from < ordered.times.length && ordered.times[from]! <= previous.lastTime) from++;
-    if (from > 0) process.stderr.write(`flowcut: ${name}: ${from} row(s) at or before the last row scored before (${previous.lastTimestamp}) were scored in an earlier run and are left out\n`);
   }
-  const fresh = { rows: ordered.rows.slice(from), times: ordered.times.subarray(from), order };
-  const scored = scoreRowsWith(detector, parsed, fresh);
-  const n = fresh.rows.length;
-  if (n === 0) {
-    process.stderr.write(`flowcut: ${name}: no rows after the last row scored before; ${statePath} is unchanged\n`);
-    return { scored, run: undefined };
+  const split = rowsToScore(ordered.times, previous);
+  if (split.scoredBefore > 0) process.stderr.write(`flowcut: ${name}: ${split.scoredBefore} row(s) were scored in an earlier run and are left out\n`);
+  if (split.beyondMemory > 0) {
+    process.stderr.write(`flowcut: ${name}: ${split.beyondMemory} row(s) more than 7 days before the rows scored last are taken as scored in an earlier run and left out\n`);
   }
-  const last = fresh.rows[n - 1]!;
-  const run: SeriesRun = {
-    detector,
-    columns: parsed.columns,
-    lastTime: fresh.times[n - 1]!,
-    lastTimestamp: last.timestamp,
-    rows: (previous?.rows ?? 0) + n,
-  };
-  process.stderr.write(`flowcut: ${name}: scored ${n} new row(s), up to ${last.timestamp}; the detector is saved in ${statePath} (${run.rows} rows in all)\n`);
-  return { scored, run };
+  const rows = split.fresh.map((i) => ordered.rows[i] as SeriesRow);
+  const times = Float64Array.from(split.fresh, (i) => ordered.times[i] as number);
+  const scored = scoreRowsWith(detector, parsed, { rows, times, order });
+  return { scored, run: nextSeriesRun(detector, parsed.columns, rows, Array.from(times), previous), late: split.tooLate.map((i) => ordered.rows[i] as SeriesRow) };
 }
 
 /** What the user should know about the rows' timestamps: order, unreadable ones, repeats. */
@@ -611,7 +660,7 @@ function cannotWrite(path: string, e: unknown): CliError {
  * Writes with back-pressure. A closed standard output (`| head`) ends the output quietly, as other
  * command-line tools do; any other write failure is reported.
  */
-async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string | Uint8Array>, stdout: boolean): Promise<void> {
+async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string | Uint8Array>, stdout: boolean, name = 'output'): Promise<boolean> {
   let failure: NodeJS.ErrnoException | undefined;
   // Stays attached: an EPIPE can surface after the last write returned.
   sink.on('error', (e: NodeJS.ErrnoException) => {
@@ -623,6 +672,7 @@ async function writeAll(sink: NodeJS.WritableStream, lines: Iterable<string | Ui
   }
   const f = failure as NodeJS.ErrnoException | undefined;
   if (f !== undefined && !(stdout && f.code === 'EPIPE')) {
-    throw new CliError(`cannot write output: ${f.code ?? f.message}`);
+    throw new CliError(`cannot write ${name}: ${f.code ?? f.message}`);
   }
+  return f === undefined;
 }
