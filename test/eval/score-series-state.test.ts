@@ -52,7 +52,7 @@ describe('flowcut score-series --state', () => {
     const outs = files.map((f) => `${f}.out`);
     expect(await cli(files[0]!, '--out', outs[0]!, '--state', state, ...small)).toContain(`the detector is saved in ${state}: 1200 rows in all, the latest at ${cell(ROWS[1199]!.time)}`);
     // The second export repeats the first's rows: those are left out.
-    expect(await cli(files[1]!, '--out', outs[1]!, '--state', state)).toContain(`1200 row(s) were scored in an earlier run and are left out`);
+    expect(await cli(files[1]!, '--out', outs[1]!, '--state', state)).toContain(`1200 row(s) were scored (or rejected as too late) in an earlier run and are left out`);
     // The third is newest-first: put in time order, and explained on request.
     await cli(files[2]!, '--out', outs[2]!, '--state', state, '--explain');
 
@@ -91,16 +91,26 @@ describe('flowcut score-series --state', () => {
     // The second export has everything up to row 700, a second row at row 598's time, and row 500 again.
     const second = path.join(dir, 'late-2.csv');
     const extra = { time: ROWS[598]!.time, value: 77 };
-    const rows2 = [...ROWS.slice(0, 700), extra, ahead];
-    writeFileSync(second, csv(rows2));
+    // It ends with another row stamped ahead.
+    const ahead2 = { time: ROWS[699]!.time + 200 * 24 * 3_600_000, value: ROWS[699]!.value };
+    writeFileSync(second, csv([...ROWS.slice(0, 700), extra, ahead, ahead2]));
     const said = await cli(second, '--out', `${second}.out`, '--state', state, '--rejects', rejects);
     // Row 500 is more than 6 hours before row 598: too late, kept with its line (501 + the header).
-    expect(said).toContain(`flowcut: ${second}: 1 row(s) not scored before, and more than 6 hours before the rows already scored (the latest at ${cell(ahead.time)}): too late to score in time order, left out (${second}:502; kept in ${rejects})`);
-    expect(readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; text: string })).toMatchObject([{ line: 502, text: `${cell(ROWS[500]!.time)},${ROWS[500]!.value}` }]);
-    expect(said).toContain(`599 row(s) were scored in an earlier run and are left out`);
-    // Scored: the second row at row 598's time, and rows 599 to 699 (not held up by the row a year ahead).
-    const scored = written(`${second}.out`).slice(1).map((l) => l.split(',').slice(0, 2).join(','));
-    expect(scored).toEqual([extra, ...ROWS.slice(599, 700)].map((r) => `${cell(r.time)},${r.value}`));
+    expect(said).toContain(
+      `flowcut: ${second}: 1 row(s) not scored before, and more than 6 hours before the rows already scored (up to ${new Date(ROWS[598]!.time).toISOString()}): too late to score in time order, left out (${second}:502; kept in ${rejects})`,
+    );
+    const rejected = () => readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; text: string });
+    expect(rejected()).toMatchObject([{ line: 502, text: `${cell(ROWS[500]!.time)},${ROWS[500]!.value}` }]);
+    expect(said).toContain(`599 row(s) were scored (or rejected as too late) in an earlier run and are left out`);
+    // Scored: the second row at row 598's time, rows 599 to 699 (not held up by the row a year ahead), and the new row ahead.
+    const scored = (f: string) => written(`${f}.out`).slice(1).map((l) => l.split(',').slice(0, 2).join(','));
+    expect(scored(second)).toEqual([extra, ...ROWS.slice(599, 700), ahead2].map((r) => `${cell(r.time)},${r.value}`));
+    // Two rows stamped ahead by then, and row 500 once more: neither holds the third run up, and row 500 is not rejected again.
+    const third = path.join(dir, 'late-3.csv');
+    writeFileSync(third, csv([...ROWS.slice(0, 800), extra, ahead, ahead2]));
+    await cli(third, '--out', `${third}.out`, '--state', state, '--rejects', rejects);
+    expect(scored(third)).toEqual(ROWS.slice(700, 800).map((r) => `${cell(r.time)},${r.value}`));
+    expect(rejected()).toHaveLength(1);
   });
 
   it('leaves the state as it was when standard output closes before every score is out', async () => {
@@ -151,6 +161,11 @@ describe('flowcut score-series --state', () => {
     await expect(cli(renamed, '--out', out, '--state', state)).rejects.toThrow(`${renamed}: its columns (cpu) are not those of the series in ${state} (value)`);
     await expect(cli(more, '--out', `./${path.relative('.', state)}`, '--state', state)).rejects.toThrow('score-series: --state and --out name the same file');
     await expect(cli(more, '--out', out, '--rejects', state, '--state', state)).rejects.toThrow('score-series: --state and --rejects name the same file');
+    // A link to a state not yet written names it too.
+    const dangling = path.join(dir, 'dangling.csv');
+    symlinkSync(path.join(dir, 'not-yet.state'), dangling);
+    await expect(cli(more, '--out', dangling, '--state', path.join(dir, 'not-yet.state'))).rejects.toThrow('score-series: --state and --out name the same file');
+    expect(existsSync(path.join(dir, 'not-yet.state'))).toBe(false);
     const link = path.join(dir, 'link.state');
     symlinkSync(state, link);
     await expect(cli(more, '--out', out, '--state', link)).rejects.toThrow(`score-series: --state ${link} is not a regular file (a symbolic link: name the file it points to)`);

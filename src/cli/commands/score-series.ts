@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, rmSync, type WriteStream } from 'node:fs';
-import { access, appendFile, lstat, rename, stat, unlink } from 'node:fs/promises';
+import { access, appendFile, lstat, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -170,7 +170,7 @@ export function registerScoreSeries(program: Command): void {
     )
     .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
-    .option('--rejects <file>', 'append rows that could not be parsed to FILE (JSON lines: location, line, reason, text); created even when there are none')
+    .option('--rejects <file>', 'append rows that could not be parsed (and, with --state, rows too late to score) to FILE (JSON lines: location, line, reason, text); created even when there are none')
     .option(
       '--state <file>',
       'carry the detector across runs: restore it from FILE when FILE exists and score only the rows no earlier run scored; save it to FILE afterwards (a regular file; every timestamp must be readable)',
@@ -427,6 +427,9 @@ async function checkStatePath(path: string, out: string | undefined, rejects: st
 
 async function sameFile(a: string, b: string): Promise<boolean> {
   if (resolve(a) === resolve(b)) return true;
+  // A symbolic link, even one whose target does not exist yet, names its target.
+  const target = async (p: string) => ((await lstat(p).catch(() => undefined))?.isSymbolicLink() ? resolve(dirname(p), await readlink(p)) : resolve(p));
+  if ((await target(a)) === (await target(b))) return true;
   const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
   return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
@@ -483,7 +486,8 @@ async function scoreInto(
 
 /** Rows that came too late to be scored in time order: reported with their lines, and kept with the rejects. */
 async function keepLateRows(late: readonly SeriesRow[], name: string, rejects: string | undefined, previous: SeriesRun | undefined): Promise<void> {
-  const reason = `not scored before, and more than 6 hours before the rows already scored (the latest at ${previous?.lastTimestamp ?? ''}): too late to score in time order`;
+  const reference = previous === undefined ? '' : new Date(previous.reference).toISOString();
+  const reason = `not scored before, and more than 6 hours before the rows already scored (up to ${reference}): too late to score in time order`;
   if (rejects !== undefined) {
     const lines = late.map((r) => `${JSON.stringify({ location: name, line: r.line, reason, text: [r.timestamp, ...r.values].join(',') })}\n`);
     try {
@@ -531,14 +535,15 @@ function scoreWithState(
     detector = previous.detector;
   }
   const split = rowsToScore(ordered.times, previous);
-  if (split.scoredBefore > 0) process.stderr.write(`flowcut: ${name}: ${split.scoredBefore} row(s) were scored in an earlier run and are left out\n`);
+  if (split.scoredBefore > 0) process.stderr.write(`flowcut: ${name}: ${split.scoredBefore} row(s) were scored (or rejected as too late) in an earlier run and are left out\n`);
   if (split.beyondMemory > 0) {
     process.stderr.write(`flowcut: ${name}: ${split.beyondMemory} row(s) more than 7 days before the rows scored last are taken as scored in an earlier run and left out\n`);
   }
   const rows = split.fresh.map((i) => ordered.rows[i] as SeriesRow);
   const times = Float64Array.from(split.fresh, (i) => ordered.times[i] as number);
   const scored = scoreRowsWith(detector, parsed, { rows, times, order });
-  return { scored, run: nextSeriesRun(detector, parsed.columns, rows, Array.from(times), previous), late: split.tooLate.map((i) => ordered.rows[i] as SeriesRow) };
+  const lateTimes = split.tooLate.map((i) => ordered.times[i] as number);
+  return { scored, run: nextSeriesRun(detector, parsed.columns, rows, Array.from(times), previous, lateTimes), late: split.tooLate.map((i) => ordered.rows[i] as SeriesRow) };
 }
 
 /** What the user should know about the rows' timestamps: order, unreadable ones, repeats. */

@@ -30,11 +30,15 @@ export interface SeriesRun {
   readonly lastTime: number;
   readonly lastTimestamp: string;
   /**
-   * The time later rows are judged against: the latest row's, unless it came more than 6 hours
-   * after the row before it (a gap, or a row stamped ahead): then that row's.
+   * The time later rows are judged against: that of the latest row the detector kept for its time
+   * lookups (not a row stamped ahead, nor one held at the end of a run until the next row says
+   * whether it begins a gap); without those lookups, the latest row's.
    */
   readonly reference: number;
-  /** Times of the rows scored from `REMEMBERED_MS` before `reference` on, ascending, and how many rows had each. */
+  /**
+   * Times of the rows scored, or rejected as too late, from `REMEMBERED_MS` before `reference`
+   * on, ascending, and how many rows had each.
+   */
   readonly times: readonly number[];
   readonly counts: readonly number[];
   /** Rows scored over all runs. */
@@ -138,7 +142,7 @@ export async function readSeriesRun(path: string): Promise<SeriesRun | undefined
 export interface RowsToScore {
   /** Indices of the rows to score, ascending. */
   readonly fresh: readonly number[];
-  /** Rows an earlier run scored (by the remembered times), left out. */
+  /** Rows an earlier run scored or rejected as too late (by the remembered times), left out. */
   readonly scoredBefore: number;
   /** Rows more than `REMEMBERED_MS` before the reference: taken as scored by an earlier run. */
   readonly beyondMemory: number;
@@ -151,7 +155,8 @@ export interface RowsToScore {
  * row at a remembered time is one scored before (as many as were scored at that time); any other
  * row after the reference is new; one at most 6 hours before it is new too, and scored as the late
  * row it is; one earlier than that cannot be scored in time order any more (it would start the
- * detector's time lookups again), so it is reported and kept as a reject.
+ * detector's time lookups again), so it is reported and kept as a reject. A detector without
+ * those lookups scores every row it has not scored, whatever its time.
  */
 export function rowsToScore(times: Float64Array, previous: SeriesRun | undefined): RowsToScore {
   if (previous === undefined) return { fresh: Array.from(times.keys()), scoredBefore: 0, beyondMemory: 0, tooLate: [] };
@@ -167,22 +172,27 @@ export function rowsToScore(times: Float64Array, previous: SeriesRun | undefined
     if (remembered > 0) {
       left.set(t, remembered - 1);
       scoredBefore++;
-    } else if (t > previous.reference - LATE_ROW_MS) fresh.push(i);
+    } else if (t >= previous.reference - LATE_ROW_MS || (!previous.detector.keepsTimedRows && t >= previous.reference - REMEMBERED_MS)) fresh.push(i);
     else if (t >= previous.reference - REMEMBERED_MS) tooLate.push(i);
     else beyondMemory++;
   }
   return { fresh, scoredBefore, beyondMemory, tooLate };
 }
 
-/** The run after `scored` (rows in the order they were scored, `times` theirs) joined `previous`. */
+/**
+ * The run after `scored` (rows in the order they were scored, `times` theirs) joined `previous`;
+ * `rejectedTimes`: the times of this run's rows rejected as too late, remembered so that later
+ * exports repeating them do not reject them again.
+ */
 export function nextSeriesRun(
   detector: SeriesDetector,
   columns: readonly string[],
   scored: readonly SeriesRow[],
   times: readonly number[],
   previous: SeriesRun | undefined,
+  rejectedTimes: readonly number[] = [],
 ): SeriesRun | undefined {
-  if (scored.length === 0) return undefined;
+  if (scored.length === 0 && rejectedTimes.length === 0) return undefined;
   const counts = new Map<number, number>();
   previous?.times.forEach((t, i) => counts.set(t, previous.counts[i] as number));
   let lastTime = previous?.lastTime ?? Number.NEGATIVE_INFINITY;
@@ -194,20 +204,20 @@ export function nextSeriesRun(
       lastTimestamp = (scored[i] as SeriesRow).timestamp;
     }
   }
+  for (const t of rejectedTimes) counts.set(t, (counts.get(t) ?? 0) + 1);
   const known = [...counts.keys()].sort((a, b) => a - b);
-  // The latest row before the last: if the last came more than 6 hours after it, later rows are
-  // judged against it instead (a row stamped ahead must not make every later row look late).
-  const before = known.length >= 2 ? (known[known.length - 2] as number) : lastTime;
-  const reference = lastTime - before > LATE_ROW_MS ? before : lastTime;
-  const kept = known.filter((t) => t >= reference - REMEMBERED_MS).slice(-MAX_REMEMBERED_TIMES);
+  // Rows stamped ahead must not make every later row look late: the detector knows which rows it kept.
+  const kept = detector.lastKeptTime;
+  const reference = Number.isFinite(kept) ? Math.min(kept, lastTime) : lastTime;
+  const remembered = known.filter((t) => t >= reference - REMEMBERED_MS).slice(-MAX_REMEMBERED_TIMES);
   return {
     detector,
     columns,
     lastTime,
     lastTimestamp,
     reference,
-    times: kept,
-    counts: kept.map((t) => counts.get(t) as number),
+    times: remembered,
+    counts: remembered.map((t) => counts.get(t) as number),
     rows: (previous?.rows ?? 0) + scored.length,
   };
 }

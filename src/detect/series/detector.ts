@@ -654,6 +654,20 @@ export class SeriesDetector {
   }
 
   /**
+   * Time (epoch ms) of the latest row kept for the daily and weekly lookups: the time later rows
+   * are judged against (a row more than 6 hours earlier restarts the lookups). NaN when the
+   * lookups are off or no timed row was kept.
+   */
+  get lastKeptTime(): number {
+    return this.recent?.lastTime ?? Number.NaN;
+  }
+
+  /** Whether rows are kept for the daily and weekly lookups, so that their time order matters beyond the forests'. */
+  get keepsTimedRows(): boolean {
+    return this.recent !== undefined;
+  }
+
+  /**
    * Rows stamped ahead: more than 6 hours after the last row kept for the daily and weekly
    * lookups, and followed by a row more than 6 hours before them (but not more than 6 hours before
    * the rows kept). Scored, but not kept for those lookups (kept, such a row would have cost them
