@@ -113,6 +113,41 @@ describe('flowcut score-series --state', () => {
     expect(rejected()).toHaveLength(1);
   });
 
+  it('without time lookups, is not held up by a row stamped ahead either', async () => {
+    const state = path.join(dir, 'kinesis.state');
+    const first = path.join(dir, 'kinesis-1.csv');
+    const ahead = { time: ROWS[399]!.time + 30 * 24 * 3_600_000, value: 60 };
+    writeFileSync(first, csv([...ROWS.slice(0, 400), ahead]));
+    await cli(first, '--out', `${first}.out`, '--state', state, '--kinesis', '--trees', '5', '--sample-size', '32');
+    const second = path.join(dir, 'kinesis-2.csv');
+    writeFileSync(second, csv([...ROWS.slice(0, 500), ahead]));
+    await cli(second, '--out', `${second}.out`, '--state', state);
+    expect(written(`${second}.out`).slice(1).map((l) => l.split(',')[0])).toEqual(ROWS.slice(400, 500).map((r) => cell(r.time)));
+  });
+
+  it('refuses a value beyond what the first run\'s scaling lets the forests hold, once, and scores the rest', async () => {
+    const state = path.join(dir, 'scale.state');
+    const rejects = path.join(dir, 'scale.jsonl');
+    // A first week nearly constant: its range is a thousandth wide.
+    const flat = ROWS.slice(0, 400).map((r, i) => ({ time: r.time, value: 50 + (i % 2) / 1000 }));
+    const first = path.join(dir, 'scale-1.csv');
+    writeFileSync(first, csv(flat));
+    await cli(first, '--out', `${first}.out`, '--state', state, ...small);
+    const second = path.join(dir, 'scale-2.csv');
+    const rows2 = [...flat, ...ROWS.slice(400, 450).map((r, i) => ({ time: r.time, value: i === 20 ? 1e37 : 50 + (i % 3) / 1000 }))];
+    writeFileSync(second, csv(rows2));
+    const said = await cli(second, '--out', `${second}.out`, '--state', state, '--rejects', rejects);
+    expect(said).toContain(`flowcut: not scored ${second}:422: value 1 (1e+37) is outside what the forests hold`);
+    expect(said).toContain(`(the scaling is the first run's: delete the state to start again with this range)`);
+    expect(said).toContain(`flowcut: ${second}: 1 row(s) not scored (kept in ${rejects})`);
+    expect(written(`${second}.out`).slice(1).map((l) => l.split(',')[0])).toEqual(rows2.slice(400).filter((_, i) => i !== 20).map((r) => cell(r.time)));
+    // The same export again: nothing to score, and the refused row is not reported again.
+    const again = await cli(second, '--out', `${second}.out`, '--state', state, '--rejects', rejects);
+    expect(again).toContain('no rows to score after those scored before');
+    expect(again).not.toContain('not scored');
+    expect(readFileSync(rejects, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
   it('leaves the state as it was when standard output closes before every score is out', async () => {
     const state = path.join(dir, 'pipe.state');
     const file = path.join(dir, 'pipe.csv');

@@ -162,8 +162,9 @@ export function registerScoreSeries(program: Command): void {
         'under a temporary name beside it and renamed when complete, so a failure leaves any earlier file there as it was.\n\n' +
         'A series that grows (a metric exported every hour, say) is scored run after run with --state FILE: the first run ' +
         'scores the whole file and saves the detector in FILE; each later run restores it, scores and writes only the rows ' +
-        'no earlier run scored (an export may repeat rows: the times scored over the last 7 days are kept; a missed row ' +
-        'more than 6 hours older than the rows scored since is too late, and is reported and kept with --rejects), and ' +
+        'no earlier run scored (an export may repeat rows: the times scored over the last 7 days are kept, and older rows ' +
+        'are taken as scored; a missed row more than 6 hours older than the latest row the detector kept is too late, and ' +
+        'is reported and kept with --rejects), and ' +
         'saves it again once the scores are out. The scaling and probation period stay those of the first run\'s rows (so ' +
         'give it history enough: a week shows the daily and weekly patterns), and so do the detector\'s settings: detector ' +
         'flags are refused while FILE exists (delete it to start again). One run at a time per FILE.',
@@ -475,6 +476,7 @@ async function scoreInto(
     ({ scored, run, late } = scoreWithState(parsed, options, name, state.path, state.previous));
     if (late.length > 0) await keepLateRows(late, name, rejects, state.previous);
   }
+  if (scored.refused.length > 0) await keepRefusedRows(scored.refused, name, rejects, state !== undefined);
   for (const line of timeNotes(scored, name)) process.stderr.write(`flowcut: ${name}: ${line}\n`);
   const complete = await writeAll(output?.stream ?? process.stdout, formatScoredSeries(scored, { explain }), output === undefined);
   if (parsed.bad.length > 0) {
@@ -482,6 +484,22 @@ async function scoreInto(
     process.stderr.write(`flowcut: scored ${scored.scores.length} rows of ${name}, skipped ${parsed.bad.length} bad rows${kept}\n`);
   }
   return { run, complete };
+}
+
+/** Rows the detector refused: reported with their lines and reasons, and kept with the rejects. */
+async function keepRefusedRows(refused: ScoredSeries['refused'], name: string, rejects: string | undefined, withState: boolean): Promise<void> {
+  const hint = withState ? ' (the scaling is the first run\'s: delete the state to start again with this range)' : '';
+  if (rejects !== undefined) {
+    const lines = refused.map((r) => `${JSON.stringify({ location: name, line: r.row.line, reason: r.reason, text: [r.row.timestamp, ...r.row.values].join(',') })}\n`);
+    try {
+      await appendFile(rejects, lines.join(''));
+    } catch (e) {
+      throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  for (const r of refused.slice(0, MAX_REPORTED_BAD_ROWS)) process.stderr.write(`flowcut: not scored ${name}:${r.row.line}: ${r.reason}${hint}\n`);
+  const kept = rejects !== undefined ? `kept in ${rejects}` : 'use --rejects FILE to keep them';
+  process.stderr.write(`flowcut: ${name}: ${refused.length} row(s) not scored (${kept})\n`);
 }
 
 /** Rows that came too late to be scored in time order: reported with their lines, and kept with the rejects. */
@@ -542,8 +560,12 @@ function scoreWithState(
   const rows = split.fresh.map((i) => ordered.rows[i] as SeriesRow);
   const times = Float64Array.from(split.fresh, (i) => ordered.times[i] as number);
   const scored = scoreRowsWith(detector, parsed, { rows, times, order });
-  const lateTimes = split.tooLate.map((i) => ordered.times[i] as number);
-  return { scored, run: nextSeriesRun(detector, parsed.columns, rows, Array.from(times), previous, lateTimes), late: split.tooLate.map((i) => ordered.rows[i] as SeriesRow) };
+  // Rows refused or too late are remembered like scored ones, so that a later export does not report them again.
+  const refused = new Set(scored.refused.map((r) => r.row));
+  const done = rows.flatMap((r, i) => (refused.has(r) ? [] : [i]));
+  const handled = [...split.tooLate.map((i) => ordered.times[i] as number), ...scored.refused.map((r) => r.time)];
+  const run = nextSeriesRun(detector, parsed.columns, done.map((i) => rows[i] as SeriesRow), done.map((i) => times[i] as number), previous, handled);
+  return { scored, run, late: split.tooLate.map((i) => ordered.rows[i] as SeriesRow) };
 }
 
 /** What the user should know about the rows' timestamps: order, unreadable ones, repeats. */

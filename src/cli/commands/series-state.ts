@@ -162,6 +162,8 @@ export function rowsToScore(times: Float64Array, previous: SeriesRun | undefined
   if (previous === undefined) return { fresh: Array.from(times.keys()), scoredBefore: 0, beyondMemory: 0, tooLate: [] };
   const left = new Map<number, number>();
   previous.times.forEach((t, i) => left.set(t, previous.counts[i] as number));
+  // At the cap on remembered times, the memory reaches back to the oldest time kept, not 7 days.
+  const from = previous.times.length >= MAX_REMEMBERED_TIMES ? Math.max(previous.times[0] as number, previous.reference - REMEMBERED_MS) : previous.reference - REMEMBERED_MS;
   const fresh: number[] = [];
   const tooLate: number[] = [];
   let scoredBefore = 0;
@@ -172,8 +174,8 @@ export function rowsToScore(times: Float64Array, previous: SeriesRun | undefined
     if (remembered > 0) {
       left.set(t, remembered - 1);
       scoredBefore++;
-    } else if (t >= previous.reference - LATE_ROW_MS || (!previous.detector.keepsTimedRows && t >= previous.reference - REMEMBERED_MS)) fresh.push(i);
-    else if (t >= previous.reference - REMEMBERED_MS) tooLate.push(i);
+    } else if (t >= previous.reference - LATE_ROW_MS || (!previous.detector.keepsTimedRows && t >= from)) fresh.push(i);
+    else if (t >= from) tooLate.push(i);
     else beyondMemory++;
   }
   return { fresh, scoredBefore, beyondMemory, tooLate };
@@ -192,7 +194,7 @@ export function nextSeriesRun(
   previous: SeriesRun | undefined,
   rejectedTimes: readonly number[] = [],
 ): SeriesRun | undefined {
-  if (scored.length === 0 && rejectedTimes.length === 0) return undefined;
+  if ((scored.length === 0 && rejectedTimes.length === 0) || (previous === undefined && scored.length === 0)) return undefined;
   const counts = new Map<number, number>();
   previous?.times.forEach((t, i) => counts.set(t, previous.counts[i] as number));
   let lastTime = previous?.lastTime ?? Number.NEGATIVE_INFINITY;
@@ -206,9 +208,15 @@ export function nextSeriesRun(
   }
   for (const t of rejectedTimes) counts.set(t, (counts.get(t) ?? 0) + 1);
   const known = [...counts.keys()].sort((a, b) => a - b);
-  // Rows stamped ahead must not make every later row look late: the detector knows which rows it kept.
+  // Rows stamped ahead must not make every later row look late: the detector knows which rows it
+  // kept; without its time lookups, the latest row that came at most 6 hours after the one before.
   const kept = detector.lastKeptTime;
-  const reference = Number.isFinite(kept) ? Math.min(kept, lastTime) : lastTime;
+  let reference = lastTime;
+  if (Number.isFinite(kept)) reference = Math.min(kept, lastTime);
+  else if (known.length > 1) {
+    reference = known[0] as number;
+    for (let i = 1; i < known.length; i++) if ((known[i] as number) - (known[i - 1] as number) <= LATE_ROW_MS) reference = known[i] as number;
+  }
   const remembered = known.filter((t) => t >= reference - REMEMBERED_MS).slice(-MAX_REMEMBERED_TIMES);
   return {
     detector,

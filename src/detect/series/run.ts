@@ -18,6 +18,8 @@ export interface ScoredSeries {
   readonly order: TimeOrder;
   /** Whether the configuration reads the timestamps (time of day, daily recurrence, weekly view). */
   readonly timeUsed: boolean;
+  /** Rows the detector refused (a value beyond what its forests hold once scaled): not scored, not in `scores`. */
+  readonly refused: readonly { readonly row: SeriesRow; readonly time: number; readonly reason: string }[];
 }
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -142,11 +144,23 @@ export function scoreRowsWith(detector: SeriesDetector, parsed: Pick<ParsedSerie
   const o = detector.options;
   const needTime = o.timeOfDayWeight > 0 || o.recurrenceDays > 0 || o.weekly;
   const before = { restarts: detector.timeRestarts, late: detector.lateRows, ahead: detector.aheadRows };
-  const scores = rows.map((r, i) => detector.process(r.values, needTime ? times[i]! : Number.NaN));
+  const scores: RowScore[] = [];
+  const scoredRows: SeriesRow[] = [];
+  const refused: { row: SeriesRow; time: number; reason: string }[] = [];
+  for (const [i, r] of rows.entries()) {
+    try {
+      scores.push(detector.process(r.values, needTime ? times[i]! : Number.NaN));
+      scoredRows.push(r);
+    } catch (e) {
+      // A refused row changes nothing in the detector: it is reported, and the rows after it are scored.
+      if (!(e instanceof RangeError)) throw e;
+      refused.push({ row: r, time: times[i]!, reason: e.message });
+    }
+  }
   return {
     columns: parsed.columns,
-    timestamps: rows.map((r) => r.timestamp),
-    values: rows.map((r) => r.values),
+    timestamps: scoredRows.map((r) => r.timestamp),
+    values: scoredRows.map((r) => r.values),
     scores,
     bad: parsed.bad,
     timeRestarts: detector.timeRestarts - before.restarts,
@@ -154,6 +168,7 @@ export function scoreRowsWith(detector: SeriesDetector, parsed: Pick<ParsedSerie
     aheadRows: detector.aheadRows - before.ahead,
     order,
     timeUsed: needTime,
+    refused,
   };
 }
 
