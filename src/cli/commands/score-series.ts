@@ -454,14 +454,7 @@ async function scoreInto(
     throw e;
   }
   // Kept before anything is scored, so a failure later cannot lose them.
-  if (rejects !== undefined) {
-    const lines = parsed.bad.map((b) => `${JSON.stringify({ location: name, line: b.line, reason: b.reason, text: b.text })}\n`);
-    try {
-      await appendFile(rejects, lines.join(''));
-    } catch (e) {
-      throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  if (rejects !== undefined) await appendRejects(rejects, name, parsed.bad);
   for (const b of parsed.bad.slice(0, MAX_REPORTED_BAD_ROWS)) process.stderr.write(`flowcut: skipped ${b.message}\n`);
   if (parsed.bad.length > MAX_REPORTED_BAD_ROWS) {
     process.stderr.write(`flowcut: ... and ${parsed.bad.length - MAX_REPORTED_BAD_ROWS} more bad rows\n`);
@@ -486,17 +479,25 @@ async function scoreInto(
   return { run, complete };
 }
 
+/** Appends rows to the --rejects file as JSON lines (location, line, reason, text); creates it even for none. */
+async function appendRejects(rejects: string, name: string, rows: readonly { line: number; reason: string; text: string }[]): Promise<void> {
+  const lines = rows.map((r) => `${JSON.stringify({ location: name, line: r.line, reason: r.reason, text: r.text })}\n`);
+  try {
+    await appendFile(rejects, lines.join(''));
+  } catch (e) {
+    throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** A parsed row as a CSV line again (its values as numbers), for the rejects file. */
+function rowText(row: SeriesRow): string {
+  return [row.timestamp, ...row.values].join(',');
+}
+
 /** Rows the detector refused: reported with their lines and reasons, and kept with the rejects. */
 async function keepRefusedRows(refused: ScoredSeries['refused'], name: string, rejects: string | undefined, withState: boolean): Promise<void> {
   const hint = withState ? ' (the scaling is the first run\'s: delete the state to start again with this range)' : '';
-  if (rejects !== undefined) {
-    const lines = refused.map((r) => `${JSON.stringify({ location: name, line: r.row.line, reason: r.reason, text: [r.row.timestamp, ...r.row.values].join(',') })}\n`);
-    try {
-      await appendFile(rejects, lines.join(''));
-    } catch (e) {
-      throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  if (rejects !== undefined) await appendRejects(rejects, name, refused.map((r) => ({ line: r.row.line, reason: r.reason, text: rowText(r.row) })));
   for (const r of refused.slice(0, MAX_REPORTED_BAD_ROWS)) process.stderr.write(`flowcut: not scored ${name}:${r.row.line}: ${r.reason}${hint}\n`);
   const kept = rejects !== undefined ? `kept in ${rejects}` : 'use --rejects FILE to keep them';
   process.stderr.write(`flowcut: ${name}: ${refused.length} row(s) not scored (${kept})\n`);
@@ -506,14 +507,7 @@ async function keepRefusedRows(refused: ScoredSeries['refused'], name: string, r
 async function keepLateRows(late: readonly SeriesRow[], name: string, rejects: string | undefined, previous: SeriesRun | undefined): Promise<void> {
   const reference = previous === undefined ? '' : new Date(previous.reference).toISOString();
   const reason = `not scored before, and more than 6 hours before the rows already scored (up to ${reference}): too late to score in time order`;
-  if (rejects !== undefined) {
-    const lines = late.map((r) => `${JSON.stringify({ location: name, line: r.line, reason, text: [r.timestamp, ...r.values].join(',') })}\n`);
-    try {
-      await appendFile(rejects, lines.join(''));
-    } catch (e) {
-      throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  if (rejects !== undefined) await appendRejects(rejects, name, late.map((r) => ({ line: r.line, reason, text: rowText(r) })));
   const lines = late.slice(0, MAX_REPORTED_BAD_ROWS).map((r) => `${name}:${r.line}`);
   const more = late.length > MAX_REPORTED_BAD_ROWS ? ` and ${late.length - MAX_REPORTED_BAD_ROWS} more` : '';
   const kept = rejects !== undefined ? `kept in ${rejects}` : 'use --rejects FILE to keep them';
