@@ -14,8 +14,7 @@ import {
   type SeriesDetectorOptions,
   validateOptions,
 } from '../../detect/series/detector.js';
-import { seriesProbation } from '../../detect/series/probation.js';
-import { type ScoredSeries, columnRanges, formatScoredSeries, orderByTime, scoreParsedSeries, scoreRowsWith } from '../../detect/series/run.js';
+import { type ScoredSeries, detectorForRows, formatScoredSeries, orderByTime, scoreParsedSeries, scoreRowsWith } from '../../detect/series/run.js';
 import { type SeriesRun, encodeSeriesRun, nextSeriesRun, readSeriesRun, rowsToScore } from './series-state.js';
 
 const MAX_REPORTED_BAD_ROWS = 10;
@@ -482,11 +481,9 @@ async function scoreInto(
 /** Appends rows to the --rejects file as JSON lines (location, line, reason, text); creates it even for none. */
 async function appendRejects(rejects: string, name: string, rows: readonly { line: number; reason: string; text: string }[]): Promise<void> {
   const lines = rows.map((r) => `${JSON.stringify({ location: name, line: r.line, reason: r.reason, text: r.text })}\n`);
-  try {
-    await appendFile(rejects, lines.join(''));
-  } catch (e) {
-    throw new CliError(`cannot write ${rejects}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  await appendFile(rejects, lines.join('')).catch((e: unknown) => {
+    throw cannotWrite(rejects, e);
+  });
 }
 
 /** A parsed row as a CSV line again (its values as numbers), for the rejects file. */
@@ -536,10 +533,8 @@ function scoreWithState(
   }
   let detector: SeriesDetector;
   if (previous === undefined) {
-    const values = ordered.rows.map((r) => r.values);
-    const columns = parsed.columns.length;
     // Explanations are always kept possible: a later run may ask for them.
-    detector = new SeriesDetector(columns, { ...options, explain: true }, columnRanges(values, columns), seriesProbation(values.length));
+    detector = detectorForRows(parsed.columns.length, ordered.rows, { ...options, explain: true });
   } else {
     if (previous.columns.length !== parsed.columns.length || previous.columns.some((c, i) => c !== parsed.columns[i])) {
       throw new CliError(`${name}: its columns (${parsed.columns.join(', ')}) are not those of the series in ${statePath} (${previous.columns.join(', ')})`);

@@ -126,12 +126,15 @@ export function columnRanges(values: readonly (readonly number[])[], columns: nu
  * period (NAB's: 15% of its good rows, at most 750), as NAB tells every detector.
  */
 export function scoreParsedSeries(parsed: ParsedSeries, options: SeriesDetectorOptions): ScoredSeries {
-  const columns = parsed.columns.length;
   const ordered = orderByTime(parsed.rows);
-  const values = ordered.rows.map((r) => r.values);
+  return scoreRowsWith(detectorForRows(parsed.columns.length, ordered.rows, options), parsed, ordered);
+}
+
+/** A detector told what is known of these rows' future: each column's min and max, and their probation period. */
+export function detectorForRows(columns: number, rows: readonly SeriesRow[], options: SeriesDetectorOptions): SeriesDetector {
+  const values = rows.map((r) => r.values);
   // An empty series has no ranges (nothing is scored).
-  const detector = new SeriesDetector(columns, options, values.length > 0 ? columnRanges(values, columns) : undefined, seriesProbation(values.length));
-  return scoreRowsWith(detector, parsed, ordered);
+  return new SeriesDetector(columns, options, values.length > 0 ? columnRanges(values, columns) : undefined, seriesProbation(values.length));
 }
 
 /**
