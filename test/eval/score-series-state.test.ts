@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -223,5 +223,45 @@ describe('flowcut score-series --state', () => {
     expect(readFileSync(state).equals(saved)).toBe(true);
     expect(readFileSync(out).equals(output)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    // Every refused run let go of its lock.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('lets one run at a time use a state: a live holder is named and nothing changes; a lock left by a run that ended is taken over', async () => {
+    const state = path.join(dir, 'locked.state');
+    const lock = `${state}.lock`;
+    const file = path.join(dir, 'locked.csv');
+    writeFileSync(file, csv(ROWS.slice(0, 400)));
+    await cli(file, '--out', `${file}.out`, '--state', state, ...small);
+    expect(existsSync(lock)).toBe(false);
+    const saved = readFileSync(state);
+    writeFileSync(file, csv(ROWS.slice(0, 500)));
+    const out = path.join(dir, 'locked-2.out');
+
+    // A run in progress here (this very process), and one on another host sharing the directory.
+    for (const [claim, who] of [
+      [`${process.pid} ${hostname()} 2026-11-28T10:00:00.000Z\n`, `process ${process.pid} on ${hostname()}, since 2026-11-28T10:00:00.000Z`],
+      [`1 elsewhere.example 2026-11-28T09:00:00.000Z\n`, 'process 1 on elsewhere.example, since 2026-11-28T09:00:00.000Z'],
+      ['', 'a run whose lock cannot be read'],
+    ] as const) {
+      writeFileSync(lock, claim);
+      await expect(cli(file, '--out', out, '--state', state)).rejects.toThrow(
+        new CliError(`score-series: ${state} is in use by another run (${who}); --state allows one run at a time. If no run is going on, delete ${lock}`),
+      );
+      expect(readFileSync(lock, 'utf8')).toBe(claim);
+      expect(readFileSync(state).equals(saved)).toBe(true);
+      expect(existsSync(out)).toBe(false);
+    }
+
+    // A process that has ended cannot be holding it.
+    const ended = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const pid = Number(ended.stdout);
+    expect(pid).toBeGreaterThan(0);
+    writeFileSync(lock, `${pid} ${hostname()} 2026-11-28T08:00:00.000Z\n`);
+    const stderr = await cli(file, '--out', out, '--state', state);
+    expect(stderr).toContain(`flowcut: ${lock} was left by process ${pid}, which has ended; taking it over`);
+    expect(stderr).toContain(`the detector is saved in ${state}: 500 rows in all`);
+    expect(written(out).length - 1).toBe(100);
+    expect(existsSync(lock)).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from '../errors.js';
 import { drainOrError } from '../output.js';
+import { StateLock } from '../state-lock.js';
 import { type SeriesRow, SeriesFormatError, parseSeriesCsv, quoteCell } from '../../detect/series/csv.js';
 import {
   DEFAULT_SERIES_OPTIONS,
@@ -166,7 +167,9 @@ export function registerScoreSeries(program: Command): void {
         'is reported and kept with --rejects), and ' +
         'saves it again once the scores are out. The scaling and probation period stay those of the first run\'s rows (so ' +
         'give it history enough: a week shows the daily and weekly patterns), and so do the detector\'s settings: detector ' +
-        'flags are refused while FILE exists (delete it to start again). One run at a time per FILE.',
+        'flags are refused while FILE exists (delete it to start again). One run at a time per FILE: a run holds FILE.lock ' +
+        'while it works, and another run on FILE is refused meanwhile (a lock left by a run that was killed on this host is ' +
+        'taken over).',
     )
     .argument('<file>', 'input CSV; "-" for standard input')
     .option('-o, --out <file>', 'output CSV; "-" or absent: standard output')
@@ -364,10 +367,28 @@ export async function scoreSeriesCommand(
 ): Promise<void> {
   const toStdout = out === undefined || out === '-';
   if (state !== undefined) await checkStatePath(state.path, toStdout ? undefined : out, rejects);
+  const lock = state === undefined ? undefined : await StateLock.acquire(state.path);
+  try {
+    await scoreSeriesLocked(file, toStdout ? undefined : out, options, rejects, explain, state);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** `out` undefined: standard output. */
+async function scoreSeriesLocked(
+  file: string,
+  out: string | undefined,
+  options: SeriesDetectorOptions,
+  rejects: string | undefined,
+  explain: boolean,
+  state: SeriesStateOption | undefined,
+): Promise<void> {
   // Opened before the input is read and scored, so a mistyped --out costs nothing; written under
   // a temporary name and renamed at the end, so a failure never leaves a cut-off file that looks
   // whole, and --out may name the input itself.
-  const output = toStdout ? undefined : await OutputFile.open(out);
+  const toStdout = out === undefined;
+  const output = out === undefined ? undefined : await OutputFile.open(out);
   let stateFile: OutputFile | undefined;
   let quietState = false;
   try {
