@@ -1,7 +1,7 @@
-import { rmSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { CliError } from './errors.js';
+import { removeOnSignal } from './remove-on-signal.js';
 
 /**
  * An exclusive claim on a state file for one run, held as `<state>.lock` beside it. Two runs that
@@ -11,17 +11,18 @@ import { CliError } from './errors.js';
  */
 export class StateLock {
   private released = false;
+  /** Ctrl-C or a kill must not leave the next run locked out. */
+  private readonly detach: () => void;
 
   private constructor(readonly path: string) {
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
+    this.detach = removeOnSignal(path);
   }
 
   /**
    * Takes the lock, or throws a CliError naming who holds it. A lock written on this host by a
    * process that no longer exists is taken over (the note says so on standard error).
    */
-  static async acquire(statePath: string, flag = '--state'): Promise<StateLock> {
+  static async acquire(statePath: string): Promise<StateLock> {
     const path = `${statePath}.lock`;
     const claim = `${process.pid} ${hostname()} ${new Date().toISOString()}\n`;
     for (let attempt = 0; ; attempt += 1) {
@@ -51,7 +52,7 @@ export class StateLock {
       }
       const who = holder === undefined ? 'a run whose lock cannot be read' : `process ${holder.pid} on ${holder.host}, since ${holder.since}`;
       throw new CliError(
-        `score-series: ${statePath} is in use by another run (${who}); ${flag} allows one run at a time. If no run is going on, delete ${path}`,
+        `score-series: ${statePath} is in use by another run (${who}); --state allows one run at a time. If no run is going on, delete ${path}`,
       );
     }
   }
@@ -61,18 +62,6 @@ export class StateLock {
     this.released = true;
     this.detach();
     await unlink(this.path).catch(() => {});
-  }
-
-  /** Ctrl-C or a kill must not leave the next run locked out. */
-  private readonly onSignal = (signal: NodeJS.Signals): void => {
-    if (!this.released) rmSync(this.path, { force: true });
-    this.released = true;
-    process.kill(process.pid, signal);
-  };
-
-  private detach(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
   }
 }
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { access, appendFile, lstat, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from '../errors.js';
 import { drainOrError } from '../output.js';
+import { removeOnSignal } from '../remove-on-signal.js';
 import { StateLock } from '../state-lock.js';
 import { type SeriesRow, SeriesFormatError, parseSeriesCsv, quoteCell } from '../../detect/series/csv.js';
 import {
@@ -614,23 +615,16 @@ function timeNotes(scored: ScoredSeries, name: string): string[] {
  */
 class OutputFile {
   private done = false;
+  /** Ctrl-C or a kill mid-write must not leave a hidden partial file behind. */
+  private readonly detach: () => void;
 
   private constructor(
     readonly path: string,
     private readonly temporary: string | undefined,
     readonly stream: WriteStream,
   ) {
-    if (temporary !== undefined) {
-      process.once('SIGINT', this.onSignal);
-      process.once('SIGTERM', this.onSignal);
-    }
+    this.detach = temporary === undefined ? () => {} : removeOnSignal(temporary);
   }
-
-  /** Ctrl-C or a kill mid-write must not leave a hidden partial file behind. */
-  private readonly onSignal = (signal: NodeJS.Signals): void => {
-    rmSync(this.temporary!, { force: true });
-    process.kill(process.pid, signal);
-  };
 
   static async open(path: string): Promise<OutputFile> {
     const fail = (e: unknown): never => {
@@ -681,11 +675,6 @@ class OutputFile {
       await unlink(this.temporary).catch(() => {});
       if (!quiet) process.stderr.write(`flowcut: ${this.path} was not written (nothing there has changed)\n`);
     }
-  }
-
-  private detach(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
   }
 }
 
